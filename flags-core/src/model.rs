@@ -1,0 +1,298 @@
+//! The validated, immutable flag set ([`Snapshot`]) and its parts.
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path as FsPath;
+use std::sync::Arc;
+
+use foldhash::fast::RandomState;
+
+use crate::bucket::Prefix;
+use crate::context::Context;
+use crate::error::Error;
+use crate::semver::Version;
+use crate::timestamp::Timestamp;
+
+pub(crate) type IdSet = HashSet<Box<str>, RandomState>;
+
+/// A parsed and completely validated flag file. Immutable: a reload builds a
+/// new snapshot and swaps it in whole.
+///
+/// ```
+/// use flags_core::Snapshot;
+/// let snapshot = Snapshot::from_slice(br#"{"version": 1, "flags": {"a": {}, "b": {}}}"#)?;
+/// assert_eq!(snapshot.len(), 2);
+/// assert_eq!(snapshot.keys().collect::<Vec<_>>(), ["a", "b"]);
+/// # Ok::<(), flags_core::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct Snapshot {
+    pub(crate) kill_all: bool,
+    pub(crate) pilots: Targets,
+    /// Sorted by key.
+    pub(crate) flags: Vec<Flag>,
+    pub(crate) index: HashMap<Box<str>, usize, RandomState>,
+}
+
+impl Snapshot {
+    /// Parses and validates a flag file held in memory. Errors name the
+    /// source `<input>`.
+    pub fn from_slice(bytes: &[u8]) -> Result<Self, Error> {
+        crate::validate::snapshot(bytes, Arc::from("<input>"))
+    }
+
+    /// Parses and validates a flag file held in memory, naming it `source`
+    /// in errors (a file name, a URL).
+    pub fn from_slice_named(bytes: &[u8], source: &str) -> Result<Self, Error> {
+        crate::validate::snapshot(bytes, Arc::from(source))
+    }
+
+    /// Reads, parses and validates the flag file at `path`.
+    pub fn from_path(path: impl AsRef<FsPath>) -> Result<Self, Error> {
+        let path = path.as_ref();
+        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        Self::from_slice_named(&bytes, &path.display().to_string())
+    }
+
+    /// The global kill switch: when set, every flag is off.
+    pub fn kill_all(&self) -> bool {
+        self.kill_all
+    }
+
+    /// Number of flags.
+    pub fn len(&self) -> usize {
+        self.flags.len()
+    }
+
+    /// True when the file defines no flags.
+    pub fn is_empty(&self) -> bool {
+        self.flags.is_empty()
+    }
+
+    /// Flag keys in sorted order.
+    pub fn keys(&self) -> impl ExactSizeIterator<Item = &str> {
+        self.flags.iter().map(|f| &*f.key)
+    }
+
+    /// The flag named `key`.
+    pub fn flag(&self, key: &str) -> Option<&Flag> {
+        self.index.get(key).map(|&i| &self.flags[i])
+    }
+
+    /// Every flag, in key order.
+    pub fn flags(&self) -> impl ExactSizeIterator<Item = &Flag> {
+        self.flags.iter()
+    }
+}
+
+/// One flag of a [`Snapshot`].
+#[derive(Debug)]
+pub struct Flag {
+    pub(crate) key: Box<str>,
+    pub(crate) description: Option<Box<str>>,
+    pub(crate) owner: Option<Box<str>>,
+    pub(crate) killed: bool,
+    pub(crate) requires: Vec<Condition>,
+    pub(crate) deny: Targets,
+    pub(crate) pilots: Targets,
+    pub(crate) rollout: Rollout,
+    /// As written; `None` means `user_id`.
+    pub(crate) bucket_by: Option<Box<str>>,
+    /// As written; `None` means the flag key.
+    pub(crate) salt: Option<Box<str>>,
+    pub(crate) variants: Vec<Variant>,
+    pub(crate) bucket_prefix: Prefix,
+    pub(crate) variant_prefix: Prefix,
+}
+
+/// The attribute flags bucket by unless they say otherwise.
+pub const DEFAULT_BUCKET_BY: &str = "user_id";
+
+impl Flag {
+    /// The flag's key.
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+
+    /// Free-text description, if any.
+    pub fn description(&self) -> Option<&str> {
+        self.description.as_deref()
+    }
+
+    /// Owning team, if any.
+    pub fn owner(&self) -> Option<&str> {
+        self.owner.as_deref()
+    }
+
+    /// The flag's own kill switch.
+    pub fn killed(&self) -> bool {
+        self.killed
+    }
+
+    /// The attribute whose value is hashed for the rollout.
+    pub fn bucket_by(&self) -> &str {
+        self.bucket_by.as_deref().unwrap_or(DEFAULT_BUCKET_BY)
+    }
+
+    /// The hash salt (the flag key unless set).
+    pub fn salt(&self) -> &str {
+        self.salt.as_deref().unwrap_or(&self.key)
+    }
+
+    /// The rollout percentage in effect at `now`, in basis points
+    /// (0..=10000; 1250 is 12.5%).
+    pub fn basis_points_at(&self, now: Timestamp) -> u32 {
+        self.rollout.basis_points_at(now.unix_millis())
+    }
+
+    /// True when the flag's rollout is a ramp.
+    pub fn is_ramp(&self) -> bool {
+        matches!(self.rollout, Rollout::Ramp(_))
+    }
+
+    /// Variant names and weights in basis points, in file order.
+    pub fn variants(&self) -> impl ExactSizeIterator<Item = (&str, u32)> {
+        self.variants.iter().map(|v| (&*v.name, v.weight))
+    }
+}
+
+/// Lists of ids per attribute (`pilots`, `deny`).
+#[derive(Debug, Default)]
+pub(crate) struct Targets(pub(crate) Vec<(Box<str>, IdSet)>);
+
+impl Targets {
+    /// True when, for some attribute, the context's value is in its list.
+    #[inline]
+    pub fn matches(&self, ctx: &Context<'_>) -> bool {
+        self.0.iter().any(|(attribute, ids)| {
+            ctx.get(attribute)
+                .is_some_and(|value| ids.contains(value))
+        })
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+#[derive(Debug)]
+pub(crate) struct Condition {
+    pub attribute: Box<str>,
+    pub test: Test,
+}
+
+#[derive(Debug)]
+pub(crate) enum Test {
+    In(IdSet),
+    NotIn(IdSet),
+    /// The version text, validated at load.
+    SemverGte(Box<str>),
+    SemverLt(Box<str>),
+}
+
+impl Condition {
+    /// Fails closed: an absent attribute fails every op, and a value that is
+    /// not a valid version fails a version comparison.
+    #[inline]
+    pub fn holds(&self, ctx: &Context<'_>) -> bool {
+        let Some(value) = ctx.get(&self.attribute) else {
+            return false;
+        };
+        match &self.test {
+            Test::In(ids) => ids.contains(value),
+            Test::NotIn(ids) => !ids.contains(value),
+            Test::SemverGte(min) => compare(value, min).is_some_and(|o| o.is_ge()),
+            Test::SemverLt(max) => compare(value, max).is_some_and(|o| o.is_lt()),
+        }
+    }
+}
+
+fn compare(value: &str, bound: &str) -> Option<std::cmp::Ordering> {
+    let value = Version::parse(value)?;
+    let bound = Version::parse(bound)?;
+    Some(value.precedence(&bound))
+}
+
+#[derive(Debug)]
+pub(crate) enum Rollout {
+    /// Neither `percentage` nor `ramp`: 0%.
+    Unset,
+    Percentage(u32),
+    /// At least one point, times strictly increasing.
+    Ramp(Vec<RampPoint>),
+}
+
+#[derive(Debug)]
+pub(crate) struct RampPoint {
+    pub at: i64,
+    /// The time as written, kept for normalized output.
+    pub at_text: Box<str>,
+    pub bp: u32,
+}
+
+impl Rollout {
+    /// Effective basis points at `now` (Unix milliseconds).
+    pub fn basis_points_at(&self, now: i64) -> u32 {
+        match self {
+            Rollout::Unset => 0,
+            Rollout::Percentage(bp) => *bp,
+            Rollout::Ramp(points) => ramp_at(points, now),
+        }
+    }
+}
+
+/// Before the first point: 0. At or after the last: its percentage. Between
+/// `(t0, p0)` and `(t1, p1)`: `p0 + floor((p1 - p0) * (now - t0) / (t1 - t0))`.
+fn ramp_at(points: &[RampPoint], now: i64) -> u32 {
+    let next = points.partition_point(|p| p.at <= now);
+    if next == 0 {
+        return 0;
+    }
+    let prev = &points[next - 1];
+    let Some(end) = points.get(next) else {
+        return prev.bp;
+    };
+    let dp = i128::from(end.bp) - i128::from(prev.bp);
+    let elapsed = i128::from(now) - i128::from(prev.at);
+    let span = i128::from(end.at) - i128::from(prev.at);
+    let bp = i128::from(prev.bp) + (dp * elapsed).div_euclid(span);
+    // Between two values in 0..=10000, so the conversion cannot fail.
+    u32::try_from(bp).unwrap_or(0)
+}
+
+#[derive(Debug)]
+pub(crate) struct Variant {
+    pub name: Box<str>,
+    /// Basis points.
+    pub weight: u32,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn point(at: i64, bp: u32) -> RampPoint {
+        RampPoint {
+            at,
+            at_text: "".into(),
+            bp,
+        }
+    }
+
+    #[test]
+    fn ramps_interpolate_with_floor() {
+        let up = [point(0, 1000), point(1000, 10_000)];
+        assert_eq!(ramp_at(&up, -1), 0);
+        assert_eq!(ramp_at(&up, 0), 1000);
+        assert_eq!(ramp_at(&up, 1), 1009); // 1000 + floor(9000 * 1 / 1000)
+        assert_eq!(ramp_at(&up, 500), 5500);
+        assert_eq!(ramp_at(&up, 999), 9991);
+        assert_eq!(ramp_at(&up, 1000), 10_000);
+        assert_eq!(ramp_at(&up, i64::MAX), 10_000);
+        let down = [point(0, 5000), point(3, 0)];
+        assert_eq!(ramp_at(&down, 1), 3333); // 5000 + floor(-5000 / 3) = 5000 - 1667
+        assert_eq!(ramp_at(&down, 2), 1666);
+        let single = [point(10, 2500)];
+        assert_eq!(ramp_at(&single, 9), 0);
+        assert_eq!(ramp_at(&single, 10), 2500);
+    }
+}
