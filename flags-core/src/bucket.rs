@@ -13,7 +13,7 @@ use siphasher::sip::SipHasher24;
 pub(crate) const BUCKETS: u64 = 10_000;
 
 /// A SipHash-2-4 state primed with a flag's salt and a separator.
-#[derive(Clone, Debug)]
+#[derive(Clone, Copy, Debug)]
 pub(crate) struct Prefix(SipHasher24);
 
 impl Prefix {
@@ -29,7 +29,7 @@ impl Prefix {
     /// The bucket (0..10000) of `value` under this prefix.
     #[inline]
     pub fn bucket(&self, value: &str) -> u16 {
-        let mut hasher = self.0.clone();
+        let mut hasher = self.0;
         hasher.write(value.as_bytes());
         // The remainder is below 10,000, so it fits in a u16.
         (hasher.finish() % BUCKETS) as u16
@@ -79,9 +79,18 @@ mod tests {
             h.write(&(0..n).collect::<Vec<u8>>());
             h.finish()
         };
-        assert_eq!(hash(0), u64::from_le_bytes([0x31, 0x0e, 0x0e, 0xdd, 0x47, 0xdb, 0x6f, 0x72]));
-        assert_eq!(hash(1), u64::from_le_bytes([0xfd, 0x67, 0xdc, 0x93, 0xc5, 0x39, 0xf8, 0x74]));
-        assert_eq!(hash(15), u64::from_le_bytes([0xe5, 0x45, 0xbe, 0x49, 0x61, 0xca, 0x29, 0xa1]));
+        assert_eq!(
+            hash(0),
+            u64::from_le_bytes([0x31, 0x0e, 0x0e, 0xdd, 0x47, 0xdb, 0x6f, 0x72])
+        );
+        assert_eq!(
+            hash(1),
+            u64::from_le_bytes([0xfd, 0x67, 0xdc, 0x93, 0xc5, 0x39, 0xf8, 0x74])
+        );
+        assert_eq!(
+            hash(15),
+            u64::from_le_bytes([0xe5, 0x45, 0xbe, 0x49, 0x61, 0xca, 0x29, 0xa1])
+        );
     }
 
     #[test]

@@ -112,14 +112,16 @@ impl OwnedContext {
                 message,
             }
         };
-        let root = json::parse(text).map_err(|e| {
-            Error::invalid(vec![diag(e.at, format_segs(&e.path), e.message)])
-        })?;
+        let root = json::parse(text)
+            .map_err(|e| Error::invalid(vec![diag(e.at, format_segs(&e.path), e.message)]))?;
         let Kind::Object(members) = root.kind else {
             return Err(Error::invalid(vec![diag(
                 root.at,
                 "(root)".to_owned(),
-                format!("expected an object of attributes, found {}", root.kind.describe()),
+                format!(
+                    "expected an object of attributes, found {}",
+                    root.kind.describe()
+                ),
             )]));
         };
         let mut errors = Vec::new();
@@ -213,11 +215,14 @@ mod tests {
         let err = OwnedContext::from_json("{\"a\": 1.5,\n \"b\": [1], \"a\": \"x\"}")
             .expect_err("invalid");
         let lines: Vec<String> = err.diagnostics().iter().map(ToString::to_string).collect();
-        assert_eq!(lines, [
-            "<context>:1:7: a: expected a string, an integer, a boolean or null, found the number 1.5",
-            "<context>:2:7: b: expected a string, an integer, a boolean or null, found a list",
-            "<context>:2:12: a: duplicate attribute (first at line 1, column 2)",
-        ]);
+        assert_eq!(
+            lines,
+            [
+                "<context>:1:7: a: expected a string, an integer, a boolean or null, found the number 1.5",
+                "<context>:2:7: b: expected a string, an integer, a boolean or null, found a list",
+                "<context>:2:12: a: duplicate attribute (first at line 1, column 2)",
+            ]
+        );
         assert!(OwnedContext::from_json("[]").is_err());
         assert!(OwnedContext::from_json("{").is_err());
     }

@@ -25,7 +25,9 @@ enum ErrorKind {
     },
     #[error("{}", DiagnosticList(.0))]
     Invalid(Vec<Diagnostic>),
-    #[error("invalid time `{text}`: expected an RFC 3339 time with an offset, such as 2026-11-21T00:00:00Z")]
+    #[error(
+        "invalid time `{text}`: expected an RFC 3339 time with an offset, such as 2026-11-21T00:00:00Z"
+    )]
     Time { text: String },
 }
 

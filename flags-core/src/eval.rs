@@ -144,7 +144,12 @@ impl Snapshot {
         })
     }
 
-    fn evaluate_flag<'s>(&'s self, flag: &'s Flag, ctx: &Context<'_>, now: Timestamp) -> Evaluation<'s> {
+    fn evaluate_flag<'s>(
+        &'s self,
+        flag: &'s Flag,
+        ctx: &Context<'_>,
+        now: Timestamp,
+    ) -> Evaluation<'s> {
         if flag.killed {
             return Evaluation::off(Reason::Killed);
         }
@@ -185,7 +190,12 @@ impl Snapshot {
 
 /// An "on" result, with the variant picked for `unit`.
 #[inline]
-fn on<'s>(flag: &'s Flag, unit: Option<&str>, reason: Reason, bucket: Option<u16>) -> Evaluation<'s> {
+fn on<'s>(
+    flag: &'s Flag,
+    unit: Option<&str>,
+    reason: Reason,
+    bucket: Option<u16>,
+) -> Evaluation<'s> {
     let variant = match (flag.variants.first(), unit) {
         (None, _) => None,
         (Some(first), None) => Some(&*first.name),

@@ -398,7 +398,10 @@ impl<'a> Parser<'a> {
     fn number(&mut self) -> Result<&'a str, SyntaxError> {
         let start = self.pos;
         let bad = |p: &Self, what: &str| {
-            SyntaxError::new(start, format!("invalid number `{}`: {what}", p.number_text(start)))
+            SyntaxError::new(
+                start,
+                format!("invalid number `{}`: {what}", p.number_text(start)),
+            )
         };
         if self.peek() == Some(b'-') {
             self.pos += 1;
@@ -463,10 +466,15 @@ pub(crate) fn line_col(text: &str, at: usize) -> (usize, usize) {
     let at = at.min(text.len());
     let before = &text.as_bytes()[..at];
     let line = 1 + before.iter().filter(|&&b| b == b'\n').count();
-    let line_start = before.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    let line_start = before
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |i| i + 1);
     // `at` may fall inside a character only for invalid UTF-8, which is
     // reported before parsing; count characters conservatively anyway.
-    let column = 1 + String::from_utf8_lossy(&before[line_start..]).chars().count();
+    let column = 1 + String::from_utf8_lossy(&before[line_start..])
+        .chars()
+        .count();
     (line, column)
 }
 
@@ -506,21 +514,42 @@ mod tests {
     #[test]
     fn syntax_errors_carry_the_path() {
         let e = err("{\"flags\": {\"x\": {\"percentage\": 01}}}");
-        assert_eq!(e.path, vec![
-            Seg::Key("flags".into()),
-            Seg::Key("x".into()),
-            Seg::Key("percentage".into())
-        ]);
+        assert_eq!(
+            e.path,
+            vec![
+                Seg::Key("flags".into()),
+                Seg::Key("x".into()),
+                Seg::Key("percentage".into())
+            ]
+        );
         assert!(e.message.contains("leading zeros"), "{}", e.message);
     }
 
     #[test]
     fn rejects_what_rfc_8259_rejects() {
         for bad in [
-            "", " ", "{", "{\"a\":1,}", "[1,]", "{'a':1}", "{\"a\":NaN}", "{\"a\":+1}",
-            "{\"a\":.5}", "{\"a\":1.}", "{\"a\":1e}", "// c\n{}", "{} x", "{\"a\":\"\\x\"}",
-            "{\"a\":\"\\ud800\"}", "{\"a\":\"\\udc00\\ud800\"}", "{\"a\":\"\t\"}", "\u{feff}{}",
-            "{\"a\" 1}", "{a:1}", "tru", "nul",
+            "",
+            " ",
+            "{",
+            "{\"a\":1,}",
+            "[1,]",
+            "{'a':1}",
+            "{\"a\":NaN}",
+            "{\"a\":+1}",
+            "{\"a\":.5}",
+            "{\"a\":1.}",
+            "{\"a\":1e}",
+            "// c\n{}",
+            "{} x",
+            "{\"a\":\"\\x\"}",
+            "{\"a\":\"\\ud800\"}",
+            "{\"a\":\"\\udc00\\ud800\"}",
+            "{\"a\":\"\t\"}",
+            "\u{feff}{}",
+            "{\"a\" 1}",
+            "{a:1}",
+            "tru",
+            "nul",
         ] {
             assert!(parse(bad).is_err(), "accepted {bad:?}");
         }

@@ -35,7 +35,7 @@
 //! let err = Snapshot::from_slice(br#"{"version": 1, "flags": {"x": {"percentge": 5}}}"#).unwrap_err();
 //! assert_eq!(
 //!     err.to_string(),
-//!     "<input>:1:33: flags.x.percentge: unknown field \"percentge\"; did you mean \"percentage\"? \
+//!     "<input>:1:32: flags.x.percentge: unknown field \"percentge\"; did you mean \"percentage\"? \
 //!      (expected one of: description, owner, killed, requires, deny, pilots, percentage, ramp, \
 //!      bucket_by, salt, variants)"
 //! );
@@ -58,6 +58,8 @@
 //! It reads no clock during evaluation (pass [`now()`] or any
 //! [`Timestamp`]), starts no threads, watches no files and opens no sockets.
 //! Hot reload and serving live in other parts of the project.
+
+#![forbid(unsafe_code)]
 
 mod bucket;
 mod context;

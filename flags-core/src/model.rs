@@ -163,10 +163,9 @@ impl Targets {
     /// True when, for some attribute, the context's value is in its list.
     #[inline]
     pub fn matches(&self, ctx: &Context<'_>) -> bool {
-        self.0.iter().any(|(attribute, ids)| {
-            ctx.get(attribute)
-                .is_some_and(|value| ids.contains(value))
-        })
+        self.0
+            .iter()
+            .any(|(attribute, ids)| ctx.get(attribute).is_some_and(|value| ids.contains(value)))
     }
 
     pub fn is_empty(&self) -> bool {

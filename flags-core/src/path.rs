@@ -73,8 +73,10 @@ fn finish(path: &str) -> &str {
 }
 
 fn push_key(out: &mut String, key: &str) {
-    let plain =
-        !key.is_empty() && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    let plain = !key.is_empty()
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
     if plain {
         if !out.is_empty() {
             out.push('.');
@@ -123,7 +125,11 @@ mod tests {
         assert_eq!(root.to_string(), "(root)");
         assert_eq!(root.key("").to_string(), "[\"\"]");
         assert_eq!(
-            format_segs(&[Seg::Key("pilots".into()), Seg::Key("user id".into()), Seg::Index(2)]),
+            format_segs(&[
+                Seg::Key("pilots".into()),
+                Seg::Key("user id".into()),
+                Seg::Index(2)
+            ]),
             "pilots[\"user id\"][2]"
         );
     }

@@ -151,22 +151,53 @@ mod tests {
             "10.0.0",
         ];
         for pair in ordered.windows(2) {
-            assert_eq!(v(pair[0]).precedence(&v(pair[1])), Ordering::Less, "{pair:?}");
-            assert_eq!(v(pair[1]).precedence(&v(pair[0])), Ordering::Greater, "{pair:?}");
+            assert_eq!(
+                v(pair[0]).precedence(&v(pair[1])),
+                Ordering::Less,
+                "{pair:?}"
+            );
+            assert_eq!(
+                v(pair[1]).precedence(&v(pair[0])),
+                Ordering::Greater,
+                "{pair:?}"
+            );
         }
-        assert_eq!(v("1.0.0+build.1").precedence(&v("1.0.0+other")), Ordering::Equal);
+        assert_eq!(
+            v("1.0.0+build.1").precedence(&v("1.0.0+other")),
+            Ordering::Equal
+        );
     }
 
     #[test]
     fn rejects_invalid_versions() {
         for bad in [
-            "", "3.2", "v3.2.0", "03.2.0", "3.02.0", "3.2.0.1", "3.2.0-", "3.2.0+", "3.2.0-01",
-            "3.2.0-a..b", "3.2.0-é", " 3.2.0", "3.2.0 ", "18446744073709551616.0.0", "3.2.0+a+b",
-            "-1.0.0", "1.0.0-beta_1",
+            "",
+            "3.2",
+            "v3.2.0",
+            "03.2.0",
+            "3.02.0",
+            "3.2.0.1",
+            "3.2.0-",
+            "3.2.0+",
+            "3.2.0-01",
+            "3.2.0-a..b",
+            "3.2.0-é",
+            " 3.2.0",
+            "3.2.0 ",
+            "18446744073709551616.0.0",
+            "3.2.0+a+b",
+            "-1.0.0",
+            "1.0.0-beta_1",
         ] {
             assert!(Version::parse(bad).is_none(), "accepted {bad:?}");
         }
-        for good in ["0.0.0", "1.0.0-0A.is.legal", "1.0.0-x-y-z.--", "1.0.0+0001", "1.0.0-rc.1+build.1"] {
+        for good in [
+            "0.0.0",
+            "1.0.0-0A.is.legal",
+            "1.0.0-x-y-z.--",
+            "1.0.0+0001",
+            "1.0.0-rc.1+build.1",
+        ] {
             assert!(Version::parse(good).is_some(), "rejected {good:?}");
         }
     }

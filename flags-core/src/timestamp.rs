@@ -30,7 +30,9 @@ impl Timestamp {
     /// `2026-11-21T02:00:00.250+02:00`). Fractions below a millisecond are
     /// dropped (floored).
     pub fn parse_rfc3339(text: &str) -> Result<Self, Error> {
-        parse_millis(text).map(Self).ok_or_else(|| Error::time(text))
+        parse_millis(text)
+            .map(Self)
+            .ok_or_else(|| Error::time(text))
     }
 }
 
@@ -45,6 +47,11 @@ pub fn now() -> Timestamp {
 
 /// Unix milliseconds of an RFC 3339 time, floored.
 pub(crate) fn parse_millis(text: &str) -> Option<i64> {
+    // RFC 3339 separates date and time with `T`; its note allowing a space
+    // is for human-readable text, not for files machines read.
+    if !matches!(text.as_bytes().get(10), Some(b'T' | b't')) {
+        return None;
+    }
     let parsed = OffsetDateTime::parse(text, &Rfc3339).ok()?;
     let nanos = parsed.unix_timestamp_nanos();
     i64::try_from(nanos.div_euclid(1_000_000)).ok()
@@ -83,7 +90,14 @@ mod tests {
         assert_eq!(t("2026-11-21T02:00:00+02:00"), Some(1_795_219_200_000));
         assert_eq!(t("2026-11-21T00:00:00.9999Z"), Some(1_795_219_200_999));
         assert_eq!(t("1969-12-31T23:59:59.9995Z"), Some(-1));
-        for bad in ["2026-11-21T00:00:00", "2026-11-21", "yesterday", "2026-13-01T00:00:00Z", ""] {
+        for bad in [
+            "2026-11-21T00:00:00",
+            "2026-11-21",
+            "yesterday",
+            "2026-13-01T00:00:00Z",
+            "",
+            "2026-11-21 00:00:00Z",
+        ] {
             assert_eq!(t(bad), None, "{bad}");
         }
     }
@@ -92,6 +106,9 @@ mod tests {
     fn displays_utc_millis() {
         let t = Timestamp::from_unix_millis(1_795_219_200_250);
         assert_eq!(t.to_string(), "2026-11-21T00:00:00.250Z");
-        assert!(now().unix_millis() > 1_577_836_800_000, "the clock reads after 2020");
+        assert!(
+            now().unix_millis() > 1_577_836_800_000,
+            "the clock reads after 2020"
+        );
     }
 }

@@ -11,9 +11,7 @@ use crate::bucket::Prefix;
 use crate::decimal::{self, BpError};
 use crate::error::{Diagnostic, Error};
 use crate::json::{self, Kind, Member, Node};
-use crate::model::{
-    Condition, Flag, IdSet, RampPoint, Rollout, Snapshot, Targets, Test, Variant,
-};
+use crate::model::{Condition, Flag, IdSet, RampPoint, Rollout, Snapshot, Targets, Test, Variant};
 use crate::path::{Path, format_segs};
 use crate::semver::Version;
 use crate::timestamp::parse_millis;
@@ -297,7 +295,12 @@ impl<'t> Validator<'t> {
 
     /// `{attribute: [ids]}` as used by `pilots` and `deny`.
     fn targets(&mut self, node: &Node<'_>, path: &Path<'_>) -> Option<Targets> {
-        let fields = self.object(node, path, None, "an object mapping attribute names to lists of strings")?;
+        let fields = self.object(
+            node,
+            path,
+            None,
+            "an object mapping attribute names to lists of strings",
+        )?;
         let mut targets = Vec::with_capacity(fields.members.len());
         let mut ok = true;
         for (m, first) in fields.members.iter().zip(&fields.first) {
@@ -521,9 +524,7 @@ impl<'t> Validator<'t> {
                 None
             }
         });
-        let Some(op) = op else {
-            return None;
-        };
+        let op = op?;
         let list_op = matches!(op, "in" | "not_in");
         let (wanted, unwanted) = if list_op {
             ("values", "value")
@@ -546,7 +547,11 @@ impl<'t> Validator<'t> {
         let operand_path = path.key(wanted);
         let test = if list_op {
             let ids = self.id_list(operand, &operand_path)?;
-            if op == "in" { Test::In(ids) } else { Test::NotIn(ids) }
+            if op == "in" {
+                Test::In(ids)
+            } else {
+                Test::NotIn(ids)
+            }
         } else {
             let text = self.string(operand, &operand_path)?;
             if Version::parse(text).is_none() {
@@ -577,17 +582,28 @@ impl<'t> Validator<'t> {
             return None;
         };
         if items.is_empty() {
-            self.error(node.at, path, "expected at least one ramp point, found an empty list");
+            self.error(
+                node.at,
+                path,
+                "expected at least one ramp point, found an empty list",
+            );
             return None;
         }
         let mut points = Vec::with_capacity(items.len());
         let mut ok = true;
-        // The last valid time seen, to check order even around bad points.
+        // The previous point's time, when it could be read: each point must
+        // come after the one before it.
         let mut previous: Option<(i64, &str)> = None;
         for (i, item) in items.iter().enumerate() {
             let item_path = path.index(i);
-            let Some(fields) = self.object(item, &item_path, Some(RAMP_FIELDS), "a ramp point {at, percentage}") else {
+            let Some(fields) = self.object(
+                item,
+                &item_path,
+                Some(RAMP_FIELDS),
+                "a ramp point {at, percentage}",
+            ) else {
                 ok = false;
+                previous = None;
                 continue;
             };
             let at = self.require(&fields, "at", &item_path).and_then(|n| {
@@ -605,21 +621,17 @@ impl<'t> Validator<'t> {
                     }
                 }
             });
-            if let Some((n, ms, text)) = at {
-                if let Some((prev_ms, prev_text)) = previous {
-                    if ms <= prev_ms {
-                        self.error(
-                            n.at,
-                            &item_path.key("at"),
-                            format!("ramp times must strictly increase: \"{text}\" is not after \"{prev_text}\""),
-                        );
-                        ok = false;
-                    }
-                }
-                if previous.is_none_or(|(prev_ms, _)| ms > prev_ms) {
-                    previous = Some((ms, text));
+            if let (Some((n, ms, text)), Some((prev_ms, prev_text))) = (at, previous) {
+                if ms <= prev_ms {
+                    self.error(
+                        n.at,
+                        &item_path.key("at"),
+                        format!("ramp times must strictly increase: \"{text}\" is not after \"{prev_text}\""),
+                    );
+                    ok = false;
                 }
             }
+            previous = at.map(|(_, ms, text)| (ms, text));
             let bp = self
                 .require(&fields, "percentage", &item_path)
                 .and_then(|n| self.percentage(n, &item_path.key("percentage")));
@@ -641,16 +653,28 @@ impl<'t> Validator<'t> {
             return None;
         };
         if items.is_empty() {
-            self.error(node.at, path, "expected at least one variant, found an empty list");
+            self.error(
+                node.at,
+                path,
+                "expected at least one variant, found an empty list",
+            );
             return None;
         }
         let mut variants: Vec<Variant> = Vec::with_capacity(items.len());
         let mut names: Vec<(&str, usize)> = Vec::with_capacity(items.len());
-        let mut ok = true;
+        let mut names_ok = true;
+        let mut weights_ok = true;
+        let mut total = 0;
         for (i, item) in items.iter().enumerate() {
             let item_path = path.index(i);
-            let Some(fields) = self.object(item, &item_path, Some(VARIANT_FIELDS), "a variant {name, weight}") else {
-                ok = false;
+            let Some(fields) = self.object(
+                item,
+                &item_path,
+                Some(VARIANT_FIELDS),
+                "a variant {name, weight}",
+            ) else {
+                names_ok = false;
+                weights_ok = false;
                 continue;
             };
             let name = self.require(&fields, "name", &item_path).and_then(|n| {
@@ -671,19 +695,21 @@ impl<'t> Validator<'t> {
             let weight = self
                 .require(&fields, "weight", &item_path)
                 .and_then(|n| self.percentage(n, &item_path.key("weight")));
+            match weight {
+                Some(w) => total += w,
+                None => weights_ok = false,
+            }
             match (name, weight) {
                 (Some(name), Some(weight)) => variants.push(Variant {
                     name: name.into(),
                     weight,
                 }),
-                _ => ok = false,
+                _ => names_ok = false,
             }
         }
-        if !ok {
-            return None;
-        }
-        let total: u32 = variants.iter().map(|v| v.weight).sum();
-        if total != decimal::FULL {
+        // The sum is checked whenever every weight could be read, so a
+        // duplicate name and a bad total are reported together.
+        if weights_ok && total != decimal::FULL {
             self.error(
                 node.at,
                 path,
@@ -692,6 +718,9 @@ impl<'t> Validator<'t> {
                     decimal::format_basis_points(total)
                 ),
             );
+            return None;
+        }
+        if !(names_ok && weights_ok) {
             return None;
         }
         Some(variants)
@@ -714,7 +743,9 @@ fn unknown_field(key: &str, known: &[&str]) -> String {
     let list = known.join(", ");
     match closest {
         Some((_, suggestion)) => {
-            format!("unknown field \"{key}\"; did you mean \"{suggestion}\"? (expected one of: {list})")
+            format!(
+                "unknown field \"{key}\"; did you mean \"{suggestion}\"? (expected one of: {list})"
+            )
         }
         None => format!("unknown field \"{key}\" (expected one of: {list})"),
     }

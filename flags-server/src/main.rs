@@ -1,1 +1,39 @@
-fn main() {}
+//! `flags`: check flag files and evaluate flags from the command line.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod check;
+mod eval;
+
+/// Feature flags and percentage rollouts from one flag file.
+#[derive(Parser)]
+#[command(name = "flags", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Validate flag files: a summary line each when valid, every problem as
+    /// FILE:LINE:COL: PATH: message on stderr (exit 1) when not.
+    Check {
+        /// Flag files to check.
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+    },
+    /// Evaluate flags: JSON Lines requests {"flag": ..., "context": {...}} on
+    /// stdin, one JSON result line each on stdout, in order.
+    Eval(eval::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Check { files } => check::run(&files),
+        Command::Eval(args) => eval::run(&args),
+    }
+}

@@ -1,0 +1,137 @@
+//! Properties that must hold for every input, not just the golden vectors.
+
+use flags_core::{Context, Reason, Snapshot, Timestamp};
+use proptest::prelude::*;
+
+const NOW: Timestamp = Timestamp::from_unix_millis(1_795_219_200_000);
+
+fn snapshot(json: &str) -> Snapshot {
+    Snapshot::from_slice(json.as_bytes()).expect("valid test file")
+}
+
+/// Two percentage flags with the given salts and basis points.
+fn two_flags(salt_a: &str, bp_a: u32, salt_b: &str, bp_b: u32) -> Snapshot {
+    let pct = |bp: u32| format!("{}.{:02}", bp / 100, bp % 100);
+    snapshot(&format!(
+        r#"{{"version": 1, "flags": {{
+            "a": {{"salt": "{salt_a}", "percentage": {}}},
+            "b": {{"salt": "{salt_b}", "percentage": {}}}
+        }}}}"#,
+        pct(bp_a),
+        pct(bp_b)
+    ))
+}
+
+fn enabled(s: &Snapshot, flag: &str, id: &str) -> bool {
+    s.is_enabled(flag, &Context::new(&[("user_id", id)]), NOW)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn buckets_are_deterministic_and_in_range(salt in "\\PC{1,20}", id in "\\PC{0,40}") {
+        let b = flags_core::bucket(&salt, &id);
+        prop_assert!(b < 10_000);
+        prop_assert_eq!(b, flags_core::bucket(&salt, &id));
+        prop_assert!(flags_core::variant_bucket(&salt, &id) < 10_000);
+    }
+
+    #[test]
+    fn evaluation_is_deterministic(id in "\\PC{0,30}", bp in 0u32..=10_000) {
+        let s = two_flags("x", bp, "y", bp);
+        let ctx = [("user_id", id.as_str())];
+        let first = s.evaluate("a", &Context::new(&ctx), NOW);
+        let again = s.evaluate("a", &Context::new(&ctx), NOW);
+        prop_assert_eq!(first, again);
+        prop_assert_eq!(first.bucket, Some(flags_core::bucket("x", &id)));
+    }
+
+    /// Raising a percentage never turns a unit off.
+    #[test]
+    fn raising_a_percentage_only_adds_units(id in "\\PC{0,30}", low in 0u32..=10_000, raise in 0u32..=10_000) {
+        let high = (low + raise).min(10_000);
+        // Same salt: flag `b` is flag `a` with the percentage raised.
+        let s = two_flags("same", low, "same", high);
+        if enabled(&s, "a", &id) {
+            prop_assert!(enabled(&s, "b", &id), "on at {} bp, off at {} bp", low, high);
+        }
+    }
+
+    /// A ramp that only goes up never turns a unit off as time passes.
+    #[test]
+    fn rising_ramps_only_add_units(id in "[a-z0-9]{1,12}", t1 in 0i64..86_400_000, dt in 0i64..86_400_000) {
+        let s = snapshot(r#"{"version": 1, "flags": {"r": {"ramp": [
+            {"at": "2026-11-21T00:00:00Z", "percentage": 10},
+            {"at": "2026-11-22T00:00:00Z", "percentage": 100}]}}}"#);
+        let ctx = [("user_id", id.as_str())];
+        let at = |ms: i64| Timestamp::from_unix_millis(NOW.unix_millis() + ms);
+        if s.is_enabled("r", &Context::new(&ctx), at(t1)) {
+            prop_assert!(s.is_enabled("r", &Context::new(&ctx), at(t1 + dt)));
+        }
+    }
+}
+
+fn ids(n: usize) -> impl Iterator<Item = String> {
+    (0..n).map(|i| format!("user-{i}"))
+}
+
+/// Two 50% flags with different salts pick independent halves: about a
+/// quarter of users get both (not half, as `user_id % 100` would give).
+#[test]
+fn different_salts_pick_independent_users() {
+    let s = two_flags("checkout_v2", 5000, "search_v3", 5000);
+    let n = 100_000;
+    let both = ids(n)
+        .filter(|id| enabled(&s, "a", id) && enabled(&s, "b", id))
+        .count();
+    let share = both as f64 / n as f64;
+    assert!((0.24..=0.26).contains(&share), "overlap {share}");
+}
+
+/// Flags that share a salt pick the same users.
+#[test]
+fn shared_salts_pick_the_same_users() {
+    let s = two_flags("wave_1", 3000, "wave_1", 3000);
+    for id in ids(10_000) {
+        assert_eq!(enabled(&s, "a", &id), enabled(&s, "b", &id), "{id}");
+    }
+}
+
+/// Buckets are uniform: chi-square over 100 bins of 100,000 ids stays below
+/// the 0.1% critical value for 99 degrees of freedom (148.23).
+#[test]
+fn buckets_are_uniform() {
+    let n = 100_000;
+    let mut bins = [0u32; 100];
+    for id in ids(n) {
+        bins[usize::from(flags_core::bucket("uniformity", &id) / 100)] += 1;
+    }
+    let expected = n as f64 / 100.0;
+    let chi2: f64 = bins
+        .iter()
+        .map(|&o| (f64::from(o) - expected).powi(2) / expected)
+        .sum();
+    assert!(chi2 < 148.23, "chi-square {chi2}");
+    // And the share inside a 12.5% rollout is close to 12.5%.
+    let s = two_flags("uniformity", 1250, "other", 0);
+    let on = ids(n).filter(|id| enabled(&s, "a", id)).count();
+    assert!((0.12..=0.13).contains(&(on as f64 / n as f64)), "{on}");
+}
+
+/// Pilots and rollout: a pilot is on at 0%, a denied pilot is off.
+#[test]
+fn deny_beats_pilots_and_pilots_beat_rollout() {
+    let s = snapshot(
+        r#"{"version": 1, "pilots": {"user_id": ["g"]}, "flags": {"f": {
+            "pilots": {"user_id": ["p", "d"]}, "deny": {"user_id": ["d"]}}}}"#,
+    );
+    let reason = |id: &str| {
+        s.evaluate("f", &Context::new(&[("user_id", id)]), NOW)
+            .reason
+    };
+    assert_eq!(reason("p"), Reason::Pilot);
+    assert_eq!(reason("g"), Reason::Pilot);
+    assert_eq!(reason("d"), Reason::Denied);
+    assert_eq!(reason("x"), Reason::RolloutOut);
+}

@@ -1,0 +1,149 @@
+//! Runs the shared golden vectors in `tests/vectors/` (the same files the C,
+//! PHP and Dart tests run) against this crate.
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use flags_core::{OwnedContext, Reason, Snapshot, Timestamp};
+use serde_json::Value;
+
+fn vectors_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/vectors")
+}
+
+fn load(path: &Path) -> Value {
+    let text = fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn evaluation_files() -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = fs::read_dir(vectors_dir())
+        .expect("tests/vectors exists")
+        .map(|e| e.expect("readable entry").path())
+        .filter(|p| {
+            p.extension().is_some_and(|e| e == "json")
+                && !p
+                    .file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with("invalid-"))
+        })
+        .collect();
+    files.sort();
+    assert!(!files.is_empty(), "no evaluation vectors found");
+    files
+}
+
+#[test]
+fn evaluation_vectors_match() {
+    let mut total = 0;
+    let mut failures = Vec::new();
+    let mut reasons = BTreeSet::new();
+    for path in evaluation_files() {
+        let name = path
+            .file_name()
+            .expect("file name")
+            .to_string_lossy()
+            .into_owned();
+        let vector = load(&path);
+        let file = serde_json::to_vec(&vector["file"]).expect("serializable");
+        let snapshot = Snapshot::from_slice(&file)
+            .unwrap_or_else(|e| panic!("{name}: the vector's flag file is invalid:\n{e}"));
+        let cases = vector["cases"].as_array().expect("cases is a list");
+        for case in cases {
+            total += 1;
+            let case_name = case["name"].as_str().expect("name");
+            let flag = case["flag"].as_str().expect("flag");
+            let ctx = OwnedContext::from_json(&case["context"].to_string())
+                .unwrap_or_else(|e| panic!("{name}/{case_name}: bad context: {e}"));
+            let now =
+                Timestamp::parse_rfc3339(case["now"].as_str().expect("now")).expect("valid now");
+            let got = snapshot.evaluate(flag, &ctx.as_context(), now);
+            let got = serde_json::json!({
+                "enabled": got.enabled,
+                "variant": got.variant,
+                "reason": got.reason.as_str(),
+                "bucket": got.bucket,
+            });
+            let expected = &case["expected"];
+            reasons.insert(expected["reason"].as_str().expect("reason").to_owned());
+            if &got != expected {
+                failures.push(format!(
+                    "{name}/{case_name}: expected {expected}, got {got}"
+                ));
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {total} cases failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    assert!(total >= 300, "only {total} evaluation cases");
+    let all: BTreeSet<String> = Reason::ALL.iter().map(|r| r.as_str().to_owned()).collect();
+    assert_eq!(reasons, all, "every reason must be covered");
+}
+
+#[test]
+fn invalid_file_vectors_report_every_error() {
+    let vector = load(&vectors_dir().join("invalid-files.json"));
+    let cases = vector["cases"].as_array().expect("cases is a list");
+    assert!(cases.len() >= 40, "only {} invalid files", cases.len());
+    let mut failures = Vec::new();
+    for case in cases {
+        let name = case["name"].as_str().expect("name");
+        let bytes = match (case.get("text"), case.get("hex")) {
+            (Some(text), None) => text.as_str().expect("text").as_bytes().to_vec(),
+            (None, Some(hex)) => decode_hex(hex.as_str().expect("hex")),
+            _ => panic!("{name}: needs exactly one of text and hex"),
+        };
+        let expected: Vec<(String, u64, u64)> = case["errors"]
+            .as_array()
+            .expect("errors")
+            .iter()
+            .map(|e| {
+                (
+                    e["path"].as_str().expect("path").to_owned(),
+                    e["line"].as_u64().expect("line"),
+                    e["column"].as_u64().expect("column"),
+                )
+            })
+            .collect();
+        match Snapshot::from_slice_named(&bytes, "flags.json") {
+            Ok(_) => failures.push(format!("{name}: accepted, expected {expected:?}")),
+            Err(err) => {
+                let got: Vec<(String, u64, u64)> = err
+                    .diagnostics()
+                    .iter()
+                    .map(|d| (d.path().to_owned(), d.line() as u64, d.column() as u64))
+                    .collect();
+                if got != expected {
+                    failures.push(format!(
+                        "{name}:\n  expected {expected:?}\n  got      {got:?}\n  {}",
+                        err.to_string().replace('\n', "\n  ")
+                    ));
+                }
+                for d in err.diagnostics() {
+                    assert_eq!(d.source(), "flags.json");
+                    assert!(!d.message().is_empty());
+                }
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} invalid files differ:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
+}
+
+fn decode_hex(hex: &str) -> Vec<u8> {
+    let hex: Vec<u8> = hex.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
+    hex.chunks(2)
+        .map(|pair| {
+            u8::from_str_radix(std::str::from_utf8(pair).expect("ascii"), 16).expect("hex digit")
+        })
+        .collect()
+}

@@ -1,0 +1,198 @@
+//! The `flags` binary as operators run it.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+
+fn flags(args: &[&str], stdin: &str) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_flags"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("flags runs");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(stdin.as_bytes())
+        .expect("write stdin");
+    child.wait_with_output().expect("flags exits")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8(bytes.to_vec()).expect("utf-8 output")
+}
+
+fn example() -> String {
+    concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/flags.json").to_owned()
+}
+
+fn temp_file(name: &str, content: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("flags-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join(name);
+    std::fs::write(&path, content).expect("write temp file");
+    path
+}
+
+#[test]
+fn check_summarizes_a_valid_file() {
+    let out = flags(&["check", &example()], "");
+    assert!(out.status.success());
+    assert!(
+        text(&out.stdout).ends_with("flags.json: ok, version 1, 3 flags\n"),
+        "{}",
+        text(&out.stdout)
+    );
+    assert!(out.stderr.is_empty());
+}
+
+#[test]
+fn check_lists_every_problem_with_location() {
+    let bad = temp_file(
+        "bad.json",
+        "{\n  \"version\": 1,\n  \"flags\": {\n    \"a\": {\"percentge\": 5},\n    \"b\": {\"percentage\": 12.345, \"killed\": \"yes\"}\n  }\n}\n",
+    );
+    let bad = bad.to_str().expect("utf-8 path");
+    let out = flags(&["check", &example(), bad], "");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stdout).contains("flags.json: ok"),
+        "valid files still summarized"
+    );
+    let stderr = text(&out.stderr);
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 4, "{stderr}");
+    assert!(lines[0].starts_with(&format!("{bad}:4:11: flags.a.percentge: unknown field \"percentge\"; did you mean \"percentage\"?")), "{stderr}");
+    assert_eq!(
+        lines[1],
+        format!(
+            "{bad}:5:25: flags.b.percentage: expected a number from 0 to 100 with at most two decimals, found 12.345 (too many decimals)"
+        )
+    );
+    assert_eq!(
+        lines[2],
+        format!("{bad}:5:43: flags.b.killed: expected a boolean (true or false), found a string")
+    );
+    assert_eq!(lines[3], format!("{bad}: 3 problems"));
+}
+
+#[test]
+fn check_reports_an_unreadable_file() {
+    let out = flags(&["check", "/nonexistent/flags.json"], "");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).starts_with("/nonexistent/flags.json: cannot read:"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn eval_one_flag() {
+    let out = flags(
+        &[
+            "eval",
+            "--file",
+            &example(),
+            "--now",
+            "2026-11-21T12:00:00Z",
+            "--flag",
+            "community_dual_write",
+            "--context",
+            r#"{"user_id": 7, "app_version": "3.2.0", "tenant_id": "t"}"#,
+        ],
+        "",
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let line = text(&out.stdout);
+    let variant_bucket = flags_core::variant_bucket("community_dual_write", "7");
+    let variant = if variant_bucket < 5000 {
+        "control"
+    } else {
+        "treatment"
+    };
+    assert_eq!(
+        line,
+        format!(
+            "{{\"flag\":\"community_dual_write\",\"enabled\":true,\"variant\":\"{variant}\",\"reason\":\"PILOT\",\"bucket\":null}}\n"
+        )
+    );
+}
+
+#[test]
+fn eval_streams_requests_and_flags_bad_lines() {
+    let input = "{\"flag\": \"enrollment_service\", \"context\": {\"user_id\": \"42\"}}\n{\"flag\": 5}\n{\"flag\": \"tenant_billing_v2\", \"context\": {\"tenant_id\": \"acme\"}}\n";
+    let out = flags(
+        &[
+            "eval",
+            "--file",
+            &example(),
+            "--now",
+            "2026-11-21T12:00:00Z",
+        ],
+        input,
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "a bad line makes the exit status 1"
+    );
+    let stdout = text(&out.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 3);
+    let bucket = flags_core::bucket("enrollment_service", "42");
+    assert!(
+        lines[0].ends_with(&format!("\"bucket\":{bucket}}}")),
+        "{}",
+        lines[0]
+    );
+    assert!(
+        lines[1].starts_with("{\"line\":2,\"error\":\"invalid request:"),
+        "{}",
+        lines[1]
+    );
+    assert!(lines[2].contains("\"reason\":\"PILOT\""), "{}", lines[2]);
+    assert!(text(&out.stderr).contains("1 request line(s) had errors"));
+}
+
+#[test]
+fn eval_rejects_a_bad_time_and_a_bad_file() {
+    let out = flags(
+        &[
+            "eval",
+            "--file",
+            &example(),
+            "--now",
+            "tomorrow",
+            "--flag",
+            "x",
+        ],
+        "",
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("invalid time `tomorrow`"),
+        "{}",
+        text(&out.stderr)
+    );
+    let bad = temp_file("empty.json", "");
+    let out = flags(
+        &[
+            "eval",
+            "--file",
+            bad.to_str().expect("utf-8"),
+            "--flag",
+            "x",
+        ],
+        "",
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains(":1:1: (root): empty input"),
+        "{}",
+        text(&out.stderr)
+    );
+}
