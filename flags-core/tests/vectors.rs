@@ -90,6 +90,7 @@ fn invalid_file_vectors_report_every_error() {
     let cases = vector["cases"].as_array().expect("cases is a list");
     assert!(cases.len() >= 40, "only {} invalid files", cases.len());
     let mut failures = Vec::new();
+    let mut messages = String::new();
     for case in cases {
         let name = case["name"].as_str().expect("name");
         let bytes = match (case.get("text"), case.get("hex")) {
@@ -127,6 +128,7 @@ fn invalid_file_vectors_report_every_error() {
                     assert_eq!(d.source(), "flags.json");
                     assert!(!d.message().is_empty());
                 }
+                messages.push_str(&format!("# {name}\n{err}\n\n"));
             }
         }
     }
@@ -137,6 +139,37 @@ fn invalid_file_vectors_report_every_error() {
         cases.len(),
         failures.join("\n")
     );
+    assert_snapshot("invalid-files.txt", &messages);
+}
+
+/// Error text is part of the interface: every message of every invalid file
+/// is pinned in `tests/snapshots/`. Run with `UPDATE_SNAPSHOTS=1` to accept
+/// a deliberate change, and review the diff.
+fn assert_snapshot(name: &str, actual: &str) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/snapshots")
+        .join(name);
+    if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
+        fs::create_dir_all(path.parent().expect("parent")).expect("create snapshots dir");
+        fs::write(&path, actual).expect("write snapshot");
+        return;
+    }
+    let expected = fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e} (run with UPDATE_SNAPSHOTS=1)", path.display()));
+    if expected != actual {
+        let diff: Vec<String> = expected
+            .lines()
+            .zip(actual.lines())
+            .filter(|(a, b)| a != b)
+            .take(10)
+            .map(|(a, b)| format!("- {a}\n+ {b}"))
+            .collect();
+        panic!(
+            "{} differs from the messages produced now (UPDATE_SNAPSHOTS=1 to accept):\n{}",
+            path.display(),
+            diff.join("\n")
+        );
+    }
 }
 
 fn decode_hex(hex: &str) -> Vec<u8> {
