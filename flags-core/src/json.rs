@@ -17,6 +17,8 @@ pub(crate) const MAX_DEPTH: usize = 64;
 pub(crate) struct Node<'a> {
     /// Byte offset of the value's first character.
     pub at: usize,
+    /// Byte offset just past the value's last character.
+    pub end: usize,
     pub kind: Kind<'a>,
 }
 
@@ -183,7 +185,11 @@ impl<'a> Parser<'a> {
             Some(b'-' | b'0'..=b'9') => Kind::Number(self.number()?),
             _ => return Err(self.unexpected("a JSON value")),
         };
-        Ok(Node { at, kind })
+        Ok(Node {
+            at,
+            end: self.pos,
+            kind,
+        })
     }
 
     fn literal(&mut self, word: &str, kind: Kind<'a>) -> Result<Kind<'a>, SyntaxError> {

@@ -54,16 +54,24 @@
 //! - [`Context`]: borrowed attributes, free to build; [`OwnedContext`] for
 //!   contexts built once (from JSON, from another language) and reused.
 //!
+//! - [`edit`]: changes to a flag file's text (set a percentage, add pilots,
+//!   kill a flag) that keep its layout, key order and untouched content.
+//! - `watch` (cargo feature `watch`): a hot-reloading file source that
+//!   swaps in a new snapshot atomically and keeps the last good one when an
+//!   edit is bad.
+//!
 //! # What it does not do
-//! It reads no clock during evaluation (pass [`now()`] or any
-//! [`Timestamp`]), starts no threads, watches no files and opens no sockets.
-//! Hot reload and serving live in other parts of the project.
+//! Evaluation reads no clock (pass [`now()`] or any [`Timestamp`]), does no
+//! I/O and never allocates. Without the `watch` feature the crate starts no
+//! threads and watches no files; it never opens sockets. Serving flags over
+//! HTTP lives in `flags-server`.
 
 #![forbid(unsafe_code)]
 
 mod bucket;
 mod context;
 mod decimal;
+pub mod edit;
 mod error;
 mod eval;
 mod json;
@@ -73,6 +81,8 @@ mod semver;
 mod serialize;
 mod timestamp;
 mod validate;
+#[cfg(feature = "watch")]
+pub mod watch;
 
 pub use bucket::{bucket, siphash24, variant_bucket};
 pub use context::{Context, OwnedContext};

@@ -26,6 +26,8 @@ pub(crate) type IdSet = HashSet<Box<str>, RandomState>;
 /// ```
 #[derive(Debug)]
 pub struct Snapshot {
+    /// Content hash of the file's bytes (32 hex digits).
+    pub(crate) version: Box<str>,
     pub(crate) kill_all: bool,
     pub(crate) pilots: Targets,
     /// Sorted by key.
@@ -51,6 +53,13 @@ impl Snapshot {
         let path = path.as_ref();
         let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
         Self::from_slice_named(&bytes, &path.display().to_string())
+    }
+
+    /// A content hash of the exact bytes this snapshot was parsed from: 32
+    /// lowercase hex digits (SipHash-2-4, 128-bit). Two loads of the same
+    /// bytes have the same version; any edit changes it. Usable as an ETag.
+    pub fn version(&self) -> &str {
+        &self.version
     }
 
     /// The global kill switch: when set, every flag is off.

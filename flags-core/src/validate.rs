@@ -73,7 +73,7 @@ pub(crate) fn snapshot(bytes: &[u8], source: Arc<str>) -> Result<Snapshot, Error
         errors: Vec::new(),
         text,
     };
-    let snapshot = v.root(&root);
+    let snapshot = v.root(&root, content_version(bytes));
     if v.errors.is_empty() {
         if let Some(snapshot) = snapshot {
             return Ok(snapshot);
@@ -321,7 +321,7 @@ impl<'t> Validator<'t> {
         ok.then_some(Targets(targets))
     }
 
-    fn root(&mut self, root: &Node<'_>) -> Option<Snapshot> {
+    fn root(&mut self, root: &Node<'_>, version: Box<str>) -> Option<Snapshot> {
         let path = Path::Root;
         let fields = self.object(root, &path, Some(TOP_FIELDS), "a JSON object")?;
         // An unsupported version means the rest may follow other rules:
@@ -368,6 +368,7 @@ impl<'t> Validator<'t> {
             index.insert(flag.key.clone(), i);
         }
         Some(Snapshot {
+            version,
             kill_all,
             pilots,
             flags,
@@ -725,6 +726,15 @@ impl<'t> Validator<'t> {
         }
         Some(variants)
     }
+}
+
+/// The content hash behind [`Snapshot::version`].
+pub(crate) fn content_version(bytes: &[u8]) -> Box<str> {
+    use std::hash::Hasher as _;
+    let mut hasher = siphasher::sip128::SipHasher24::new_with_keys(0, 0);
+    hasher.write(bytes);
+    let hash = siphasher::sip128::Hasher128::finish128(&hasher).as_u128();
+    format!("{hash:032x}").into()
 }
 
 fn valid_flag_key(key: &str) -> bool {

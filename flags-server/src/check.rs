@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use flags_core::Snapshot;
 
+/// Checks every file; exit status 1 when any is invalid or unreadable.
 pub fn run(files: &[PathBuf]) -> ExitCode {
     let mut failed = false;
     for file in files {

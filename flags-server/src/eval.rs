@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
 #[derive(clap::Args)]
+/// Options of `flags eval`.
 pub struct Args {
     /// The flag file.
     #[arg(long, value_name = "FILE")]
@@ -54,6 +55,7 @@ struct ErrorLine<'a> {
     error: &'a str,
 }
 
+/// Runs `flags eval`.
 pub fn run(args: &Args) -> ExitCode {
     let snapshot = match Snapshot::from_path(&args.file) {
         Ok(s) => s,

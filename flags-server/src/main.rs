@@ -1,12 +1,10 @@
-//! `flags`: check flag files and evaluate flags from the command line.
+//! `flags`: check, evaluate, serve and edit feature flags.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-
-mod check;
-mod eval;
+use flags_server::{check, eval, ops, server};
 
 /// Feature flags and percentage rollouts from one flag file.
 #[derive(Parser)]
@@ -28,6 +26,10 @@ enum Command {
     /// Evaluate flags: JSON Lines requests {"flag": ..., "context": {...}} on
     /// stdin, one JSON result line each on stdout, in order.
     Eval(eval::Args),
+    /// Serve flags over HTTP from a hot-reloading flag file.
+    Serve(server::Args),
+    #[command(flatten)]
+    Ops(ops::Command),
 }
 
 fn main() -> ExitCode {
@@ -35,5 +37,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Check { files } => check::run(&files),
         Command::Eval(args) => eval::run(&args),
+        Command::Serve(args) => server::run(args),
+        Command::Ops(command) => ops::run(command),
     }
 }

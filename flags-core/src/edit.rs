@@ -1,0 +1,1 @@
+//! Text-preserving edits of a flag file (operator commands).

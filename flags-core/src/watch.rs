@@ -1,0 +1,1 @@
+//! Hot-reloading file source.
