@@ -5,7 +5,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 /// Everything that can go wrong in this crate: an unreadable file, a flag
-/// file or context that fails validation, or a malformed time.
+/// file or context that fails validation, a malformed time, or an edit
+/// that cannot be made ([`crate::edit`]).
 ///
 /// Validation errors carry every problem found as [`Diagnostic`]s; the
 /// `Display` form prints one per line as `SOURCE:LINE:COL: PATH: message`.
@@ -23,12 +24,19 @@ enum ErrorKind {
         #[source]
         source: std::io::Error,
     },
+    #[cfg(feature = "watch")]
+    #[error("{}: cannot watch for changes: {message}", path.display())]
+    Watch { path: PathBuf, message: String },
     #[error("{}", DiagnosticList(.0))]
     Invalid(Vec<Diagnostic>),
     #[error(
         "invalid time `{text}`: expected an RFC 3339 time with an offset, such as 2026-11-21T00:00:00Z"
     )]
     Time { text: String },
+    /// An edit that cannot be made (see `edit`): an unknown flag, a key
+    /// that already exists, a value out of range.
+    #[error("{message}")]
+    Edit { message: String },
 }
 
 impl Error {
@@ -37,6 +45,16 @@ impl Error {
             kind: ErrorKind::Io {
                 path: path.into(),
                 source,
+            },
+        }
+    }
+
+    #[cfg(feature = "watch")]
+    pub(crate) fn watch(path: impl Into<PathBuf>, message: impl ToString) -> Self {
+        Self {
+            kind: ErrorKind::Watch {
+                path: path.into(),
+                message: message.to_string(),
             },
         }
     }
@@ -52,6 +70,14 @@ impl Error {
         Self {
             kind: ErrorKind::Time {
                 text: text.to_owned(),
+            },
+        }
+    }
+
+    pub(crate) fn edit(message: impl Into<String>) -> Self {
+        Self {
+            kind: ErrorKind::Edit {
+                message: message.into(),
             },
         }
     }

@@ -91,6 +91,18 @@ impl Snapshot {
     pub fn flags(&self) -> impl ExactSizeIterator<Item = &Flag> {
         self.flags.iter()
     }
+
+    /// The top-level `pilots` (they apply to every flag): each attribute
+    /// with its number of distinct ids, in file order.
+    pub fn pilots(&self) -> impl ExactSizeIterator<Item = (&str, usize)> {
+        self.pilots.counts()
+    }
+
+    /// The distinct top-level pilot ids of `attribute`, in no particular
+    /// order; none when the attribute has no list.
+    pub fn pilot_ids<'s>(&'s self, attribute: &str) -> impl Iterator<Item = &'s str> + use<'s> {
+        self.pilots.ids(attribute)
+    }
 }
 
 /// One flag of a [`Snapshot`].
@@ -162,6 +174,73 @@ impl Flag {
     pub fn variants(&self) -> impl ExactSizeIterator<Item = (&str, u32)> {
         self.variants.iter().map(|v| (&*v.name, v.weight))
     }
+
+    /// The fixed rollout percentage in basis points when the flag sets
+    /// `percentage`; `None` for a ramp or when neither is set (which means 0).
+    pub fn percentage(&self) -> Option<u32> {
+        match self.rollout {
+            Rollout::Percentage(bp) => Some(bp),
+            _ => None,
+        }
+    }
+
+    /// The ramp points as `(time as written, time, basis points)`, in file
+    /// order; empty unless the flag sets `ramp`.
+    pub fn ramp(&self) -> impl ExactSizeIterator<Item = (&str, Timestamp, u32)> {
+        let points: &[RampPoint] = match &self.rollout {
+            Rollout::Ramp(points) => points,
+            _ => &[],
+        };
+        points
+            .iter()
+            .map(|p| (&*p.at_text, Timestamp::from_unix_millis(p.at), p.bp))
+    }
+
+    /// The flag's own `pilots`: each attribute with its number of distinct
+    /// ids, in file order.
+    pub fn pilots(&self) -> impl ExactSizeIterator<Item = (&str, usize)> {
+        self.pilots.counts()
+    }
+
+    /// The distinct pilot ids of `attribute`, in no particular order; none
+    /// when the attribute has no list.
+    pub fn pilot_ids<'s>(&'s self, attribute: &str) -> impl Iterator<Item = &'s str> + use<'s> {
+        self.pilots.ids(attribute)
+    }
+
+    /// The flag's `deny` lists: each attribute with its number of distinct
+    /// ids, in file order.
+    pub fn deny(&self) -> impl ExactSizeIterator<Item = (&str, usize)> {
+        self.deny.counts()
+    }
+
+    /// The distinct denied ids of `attribute`, in no particular order; none
+    /// when the attribute has no list.
+    pub fn deny_ids<'s>(&'s self, attribute: &str) -> impl Iterator<Item = &'s str> + use<'s> {
+        self.deny.ids(attribute)
+    }
+
+    /// The `requires` conditions in file order, each as `(attribute, op,
+    /// operands)`: `op` as written in the file (`in`, `not_in`, `semver_gte`,
+    /// `semver_lt`); `operands` the sorted, distinct `values` of a list op,
+    /// or the one `value` of a version op.
+    pub fn requirements(&self) -> impl ExactSizeIterator<Item = (&str, &'static str, Vec<&str>)> {
+        self.requires.iter().map(|c| {
+            let (op, operands) = match &c.test {
+                Test::In(ids) => ("in", sorted(ids)),
+                Test::NotIn(ids) => ("not_in", sorted(ids)),
+                Test::SemverGte(v) => ("semver_gte", vec![&**v]),
+                Test::SemverLt(v) => ("semver_lt", vec![&**v]),
+            };
+            (&*c.attribute, op, operands)
+        })
+    }
+}
+
+fn sorted(ids: &IdSet) -> Vec<&str> {
+    let mut list: Vec<&str> = ids.iter().map(|s| &**s).collect();
+    list.sort_unstable();
+    list
 }
 
 /// Lists of ids per attribute (`pilots`, `deny`).
@@ -179,6 +258,22 @@ impl Targets {
 
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
+    }
+
+    /// Each attribute with its number of distinct ids.
+    pub fn counts(&self) -> impl ExactSizeIterator<Item = (&str, usize)> {
+        self.0
+            .iter()
+            .map(|(attribute, ids)| (&**attribute, ids.len()))
+    }
+
+    /// The ids of `attribute` (none when it has no list).
+    pub fn ids<'s>(&'s self, attribute: &str) -> impl Iterator<Item = &'s str> + use<'s> {
+        self.0
+            .iter()
+            .find(|(a, _)| **a == *attribute)
+            .into_iter()
+            .flat_map(|(_, ids)| ids.iter().map(|id| &**id))
     }
 }
 

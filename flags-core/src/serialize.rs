@@ -7,7 +7,7 @@
 //! decimal form; ramp times as written.
 
 use crate::decimal::format_basis_points;
-use crate::model::{IdSet, Rollout, Snapshot, Targets, Test};
+use crate::model::{Flag, IdSet, Rollout, Snapshot, Targets, Test};
 use crate::path::push_json_string;
 
 impl Snapshot {
@@ -26,99 +26,123 @@ impl Snapshot {
                 out.push(',');
             }
             push_json_string(&mut out, &flag.key);
-            out.push_str(":{");
-            let mut w = Fields::new(&mut out);
-            if let Some(d) = &flag.description {
-                w.string("description", d);
-            }
-            if let Some(o) = &flag.owner {
-                w.string("owner", o);
-            }
-            if flag.killed {
-                w.raw("killed", "true");
-            }
-            if !flag.requires.is_empty() {
-                let out = w.key("requires");
-                out.push('[');
-                for (j, c) in flag.requires.iter().enumerate() {
-                    if j > 0 {
-                        out.push(',');
-                    }
-                    out.push_str("{\"attribute\":");
-                    push_json_string(out, &c.attribute);
-                    let (op, operand) = match &c.test {
-                        Test::In(ids) => ("in", Operand::List(ids)),
-                        Test::NotIn(ids) => ("not_in", Operand::List(ids)),
-                        Test::SemverGte(v) => ("semver_gte", Operand::Version(v)),
-                        Test::SemverLt(v) => ("semver_lt", Operand::Version(v)),
-                    };
-                    out.push_str(",\"op\":\"");
-                    out.push_str(op);
-                    match operand {
-                        Operand::List(ids) => {
-                            out.push_str("\",\"values\":");
-                            id_list(out, ids);
-                        }
-                        Operand::Version(v) => {
-                            out.push_str("\",\"value\":");
-                            push_json_string(out, v);
-                        }
-                    }
-                    out.push('}');
-                }
-                out.push(']');
-            }
-            if !flag.deny.is_empty() {
-                targets(w.key("deny"), &flag.deny);
-            }
-            if !flag.pilots.is_empty() {
-                targets(w.key("pilots"), &flag.pilots);
-            }
-            match &flag.rollout {
-                Rollout::Unset => {}
-                Rollout::Percentage(bp) => w.raw("percentage", &format_basis_points(*bp)),
-                Rollout::Ramp(points) => {
-                    let out = w.key("ramp");
-                    out.push('[');
-                    for (j, p) in points.iter().enumerate() {
-                        if j > 0 {
-                            out.push(',');
-                        }
-                        out.push_str("{\"at\":");
-                        push_json_string(out, &p.at_text);
-                        out.push_str(",\"percentage\":");
-                        out.push_str(&format_basis_points(p.bp));
-                        out.push('}');
-                    }
-                    out.push(']');
-                }
-            }
-            if let Some(b) = &flag.bucket_by {
-                w.string("bucket_by", b);
-            }
-            if let Some(s) = &flag.salt {
-                w.string("salt", s);
-            }
-            if !flag.variants.is_empty() {
-                let out = w.key("variants");
-                out.push('[');
-                for (j, v) in flag.variants.iter().enumerate() {
-                    if j > 0 {
-                        out.push(',');
-                    }
-                    out.push_str("{\"name\":");
-                    push_json_string(out, &v.name);
-                    out.push_str(",\"weight\":");
-                    out.push_str(&format_basis_points(v.weight));
-                    out.push('}');
-                }
-                out.push(']');
-            }
-            out.push('}');
+            out.push(':');
+            write_flag(&mut out, flag);
         }
         out.push_str("}}");
         out
     }
+}
+
+impl Snapshot {
+    /// The file-wide part of the normalized JSON: `kill_all` and `pilots`.
+    pub(crate) fn globals_json(&self) -> String {
+        let mut out = String::from(if self.kill_all { "true" } else { "false" });
+        targets(&mut out, &self.pilots);
+        out
+    }
+}
+
+impl Flag {
+    /// The flag's normalized JSON object (as it appears in
+    /// [`Snapshot::to_json`]): equal strings mean equal behaviour.
+    pub fn to_json(&self) -> String {
+        let mut out = String::with_capacity(128);
+        write_flag(&mut out, self);
+        out
+    }
+}
+
+fn write_flag(out: &mut String, flag: &Flag) {
+    out.push('{');
+    let mut w = Fields::new(out);
+    if let Some(d) = &flag.description {
+        w.string("description", d);
+    }
+    if let Some(o) = &flag.owner {
+        w.string("owner", o);
+    }
+    if flag.killed {
+        w.raw("killed", "true");
+    }
+    if !flag.requires.is_empty() {
+        let out = w.key("requires");
+        out.push('[');
+        for (j, c) in flag.requires.iter().enumerate() {
+            if j > 0 {
+                out.push(',');
+            }
+            out.push_str("{\"attribute\":");
+            push_json_string(out, &c.attribute);
+            let (op, operand) = match &c.test {
+                Test::In(ids) => ("in", Operand::List(ids)),
+                Test::NotIn(ids) => ("not_in", Operand::List(ids)),
+                Test::SemverGte(v) => ("semver_gte", Operand::Version(v)),
+                Test::SemverLt(v) => ("semver_lt", Operand::Version(v)),
+            };
+            out.push_str(",\"op\":\"");
+            out.push_str(op);
+            match operand {
+                Operand::List(ids) => {
+                    out.push_str("\",\"values\":");
+                    id_list(out, ids);
+                }
+                Operand::Version(v) => {
+                    out.push_str("\",\"value\":");
+                    push_json_string(out, v);
+                }
+            }
+            out.push('}');
+        }
+        out.push(']');
+    }
+    if !flag.deny.is_empty() {
+        targets(w.key("deny"), &flag.deny);
+    }
+    if !flag.pilots.is_empty() {
+        targets(w.key("pilots"), &flag.pilots);
+    }
+    match &flag.rollout {
+        Rollout::Unset => {}
+        Rollout::Percentage(bp) => w.raw("percentage", &format_basis_points(*bp)),
+        Rollout::Ramp(points) => {
+            let out = w.key("ramp");
+            out.push('[');
+            for (j, p) in points.iter().enumerate() {
+                if j > 0 {
+                    out.push(',');
+                }
+                out.push_str("{\"at\":");
+                push_json_string(out, &p.at_text);
+                out.push_str(",\"percentage\":");
+                out.push_str(&format_basis_points(p.bp));
+                out.push('}');
+            }
+            out.push(']');
+        }
+    }
+    if let Some(b) = &flag.bucket_by {
+        w.string("bucket_by", b);
+    }
+    if let Some(s) = &flag.salt {
+        w.string("salt", s);
+    }
+    if !flag.variants.is_empty() {
+        let out = w.key("variants");
+        out.push('[');
+        for (j, v) in flag.variants.iter().enumerate() {
+            if j > 0 {
+                out.push(',');
+            }
+            out.push_str("{\"name\":");
+            push_json_string(out, &v.name);
+            out.push_str(",\"weight\":");
+            out.push_str(&format_basis_points(v.weight));
+            out.push('}');
+        }
+        out.push(']');
+    }
+    out.push('}');
 }
 
 enum Operand<'a> {

@@ -40,8 +40,9 @@ struct Request<'a> {
     context: Option<&'a RawValue>,
 }
 
+/// One result, as `flags eval` and `POST /v1/evaluate` write it.
 #[derive(Serialize)]
-struct Response<'a> {
+pub(crate) struct Response<'a> {
     flag: &'a str,
     enabled: bool,
     variant: Option<&'a str>,
@@ -98,7 +99,7 @@ fn response_json(flag: &str, result: &Evaluation<'_>) -> String {
     serde_json::to_string(&response(flag, result)).unwrap_or_default()
 }
 
-fn response<'a>(flag: &'a str, result: &Evaluation<'a>) -> Response<'a> {
+pub(crate) fn response<'a>(flag: &'a str, result: &Evaluation<'a>) -> Response<'a> {
     Response {
         flag,
         enabled: result.enabled,

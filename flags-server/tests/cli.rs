@@ -196,3 +196,63 @@ fn eval_rejects_a_bad_time_and_a_bad_file() {
         text(&out.stderr)
     );
 }
+
+#[test]
+fn serve_refuses_an_invalid_file_at_start() {
+    let bad = temp_file(
+        "serve-bad.json",
+        "{\"version\": 1, \"flags\": {\"a\": {\"percentage\": 101}}}",
+    );
+    let out = flags(
+        &[
+            "serve",
+            bad.to_str().expect("utf-8"),
+            "--listen",
+            "127.0.0.1:0",
+        ],
+        "",
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains(":1:46: flags.a.percentage: expected a number from 0 to 100"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("not starting"), "{stderr}");
+}
+
+#[test]
+fn serve_answers_then_drains_on_sigterm() {
+    use std::io::{BufRead, BufReader, Read};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_flags"))
+        .args(["serve", &example(), "--listen", "127.0.0.1:0"])
+        .env("FLAGS_LOG", "info")
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("flags serve starts");
+    let mut log = BufReader::new(child.stderr.take().expect("stderr"));
+    let mut line = String::new();
+    log.read_line(&mut line).expect("start-up line");
+    let addr = line
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("listen="))
+        .unwrap_or_else(|| panic!("no listen address in {line:?}"))
+        .to_owned();
+    let mut stream = std::net::TcpStream::connect(&addr).expect("connect");
+    stream
+        .write_all(b"GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .expect("send");
+    let mut reply = String::new();
+    stream.read_to_string(&mut reply).expect("reply");
+    assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success());
+    let exit = child.wait().expect("exits");
+    assert!(exit.success(), "clean exit on SIGTERM: {exit:?}");
+    let mut rest = String::new();
+    log.read_to_string(&mut rest).expect("log");
+    assert!(rest.contains("shutting down"), "{rest}");
+}

@@ -1,0 +1,352 @@
+//! Routes, shared state and the flags API (`/v1/*`, health, metrics).
+
+use std::borrow::Cow;
+use std::convert::Infallible;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use flags_core::watch::{FileSource, ReloadEvent};
+use flags_core::{OwnedContext, Snapshot};
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+use tokio::sync::broadcast;
+use tokio_stream::StreamExt as _;
+use tokio_stream::wrappers::BroadcastStream;
+use tower_http::timeout::TimeoutLayer;
+use tracing::{error, info};
+
+use super::auth::Auth;
+use super::metrics::Metrics;
+use super::ofrep;
+use crate::eval::response;
+
+/// Largest request body accepted.
+pub(crate) const BODY_LIMIT: usize = 64 * 1024;
+/// Longest time a request may take (reading its body included).
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// Interval of SSE keep-alive comments.
+const KEEP_ALIVE: Duration = Duration::from_secs(15);
+
+/// Server settings beyond the flag source.
+#[derive(Clone, Debug, Default)]
+pub struct Config {
+    /// Bearer tokens accepted on `/v1/*` and `/ofrep/*`; empty: no auth.
+    pub tokens: Vec<String>,
+    /// The context attribute OFREP's `targetingKey` fills.
+    pub targeting_key: String,
+}
+
+/// Everything a request handler needs; cheap to clone.
+#[derive(Clone)]
+pub struct AppState(Arc<Shared>);
+
+pub(crate) struct Shared {
+    pub source: FileSource,
+    pub auth: Auth,
+    pub metrics: Metrics,
+    /// New versions for `/v1/stream`; `None` closes the streams (shutdown).
+    pub reloads: broadcast::Sender<Option<String>>,
+    pub targeting_key: String,
+    /// Normalized JSON of the current snapshot, rendered once per version.
+    flags_json: Mutex<Option<(Arc<Snapshot>, Bytes)>>,
+}
+
+impl AppState {
+    /// Builds the state over `source` and subscribes to its reloads (for
+    /// logs and `/v1/stream`).
+    pub fn new(source: FileSource, config: Config) -> Self {
+        let (reloads, _) = broadcast::channel(64);
+        let sender = reloads.clone();
+        source.on_event(move |event| match event {
+            ReloadEvent::Reloaded {
+                version,
+                previous,
+                changes,
+            } => {
+                info!(
+                    version = %version,
+                    previous = %previous,
+                    added = ?changes.added,
+                    removed = ?changes.removed,
+                    changed = ?changes.changed,
+                    "flag file reloaded"
+                );
+                let _ = sender.send(Some(version.clone()));
+            }
+            ReloadEvent::Failed { error } => {
+                error!("flag file rejected, still serving the last good version:\n{error}");
+            }
+        });
+        let targeting_key = if config.targeting_key.is_empty() {
+            flags_core::DEFAULT_BUCKET_BY.to_owned()
+        } else {
+            config.targeting_key
+        };
+        Self(Arc::new(Shared {
+            source,
+            auth: Auth::new(&config.tokens),
+            metrics: Metrics::default(),
+            reloads,
+            targeting_key,
+            flags_json: Mutex::new(None),
+        }))
+    }
+
+    pub(crate) fn shared(&self) -> &Shared {
+        &self.0
+    }
+
+    /// True when bearer tokens are required.
+    pub fn auth_enabled(&self) -> bool {
+        self.0.auth.enabled()
+    }
+
+    /// Ends every `/v1/stream` response (used on shutdown).
+    pub fn close_streams(&self) {
+        let _ = self.0.reloads.send(None);
+    }
+}
+
+/// The whole HTTP API.
+pub fn app(state: AppState) -> Router {
+    let protected = Router::new()
+        .route("/v1/flags", get(get_flags))
+        .route("/v1/stream", get(stream))
+        .route("/v1/evaluate", post(evaluate))
+        .route("/ofrep/v1/evaluate/flags/{key}", post(ofrep::single))
+        .route("/ofrep/v1/evaluate/flags", post(ofrep::bulk))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            super::auth::require,
+        ));
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .merge(protected)
+        .fallback(not_found)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            super::metrics::track,
+        ))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            REQUEST_TIMEOUT,
+        ))
+        .with_state(state)
+}
+
+/// A JSON error body `{"error": "..."}` with `status`.
+pub(crate) fn json_error(status: StatusCode, message: impl Into<String>) -> Response {
+    #[derive(Serialize)]
+    struct Body {
+        error: String,
+    }
+    (
+        status,
+        axum::Json(Body {
+            error: message.into(),
+        }),
+    )
+        .into_response()
+}
+
+/// A JSON response from already-serialized bytes.
+pub(crate) fn json_bytes(status: StatusCode, body: impl Into<Body>) -> Response {
+    (
+        status,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        body.into(),
+    )
+        .into_response()
+}
+
+/// Whether `If-None-Match` lists `etag` (or `*`); weak validators match too.
+pub(crate) fn not_modified(headers: &HeaderMap, etag: &str) -> bool {
+    headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|t| t.trim().trim_start_matches("W/"))
+        .any(|t| t == "*" || t == etag)
+}
+
+pub(crate) fn with_etag(mut response: Response, etag: &str) -> Response {
+    if let Ok(value) = HeaderValue::from_str(etag) {
+        response.headers_mut().insert(header::ETAG, value);
+    }
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    response
+}
+
+/// Parses a context given as raw JSON text; the error names the attribute.
+pub(crate) fn parse_context(raw: Option<&RawValue>) -> Result<OwnedContext, String> {
+    let Some(raw) = raw else {
+        return Ok(OwnedContext::new());
+    };
+    OwnedContext::from_json(raw.get()).map_err(|e| {
+        let details: Vec<String> = e
+            .diagnostics()
+            .iter()
+            .map(|d| match d.path() {
+                "(root)" => format!("context: {}", d.message()),
+                path => format!("context.{path}: {}", d.message()),
+            })
+            .collect();
+        details.join("; ")
+    })
+}
+
+async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+async fn readyz(State(state): State<AppState>) -> Response {
+    #[derive(Serialize)]
+    struct Ready<'a> {
+        ready: bool,
+        version: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        reason: Option<&'a str>,
+    }
+    let status = state.shared().source.status();
+    let body = Ready {
+        ready: status.healthy,
+        version: &status.version,
+        reason: status.last_error.as_deref(),
+    };
+    let code = if status.healthy {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (code, axum::Json(body)).into_response()
+}
+
+async fn metrics(State(state): State<AppState>) -> Response {
+    let shared = state.shared();
+    let body = shared
+        .metrics
+        .render(&shared.source.snapshot(), &shared.source.status());
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+        )],
+        body,
+    )
+        .into_response()
+}
+
+async fn not_found() -> Response {
+    json_error(StatusCode::NOT_FOUND, "no such endpoint")
+}
+
+async fn get_flags(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let shared = state.shared();
+    let snapshot = shared.source.snapshot();
+    let etag = format!("\"{}\"", snapshot.version());
+    if not_modified(&headers, &etag) {
+        return with_etag(StatusCode::NOT_MODIFIED.into_response(), &etag);
+    }
+    let body = {
+        let mut cache = shared.flags_json.lock().unwrap_or_else(|e| e.into_inner());
+        match &*cache {
+            Some((cached, body)) if Arc::ptr_eq(cached, &snapshot) => body.clone(),
+            _ => {
+                let body = Bytes::from(snapshot.to_json());
+                *cache = Some((snapshot.clone(), body.clone()));
+                body
+            }
+        }
+    };
+    with_etag(json_bytes(StatusCode::OK, body), &etag)
+}
+
+async fn stream(
+    State(state): State<AppState>,
+) -> Sse<impl tokio_stream::Stream<Item = Result<Event, Infallible>>> {
+    let shared = state.shared();
+    let receiver = shared.reloads.subscribe();
+    let current = shared.source.snapshot().version().to_owned();
+    let first = tokio_stream::once(Some(current));
+    let updates = BroadcastStream::new(receiver).filter_map(Result::ok);
+    let events = first
+        .chain(updates)
+        .take_while(Option::is_some)
+        .map(|version| {
+            let version = version.unwrap_or_default();
+            Ok(Event::default()
+                .event("version")
+                .data(format!("{{\"version\":\"{version}\"}}")))
+        });
+    Sse::new(events).keep_alive(KeepAlive::new().interval(KEEP_ALIVE))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EvaluateRequest<'a> {
+    #[serde(borrow, default)]
+    context: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    flags: Option<Vec<Cow<'a, str>>>,
+}
+
+async fn evaluate(State(state): State<AppState>, body: Bytes) -> Response {
+    let request: EvaluateRequest<'_> = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => return json_error(StatusCode::BAD_REQUEST, format!("invalid request: {e}")),
+    };
+    let ctx = match parse_context(request.context) {
+        Ok(ctx) => ctx,
+        Err(e) => return json_error(StatusCode::BAD_REQUEST, format!("invalid request: {e}")),
+    };
+    let shared = state.shared();
+    let snapshot = shared.source.snapshot();
+    let ctx = ctx.as_context();
+    let now = flags_core::now();
+    let results: Vec<_> = match &request.flags {
+        Some(keys) => keys
+            .iter()
+            .map(|key| {
+                let result = snapshot.evaluate(key, &ctx, now);
+                shared.metrics.evaluation(&snapshot, key, &result);
+                response(key, &result)
+            })
+            .collect(),
+        None => snapshot
+            .evaluate_all(&ctx, now)
+            .map(|(key, result)| {
+                shared.metrics.evaluation(&snapshot, key, &result);
+                response(key, &result)
+            })
+            .collect(),
+    };
+    #[derive(Serialize)]
+    struct Body<'a> {
+        version: &'a str,
+        results: Vec<crate::eval::Response<'a>>,
+    }
+    match serde_json::to_vec(&Body {
+        version: snapshot.version(),
+        results,
+    }) {
+        Ok(bytes) => json_bytes(StatusCode::OK, bytes),
+        Err(e) => json_error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
+}

@@ -1,0 +1,103 @@
+//! Optional bearer tokens, compared in constant time.
+//!
+//! Tokens are kept only as keyed 128-bit hashes (the key is random per
+//! process), and a presented token is hashed the same way and compared with
+//! every configured hash without an early exit: the time taken says nothing
+//! about how much of a token matched, nor which one.
+
+use std::collections::hash_map::RandomState;
+use std::hash::{BuildHasher, Hasher};
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use siphasher::sip128::{Hasher128, SipHasher24};
+use subtle::ConstantTimeEq;
+
+use super::app::AppState;
+
+pub(crate) struct Auth {
+    keys: (u64, u64),
+    hashes: Vec<[u8; 16]>,
+}
+
+impl Auth {
+    pub fn new(tokens: &[String]) -> Self {
+        let random = RandomState::new();
+        let keys = (random.hash_one(1u8), random.hash_one(2u8));
+        let mut auth = Self {
+            keys,
+            hashes: Vec::new(),
+        };
+        auth.hashes = tokens.iter().map(|t| auth.hash(t.as_bytes())).collect();
+        auth
+    }
+
+    pub fn enabled(&self) -> bool {
+        !self.hashes.is_empty()
+    }
+
+    fn hash(&self, token: &[u8]) -> [u8; 16] {
+        let mut hasher = SipHasher24::new_with_keys(self.keys.0, self.keys.1);
+        hasher.write(token);
+        hasher.finish128().as_bytes()
+    }
+
+    /// Whether the `Authorization` header carries an accepted token.
+    pub fn allows(&self, authorization: Option<&HeaderValue>) -> bool {
+        if !self.enabled() {
+            return true;
+        }
+        let Some(token) = authorization.and_then(|v| v.to_str().ok()).and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        }) else {
+            return false;
+        };
+        let presented = self.hash(token.trim().as_bytes());
+        let mut accepted = subtle::Choice::from(0);
+        for known in &self.hashes {
+            accepted |= presented.ct_eq(known);
+        }
+        accepted.into()
+    }
+}
+
+/// Rejects requests without an accepted token: 401, no detail.
+pub(crate) async fn require(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if state
+        .shared()
+        .auth
+        .allows(request.headers().get(header::AUTHORIZATION))
+    {
+        next.run(request).await
+    } else {
+        (
+            StatusCode::UNAUTHORIZED,
+            [(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"))],
+        )
+            .into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_only_configured_tokens() {
+        let auth = Auth::new(&["alpha".to_owned(), "beta".to_owned()]);
+        let header = |v: &str| HeaderValue::from_str(v).expect("header");
+        assert!(auth.allows(Some(&header("Bearer alpha"))));
+        assert!(auth.allows(Some(&header("Bearer beta"))));
+        assert!(!auth.allows(Some(&header("Bearer alph"))));
+        assert!(!auth.allows(Some(&header("alpha"))));
+        assert!(!auth.allows(None));
+        assert!(Auth::new(&[]).allows(None));
+    }
+}

@@ -1,0 +1,189 @@
+//! Prometheus metrics in the text exposition format.
+//!
+//! Label sets are bounded: routes are the router's patterns (unmatched
+//! paths share one label), and evaluations of keys that are not in the file
+//! share the flag label `(unknown)`, so clients cannot grow the set.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, RwLock};
+use std::time::UNIX_EPOCH;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+use flags_core::watch::SourceStatus;
+use flags_core::{Evaluation, Reason, Snapshot};
+
+use super::app::AppState;
+
+const UNKNOWN_FLAG: &str = "(unknown)";
+const UNMATCHED_ROUTE: &str = "(unmatched)";
+
+type Counters = [AtomicU64; Reason::ALL.len() * 2];
+
+#[derive(Default)]
+pub(crate) struct Metrics {
+    requests: Mutex<BTreeMap<(String, u16), u64>>,
+    /// Per flag: one counter per (reason, enabled).
+    evaluations: RwLock<HashMap<Box<str>, Counters>>,
+}
+
+fn slot(result: &Evaluation<'_>) -> usize {
+    let reason = Reason::ALL
+        .iter()
+        .position(|r| *r == result.reason)
+        .unwrap_or(0);
+    reason * 2 + usize::from(result.enabled)
+}
+
+impl Metrics {
+    pub fn request(&self, route: &str, status: u16) {
+        let mut requests = self.requests.lock().unwrap_or_else(|e| e.into_inner());
+        match requests.get_mut(&(route.to_owned(), status)) {
+            Some(n) => *n += 1,
+            None => {
+                requests.insert((route.to_owned(), status), 1);
+            }
+        }
+    }
+
+    pub fn evaluation(&self, snapshot: &Snapshot, key: &str, result: &Evaluation<'_>) {
+        let label = if snapshot.flag(key).is_some() {
+            key
+        } else {
+            UNKNOWN_FLAG
+        };
+        let slot = slot(result);
+        {
+            let map = self.evaluations.read().unwrap_or_else(|e| e.into_inner());
+            if let Some(counters) = map.get(label) {
+                counters[slot].fetch_add(1, Ordering::Relaxed);
+                return;
+            }
+        }
+        let mut map = self.evaluations.write().unwrap_or_else(|e| e.into_inner());
+        map.entry(label.into())
+            .or_insert_with(|| std::array::from_fn(|_| AtomicU64::new(0)))[slot]
+            .fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn render(&self, snapshot: &Snapshot, status: &SourceStatus) -> String {
+        let mut out = String::with_capacity(4096);
+        let loaded = status
+            .loaded_at
+            .duration_since(UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64());
+        let mut gauge = |name: &str, help: &str, kind: &str, lines: &[(String, String)]| {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+            for (labels, value) in lines {
+                let _ = writeln!(out, "{name}{labels} {value}");
+            }
+        };
+        gauge(
+            "flags_snapshot_info",
+            "The flag file version being served (content hash).",
+            "gauge",
+            &[(
+                format!("{{version=\"{}\"}}", escape(snapshot.version())),
+                "1".into(),
+            )],
+        );
+        gauge(
+            "flags_snapshot_loaded_timestamp_seconds",
+            "When the served flag file was loaded (Unix time).",
+            "gauge",
+            &[(String::new(), format!("{loaded:.3}"))],
+        );
+        gauge(
+            "flags_snapshot_flags",
+            "Number of flags in the served flag file.",
+            "gauge",
+            &[(String::new(), snapshot.len().to_string())],
+        );
+        gauge(
+            "flags_ready",
+            "1 when the last reload succeeded (see /readyz), else 0.",
+            "gauge",
+            &[(String::new(), u8::from(status.healthy).to_string())],
+        );
+        gauge(
+            "flags_reloads_total",
+            "Reload attempts that swapped in a new file, and that were rejected.",
+            "counter",
+            &[
+                ("{result=\"success\"}".into(), status.reloads.to_string()),
+                ("{result=\"failure\"}".into(), status.failures.to_string()),
+            ],
+        );
+        let requests: Vec<(String, String)> = self
+            .requests
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .map(|((route, code), n)| {
+                (
+                    format!("{{route=\"{}\",status=\"{code}\"}}", escape(route)),
+                    n.to_string(),
+                )
+            })
+            .collect();
+        gauge(
+            "flags_http_requests_total",
+            "HTTP requests by route and status.",
+            "counter",
+            &requests,
+        );
+        let mut evaluations = Vec::new();
+        {
+            let map = self.evaluations.read().unwrap_or_else(|e| e.into_inner());
+            let mut keys: Vec<&Box<str>> = map.keys().collect();
+            keys.sort();
+            for key in keys {
+                for (i, counter) in map[key].iter().enumerate() {
+                    let n = counter.load(Ordering::Relaxed);
+                    if n > 0 {
+                        evaluations.push((
+                            format!(
+                                "{{flag=\"{}\",reason=\"{}\",enabled=\"{}\"}}",
+                                escape(key),
+                                Reason::ALL[i / 2],
+                                i % 2 == 1
+                            ),
+                            n.to_string(),
+                        ));
+                    }
+                }
+            }
+        }
+        gauge(
+            "flags_evaluations_total",
+            "Flag evaluations served over HTTP, by flag, reason and result.",
+            "counter",
+            &evaluations,
+        );
+        out
+    }
+}
+
+fn escape(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+/// Counts every request by matched route and status.
+pub(crate) async fn track(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned());
+    let response = next.run(request).await;
+    state.shared().metrics.request(
+        route.as_deref().unwrap_or(UNMATCHED_ROUTE),
+        response.status().as_u16(),
+    );
+    response
+}

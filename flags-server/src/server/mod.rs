@@ -1,0 +1,229 @@
+//! `flags serve`: the HTTP API over a hot-reloading flag file.
+//!
+//! Many stateless servers can read the same file behind a load balancer:
+//! nothing here assumes it is the only one. Every request loads the current
+//! snapshot once and answers from it alone, so a response never mixes two
+//! versions of the file.
+
+mod app;
+mod auth;
+mod metrics;
+mod ofrep;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use flags_core::watch::{FileSource, WatchOptions};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+use tokio::net::TcpListener;
+use tracing::{error, info, warn};
+
+pub use app::{AppState, Config, app};
+
+/// How long a client may take to send its request headers.
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long shutdown waits for in-flight requests.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Options of `flags serve`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// The flag file to serve (hot-reloaded on every change).
+    #[arg(value_name = "FILE")]
+    file: PathBuf,
+    /// Address to listen on.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// File of bearer tokens, one per line (`#` starts a comment). With
+    /// tokens (here or in FLAGS_TOKENS, comma-separated), /v1/* and
+    /// /ofrep/* require `Authorization: Bearer <token>`.
+    #[arg(long, value_name = "FILE")]
+    tokens_file: Option<PathBuf>,
+    /// The context attribute that OFREP's `targetingKey` fills (when the
+    /// context does not set that attribute itself).
+    #[arg(long, value_name = "ATTRIBUTE", default_value = flags_core::DEFAULT_BUCKET_BY)]
+    targeting_key: String,
+    /// Quiet period after a file event before reloading, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 20)]
+    debounce_ms: u64,
+    /// Metadata poll interval, in milliseconds, for mounts where file events
+    /// never arrive (0 disables polling).
+    #[arg(long, value_name = "MS", default_value_t = 2000)]
+    poll_ms: u64,
+}
+
+/// Runs the server until SIGTERM or Ctrl-C.
+pub fn run(args: Args) -> ExitCode {
+    init_logging();
+    let tokens = match load_tokens(args.tokens_file.as_deref()) {
+        Ok(tokens) => tokens,
+        Err(message) => {
+            eprintln!("flags serve: {message}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let options = WatchOptions {
+        debounce: Duration::from_millis(args.debounce_ms),
+        poll_interval: Duration::from_millis(args.poll_ms),
+        ..WatchOptions::default()
+    };
+    let source = match FileSource::open(&args.file, options) {
+        Ok(source) => source,
+        Err(err) => {
+            eprintln!("{err}");
+            eprintln!(
+                "flags serve: {} is not a valid flag file; not starting",
+                args.file.display()
+            );
+            return ExitCode::FAILURE;
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("flags serve: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async move {
+        let listener = match TcpListener::bind(args.listen).await {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!("flags serve: cannot listen on {}: {e}", args.listen);
+                return ExitCode::FAILURE;
+            }
+        };
+        let snapshot = source.snapshot();
+        let state = AppState::new(
+            source,
+            Config {
+                tokens,
+                targeting_key: args.targeting_key,
+            },
+        );
+        info!(
+            file = %args.file.display(),
+            version = snapshot.version(),
+            flags = snapshot.len(),
+            listen = %listener.local_addr().map_or(args.listen, |a| a),
+            auth = state.auth_enabled(),
+            "serving flags"
+        );
+        drop(snapshot);
+        serve(listener, state, shutdown_signal()).await;
+        ExitCode::SUCCESS
+    })
+}
+
+/// Serves `state` on `listener` until `shutdown` completes, then stops
+/// accepting, ends event streams and waits (bounded) for in-flight requests.
+pub async fn serve(listener: TcpListener, state: AppState, shutdown: impl Future<Output = ()>) {
+    let router = app(state.clone());
+    let graceful = GracefulShutdown::new();
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .keep_alive(true);
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let (stream, _) = match accepted {
+                    Ok(pair) => pair,
+                    Err(e) => {
+                        // Out of file descriptors and the like: back off briefly.
+                        warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                        continue;
+                    }
+                };
+                let _ = stream.set_nodelay(true);
+                let service = TowerToHyperService::new(router.clone());
+                let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+                tokio::spawn(async move {
+                    let _ = connection.await;
+                });
+            }
+            () = &mut shutdown => break,
+        }
+    }
+    drop(listener);
+    info!("shutting down: draining in-flight requests");
+    state.close_streams();
+    tokio::select! {
+        () = graceful.shutdown() => info!("all connections closed"),
+        () = tokio::time::sleep(DRAIN_TIMEOUT) => warn!("gave up waiting for connections after {DRAIN_TIMEOUT:?}"),
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            error!(error = %e, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("FLAGS_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// Tokens from `--tokens-file` and `FLAGS_TOKENS`.
+fn load_tokens(file: Option<&std::path::Path>) -> Result<Vec<String>, String> {
+    let mut tokens = Vec::new();
+    if let Some(path) = file {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read tokens file {}: {e}", path.display()))?;
+        tokens.extend(
+            text.lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                .map(str::to_owned),
+        );
+        if tokens.is_empty() {
+            return Err(format!("tokens file {} holds no tokens", path.display()));
+        }
+    }
+    if let Ok(list) = std::env::var("FLAGS_TOKENS") {
+        tokens.extend(
+            list.split([',', ' ', '\n'])
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                .map(str::to_owned),
+        );
+    }
+    Ok(tokens)
+}

@@ -1,0 +1,194 @@
+//! OpenFeature Remote Evaluation Protocol (OFREP) endpoints.
+//!
+//! Flags are boolean in OpenFeature terms: `value` is whether the flag is
+//! on. `variant` is the flag's variant when it has one, else `"on"` or
+//! `"off"`. Reasons map as follows (the exact reason is in
+//! `metadata.flagsReason`):
+//!
+//! | flags                                   | OFREP             |
+//! |-----------------------------------------|-------------------|
+//! | KILL_ALL, KILLED                        | DISABLED          |
+//! | REQUIREMENT_UNMET, DENIED, PILOT        | TARGETING_MATCH   |
+//! | ROLLOUT_IN, ROLLOUT_OUT                 | SPLIT             |
+//! | MISSING_BUCKET_KEY                      | DEFAULT           |
+//! | FLAG_NOT_FOUND                          | 404 FLAG_NOT_FOUND |
+//!
+//! `targetingKey` fills the server's targeting attribute (`user_id` unless
+//! `--targeting-key` says otherwise) when the context does not set that
+//! attribute itself.
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use flags_core::{Evaluation, OwnedContext, Reason, Snapshot};
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+use siphasher::sip128::{Hasher128, SipHasher24};
+
+use super::app::{AppState, json_bytes, not_modified, parse_context, with_etag};
+
+#[derive(Deserialize)]
+struct Request<'a> {
+    #[serde(borrow, default)]
+    context: Option<&'a RawValue>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Success<'a> {
+    key: &'a str,
+    value: bool,
+    reason: &'static str,
+    variant: &'a str,
+    metadata: Metadata<'a>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Metadata<'a> {
+    flags_reason: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    bucket: Option<u16>,
+    version: &'a str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Failure<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    key: Option<&'a str>,
+    error_code: &'static str,
+    error_details: String,
+}
+
+fn reason(reason: Reason) -> &'static str {
+    match reason {
+        Reason::KillAll | Reason::Killed => "DISABLED",
+        Reason::RequirementUnmet | Reason::Denied | Reason::Pilot => "TARGETING_MATCH",
+        Reason::RolloutIn | Reason::RolloutOut => "SPLIT",
+        Reason::MissingBucketKey => "DEFAULT",
+        Reason::FlagNotFound => "ERROR",
+    }
+}
+
+fn success<'a>(key: &'a str, result: &Evaluation<'a>, version: &'a str) -> Success<'a> {
+    Success {
+        key,
+        value: result.enabled,
+        reason: reason(result.reason),
+        variant: result
+            .variant
+            .unwrap_or(if result.enabled { "on" } else { "off" }),
+        metadata: Metadata {
+            flags_reason: result.reason.as_str(),
+            bucket: result.bucket,
+            version,
+        },
+    }
+}
+
+fn failure(status: StatusCode, key: Option<&str>, code: &'static str, details: String) -> Response {
+    let body = serde_json::to_vec(&Failure {
+        key,
+        error_code: code,
+        error_details: details,
+    })
+    .unwrap_or_default();
+    json_bytes(status, body)
+}
+
+/// The request's context, with `targetingKey` mapped.
+fn context(state: &AppState, body: &[u8]) -> Result<OwnedContext, (&'static str, String)> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(OwnedContext::new());
+    }
+    let request: Request<'_> = serde_json::from_slice(body)
+        .map_err(|e| ("PARSE_ERROR", format!("invalid request body: {e}")))?;
+    let mut ctx = parse_context(request.context).map_err(|e| ("INVALID_CONTEXT", e))?;
+    let attribute = &state.shared().targeting_key;
+    let ctx_view = ctx.as_context();
+    if let (Some(key), None) = (ctx_view.get("targetingKey"), ctx_view.get(attribute)) {
+        let key = key.to_owned();
+        ctx.insert(attribute, &key);
+    }
+    Ok(ctx)
+}
+
+/// `POST /ofrep/v1/evaluate/flags/{key}`
+pub(crate) async fn single(
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+    body: Bytes,
+) -> Response {
+    let ctx = match context(&state, &body) {
+        Ok(ctx) => ctx,
+        Err((code, details)) => return failure(StatusCode::BAD_REQUEST, Some(&key), code, details),
+    };
+    let shared = state.shared();
+    let snapshot = shared.source.snapshot();
+    let result = snapshot.evaluate(&key, &ctx.as_context(), flags_core::now());
+    shared.metrics.evaluation(&snapshot, &key, &result);
+    if result.reason == Reason::FlagNotFound {
+        return failure(
+            StatusCode::NOT_FOUND,
+            Some(&key),
+            "FLAG_NOT_FOUND",
+            format!("flag `{key}` is not in the flag file"),
+        );
+    }
+    match serde_json::to_vec(&success(&key, &result, snapshot.version())) {
+        Ok(bytes) => json_bytes(StatusCode::OK, bytes),
+        Err(e) => failure(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            Some(&key),
+            "GENERAL",
+            e.to_string(),
+        ),
+    }
+}
+
+/// `POST /ofrep/v1/evaluate/flags`: every flag, with an ETag over the
+/// answer so polling clients get 304 while nothing changed for them.
+pub(crate) async fn bulk(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let ctx = match context(&state, &body) {
+        Ok(ctx) => ctx,
+        Err((code, details)) => return failure(StatusCode::BAD_REQUEST, None, code, details),
+    };
+    let shared = state.shared();
+    let snapshot: std::sync::Arc<Snapshot> = shared.source.snapshot();
+    let ctx = ctx.as_context();
+    let flags: Vec<Success<'_>> = snapshot
+        .evaluate_all(&ctx, flags_core::now())
+        .map(|(key, result)| {
+            shared.metrics.evaluation(&snapshot, key, &result);
+            success(key, &result, snapshot.version())
+        })
+        .collect();
+    #[derive(Serialize)]
+    struct Bulk<'a> {
+        flags: Vec<Success<'a>>,
+    }
+    let bytes = match serde_json::to_vec(&Bulk { flags }) {
+        Ok(bytes) => bytes,
+        Err(e) => {
+            return failure(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                None,
+                "GENERAL",
+                e.to_string(),
+            );
+        }
+    };
+    let mut hasher = SipHasher24::new_with_keys(0, 0);
+    std::hash::Hasher::write(&mut hasher, &bytes);
+    let etag = format!("\"{:032x}\"", hasher.finish128().as_u128());
+    if not_modified(&headers, &etag) {
+        return with_etag(StatusCode::NOT_MODIFIED.into_response(), &etag);
+    }
+    with_etag(json_bytes(StatusCode::OK, bytes), &etag)
+}

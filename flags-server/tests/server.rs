@@ -1,0 +1,484 @@
+//! The HTTP API: in-process through `app(state)`, and end to end on an
+//! ephemeral loopback port.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use flags_core::watch::{FileSource, WatchOptions};
+use flags_server::server::{AppState, Config, app, serve};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+const FILE: &str = r#"{
+  "version": 1,
+  "pilots": {"user_id": ["1"]},
+  "flags": {
+    "half": {"percentage": 50},
+    "all": {"percentage": 100, "variants": [{"name": "a", "weight": 50}, {"name": "b", "weight": 50}]},
+    "killed": {"killed": true, "percentage": 100},
+    "gated": {"requires": [{"attribute": "app_version", "op": "semver_gte", "value": "3.2.0"}], "percentage": 100},
+    "by_tenant": {"bucket_by": "tenant_id", "percentage": 30}
+  }
+}"#;
+
+fn temp_file(content: &str) -> PathBuf {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "flags-server-test-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst)
+    ));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join("flags.json");
+    std::fs::write(&path, content).expect("write");
+    path
+}
+
+fn state_with(content: &str, tokens: &[&str]) -> (AppState, FileSource, PathBuf) {
+    state_watching(content, tokens, false)
+}
+
+fn state_watching(content: &str, tokens: &[&str], watch: bool) -> (AppState, FileSource, PathBuf) {
+    let path = temp_file(content);
+    // In-process tests reload explicitly (reload_now) so nothing races them;
+    // the end-to-end test below turns the watcher on.
+    let options = if watch {
+        WatchOptions::default()
+    } else {
+        WatchOptions {
+            watch_events: false,
+            poll_interval: Duration::ZERO,
+            ..WatchOptions::default()
+        }
+    };
+    let source = FileSource::open(&path, options).expect("valid file");
+    let state = AppState::new(
+        source.clone(),
+        Config {
+            tokens: tokens.iter().map(|t| (*t).to_owned()).collect(),
+            targeting_key: "user_id".to_owned(),
+        },
+    );
+    (state, source, path)
+}
+
+struct Reply {
+    status: StatusCode,
+    headers: axum::http::HeaderMap,
+    body: Vec<u8>,
+}
+
+impl Reply {
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
+    }
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+    fn header(&self, name: header::HeaderName) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+async fn call(state: &AppState, request: Request<Body>) -> Reply {
+    let response = app(state.clone())
+        .oneshot(request)
+        .await
+        .expect("infallible");
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = axum::body::to_bytes(response.into_body(), 1 << 20)
+        .await
+        .expect("body")
+        .to_vec();
+    Reply {
+        status,
+        headers,
+        body,
+    }
+}
+
+fn get(uri: &str) -> Request<Body> {
+    Request::get(uri).body(Body::empty()).expect("request")
+}
+
+fn post(uri: &str, body: impl Into<String>) -> Request<Body> {
+    Request::post(uri)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(body.into()))
+        .expect("request")
+}
+
+#[tokio::test]
+async fn flags_document_with_etag_and_304() {
+    let (state, source, _) = state_with(FILE, &[]);
+    let reply = call(&state, get("/v1/flags")).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    let etag = reply.header(header::ETAG).expect("etag").to_owned();
+    assert_eq!(etag, format!("\"{}\"", source.snapshot().version()));
+    assert_eq!(reply.text(), source.snapshot().to_json());
+    let again = Request::get("/v1/flags")
+        .header(header::IF_NONE_MATCH, &etag)
+        .body(Body::empty())
+        .expect("request");
+    let reply = call(&state, again).await;
+    assert_eq!(reply.status, StatusCode::NOT_MODIFIED);
+    assert!(reply.body.is_empty());
+    let stale = Request::get("/v1/flags")
+        .header(header::IF_NONE_MATCH, "\"other\"")
+        .body(Body::empty())
+        .expect("request");
+    assert_eq!(call(&state, stale).await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn evaluate_all_or_some_flags() {
+    let (state, source, _) = state_with(FILE, &[]);
+    let reply = call(
+        &state,
+        post(
+            "/v1/evaluate",
+            r#"{"context": {"user_id": 42, "app_version": "3.2.1"}}"#,
+        ),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    let body = reply.json();
+    assert_eq!(body["version"], source.snapshot().version());
+    let results = body["results"].as_array().expect("results");
+    let keys: Vec<&str> = results
+        .iter()
+        .map(|r| r["flag"].as_str().expect("flag"))
+        .collect();
+    assert_eq!(keys, ["all", "by_tenant", "gated", "half", "killed"]);
+    let bucket = flags_core::bucket("half", "42");
+    assert_eq!(
+        results[3],
+        json!({"flag": "half", "enabled": bucket < 5000, "variant": null, "reason": if bucket < 5000 {"ROLLOUT_IN"} else {"ROLLOUT_OUT"}, "bucket": bucket})
+    );
+    assert_eq!(results[2]["reason"], "ROLLOUT_IN");
+    assert_eq!(results[4]["reason"], "KILLED");
+    assert_eq!(results[1]["reason"], "MISSING_BUCKET_KEY");
+
+    let reply = call(
+        &state,
+        post(
+            "/v1/evaluate",
+            r#"{"context": {"user_id": "1"}, "flags": ["half", "nope"]}"#,
+        ),
+    )
+    .await;
+    let results = reply.json()["results"].clone();
+    assert_eq!(results[0]["reason"], "PILOT");
+    assert_eq!(results[1]["reason"], "FLAG_NOT_FOUND");
+}
+
+#[tokio::test]
+async fn evaluate_rejects_bad_requests_clearly() {
+    let (state, _, _) = state_with(FILE, &[]);
+    let reply = call(
+        &state,
+        post("/v1/evaluate", r#"{"context": {"user_id": 1.5}}"#),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        reply.json()["error"],
+        "invalid request: context.user_id: expected a string, an integer, a boolean or null, found the number 1.5"
+    );
+    let reply = call(&state, post("/v1/evaluate", "{\"contxt\": {}}")).await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    assert!(
+        reply.json()["error"]
+            .as_str()
+            .expect("error")
+            .contains("unknown field `contxt`")
+    );
+    let reply = call(&state, post("/v1/evaluate", "not json")).await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    let huge = format!(r#"{{"context": {{"user_id": "{}"}}}}"#, "x".repeat(100_000));
+    assert_eq!(
+        call(&state, post("/v1/evaluate", huge)).await.status,
+        StatusCode::PAYLOAD_TOO_LARGE
+    );
+    assert_eq!(
+        call(&state, get("/nope")).await.status,
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[tokio::test]
+async fn ofrep_single_flag() {
+    let (state, source, _) = state_with(FILE, &[]);
+    let version = source.snapshot().version().to_owned();
+    let reply = call(
+        &state,
+        post(
+            "/ofrep/v1/evaluate/flags/all",
+            r#"{"context": {"targetingKey": "42"}}"#,
+        ),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK);
+    let variant = if flags_core::variant_bucket("all", "42") < 5000 {
+        "a"
+    } else {
+        "b"
+    };
+    assert_eq!(
+        reply.json(),
+        json!({"key": "all", "value": true, "reason": "SPLIT", "variant": variant,
+               "metadata": {"flagsReason": "ROLLOUT_IN", "bucket": flags_core::bucket("all", "42"), "version": version}})
+    );
+    let reply = call(
+        &state,
+        post(
+            "/ofrep/v1/evaluate/flags/killed",
+            r#"{"context": {"targetingKey": "42"}}"#,
+        ),
+    )
+    .await;
+    assert_eq!(reply.json()["reason"], "DISABLED");
+    assert_eq!(reply.json()["variant"], "off");
+    let reply = call(
+        &state,
+        post(
+            "/ofrep/v1/evaluate/flags/half",
+            r#"{"context": {"targetingKey": "9", "user_id": "1"}}"#,
+        ),
+    )
+    .await;
+    assert_eq!(
+        reply.json()["reason"],
+        "TARGETING_MATCH",
+        "an explicit user_id wins over targetingKey"
+    );
+    let reply = call(
+        &state,
+        post("/ofrep/v1/evaluate/flags/missing", r#"{"context": {}}"#),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::NOT_FOUND);
+    assert_eq!(reply.json()["errorCode"], "FLAG_NOT_FOUND");
+    assert_eq!(reply.json()["key"], "missing");
+    let reply = call(
+        &state,
+        post(
+            "/ofrep/v1/evaluate/flags/half",
+            r#"{"context": {"targetingKey": [1]}}"#,
+        ),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    assert_eq!(reply.json()["errorCode"], "INVALID_CONTEXT");
+    let reply = call(&state, post("/ofrep/v1/evaluate/flags/half", "{")).await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    assert_eq!(reply.json()["errorCode"], "PARSE_ERROR");
+}
+
+#[tokio::test]
+async fn ofrep_bulk_with_etag() {
+    let (state, _, _) = state_with(FILE, &[]);
+    let body = r#"{"context": {"targetingKey": "42", "tenant_id": "acme"}}"#;
+    let reply = call(&state, post("/ofrep/v1/evaluate/flags", body)).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    let flags = reply.json()["flags"].as_array().expect("flags").clone();
+    assert_eq!(flags.len(), 5);
+    assert!(
+        flags
+            .iter()
+            .all(|f| f["value"].is_boolean() && f["key"].is_string())
+    );
+    let etag = reply.header(header::ETAG).expect("etag").to_owned();
+    let cached = Request::post("/ofrep/v1/evaluate/flags")
+        .header(header::IF_NONE_MATCH, &etag)
+        .body(Body::from(body))
+        .expect("request");
+    assert_eq!(call(&state, cached).await.status, StatusCode::NOT_MODIFIED);
+    // Another context gives other answers, so another ETag.
+    let other = call(
+        &state,
+        post(
+            "/ofrep/v1/evaluate/flags",
+            r#"{"context": {"targetingKey": "1"}}"#,
+        ),
+    )
+    .await;
+    assert_ne!(other.header(header::ETAG), Some(etag.as_str()));
+}
+
+#[tokio::test]
+async fn readiness_follows_reloads_and_metrics_count_them() {
+    let (state, source, path) = state_with(FILE, &[]);
+    assert_eq!(call(&state, get("/healthz")).await.status, StatusCode::OK);
+    assert_eq!(call(&state, get("/readyz")).await.status, StatusCode::OK);
+    let good = source.snapshot().version().to_owned();
+
+    std::fs::write(
+        &path,
+        "{\"version\": 1, \"flags\": {\"half\": {\"percentage\": 12.345}}}",
+    )
+    .expect("write");
+    assert!(source.reload_now().is_err());
+    let reply = call(&state, get("/readyz")).await;
+    assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE);
+    let reason = reply.json()["reason"].as_str().expect("reason").to_owned();
+    assert!(
+        reason.contains("flags.json:1:49: flags.half.percentage: expected a number"),
+        "{reason}"
+    );
+    // The last good flags keep serving.
+    let reply = call(
+        &state,
+        post(
+            "/v1/evaluate",
+            r#"{"context": {"user_id": "1"}, "flags": ["all"]}"#,
+        ),
+    )
+    .await;
+    assert_eq!(reply.json()["version"], good.as_str());
+    assert_eq!(reply.json()["results"][0]["reason"], "PILOT");
+
+    std::fs::write(
+        &path,
+        FILE.replace("\"percentage\": 50", "\"percentage\": 60"),
+    )
+    .expect("write");
+    assert!(source.reload_now().expect("valid again"));
+    assert_eq!(call(&state, get("/readyz")).await.status, StatusCode::OK);
+
+    let metrics = call(&state, get("/metrics")).await.text();
+    for line in [
+        format!(
+            "flags_snapshot_info{{version=\"{}\"}} 1",
+            source.snapshot().version()
+        ),
+        "flags_snapshot_flags 5".to_owned(),
+        "flags_ready 1".to_owned(),
+        "flags_reloads_total{result=\"success\"} 1".to_owned(),
+        "flags_reloads_total{result=\"failure\"} 1".to_owned(),
+        "flags_http_requests_total{route=\"/readyz\",status=\"503\"} 1".to_owned(),
+        "flags_http_requests_total{route=\"/readyz\",status=\"200\"} 2".to_owned(),
+        "flags_evaluations_total{flag=\"all\",reason=\"PILOT\",enabled=\"true\"} 1".to_owned(),
+    ] {
+        assert!(
+            metrics.lines().any(|l| l == line),
+            "missing {line:?} in:\n{metrics}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn tokens_protect_the_api_but_not_health() {
+    let (state, _, _) = state_with(FILE, &["s3cret", "other"]);
+    let reply = call(&state, get("/v1/flags")).await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+    assert!(reply.body.is_empty(), "401 without detail");
+    for uri in ["/ofrep/v1/evaluate/flags/half", "/v1/evaluate"] {
+        assert_eq!(
+            call(&state, post(uri, "{}")).await.status,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    let wrong = Request::get("/v1/flags")
+        .header(header::AUTHORIZATION, "Bearer s3cre")
+        .body(Body::empty())
+        .expect("request");
+    assert_eq!(call(&state, wrong).await.status, StatusCode::UNAUTHORIZED);
+    let right = Request::get("/v1/flags")
+        .header(header::AUTHORIZATION, "Bearer other")
+        .body(Body::empty())
+        .expect("request");
+    assert_eq!(call(&state, right).await.status, StatusCode::OK);
+    for open in ["/healthz", "/readyz", "/metrics"] {
+        assert_eq!(
+            call(&state, get(open)).await.status,
+            StatusCode::OK,
+            "{open}"
+        );
+    }
+}
+
+/// A raw HTTP/1.1 request on a fresh connection; returns status and body.
+fn http(addr: std::net::SocketAddr, request: &str) -> (u16, String) {
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    stream.write_all(request.as_bytes()).expect("send");
+    let mut reply = String::new();
+    stream.read_to_string(&mut reply).expect("read");
+    let status = reply[9..12].parse().expect("status code");
+    let body = reply
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn end_to_end_reload_stream_and_graceful_shutdown() {
+    let (state, _, path) = state_watching(FILE, &[], true);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(serve(listener, state, async {
+        let _ = stopped.await;
+    }));
+
+    let result = tokio::task::spawn_blocking(move || {
+        let evaluate = |body: &str| {
+            http(addr, &format!(
+                "POST /v1/evaluate HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            ))
+        };
+        let (status, body) = evaluate(r#"{"context": {"user_id": "7"}, "flags": ["half"]}"#);
+        assert_eq!(status, 200, "{body}");
+
+        // Subscribe to the stream, then edit the file: the new version arrives.
+        let mut sse = TcpStream::connect(addr).expect("connect");
+        sse.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
+        sse.write_all(b"GET /v1/stream HTTP/1.1\r\nHost: x\r\n\r\n").expect("send");
+        let mut lines = BufReader::new(sse);
+        let mut versions = Vec::new();
+        let mut line = String::new();
+        let edited = FILE.replace("\"percentage\": 50", "\"percentage\": 0");
+        while versions.len() < 2 {
+            line.clear();
+            lines.read_line(&mut line).expect("stream line");
+            if let Some(data) = line.strip_prefix("data: ") {
+                versions.push(data.trim().to_owned());
+                if versions.len() == 1 {
+                    std::fs::write(&path, &edited).expect("edit");
+                }
+            }
+        }
+        let new_version = flags_core::Snapshot::from_slice(edited.as_bytes()).expect("valid").version().to_owned();
+        assert_eq!(versions[1], format!("{{\"version\":\"{new_version}\"}}"));
+        let (_, body) = evaluate(r#"{"context": {"user_id": "7"}, "flags": ["half"]}"#);
+        assert!(body.contains("\"reason\":\"ROLLOUT_OUT\""), "{body}");
+        lines
+    })
+    .await
+    .expect("client");
+
+    // Shutdown ends the open event stream and the server returns.
+    stop.send(()).expect("stop");
+    tokio::time::timeout(Duration::from_secs(5), server)
+        .await
+        .expect("server drains within 5 s")
+        .expect("server task");
+    let mut rest = String::new();
+    let mut reader = result;
+    let _ = reader.read_to_string(&mut rest);
+    assert!(TcpStream::connect(addr).is_err(), "listener closed");
+}
