@@ -1,23 +1,430 @@
-//! Operator commands that edit a flag file safely.
+//! Operator commands: edit a flag file safely, show its state, compare two.
+//!
+//! Every edit command reads the file, makes the change with
+//! [`flags_core::edit`] (which keeps the file's layout and validates the
+//! result), and then either prints what would change (`--dry-run`) or
+//! replaces the file atomically, refusing when the file changed since it
+//! was read, and appends a record to the audit log. Servers watching the
+//! file pick the change up by themselves. See `docs/operations.md`.
 
+mod diff;
+mod file;
+mod status;
+
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Duration;
 
-/// The editing subcommands.
+use clap::ArgGroup;
+use flags_core::edit::{Document, parse_percentage};
+use flags_core::{Snapshot, Timestamp};
+
+pub use diff::{changes, summary};
+
+/// Test hook, not for operators: milliseconds to sleep after an edit is
+/// computed and before the file is written, so a test can change the file
+/// in between and see the conflict refusal.
+const PAUSE_ENV: &str = "FLAGS_TEST_PAUSE_BEFORE_WRITE_MS";
+
+/// The operator subcommands (flattened into `flags`).
 #[derive(clap::Subcommand)]
 pub enum Command {
-    /// Show every flag's state.
-    Status {
-        /// The flag file.
-        file: std::path::PathBuf,
-    },
+    /// Set a flag's rollout: a fixed --percentage, or a --ramp over time.
+    Set(SetArgs),
+    /// Add or remove pilots of a flag: ids that always get it (unless it is
+    /// killed, denied or its requirements fail).
+    Pilots(PilotsArgs),
+    /// Kill a flag: off for everyone, pilots included.
+    Kill(FlagArgs),
+    /// Lift a flag's kill switch.
+    Unkill(FlagArgs),
+    /// Set the global kill switch: every flag off for everyone.
+    KillAll(FileArgs),
+    /// Lift the global kill switch.
+    UnkillAll(FileArgs),
+    /// Add a new flag, off (percentage 0).
+    Create(CreateArgs),
+    /// Remove a flag.
+    Delete(FlagArgs),
+    /// Show every flag's state: a table, or one JSON document with --json.
+    Status(StatusArgs),
+    /// Say what changed between two flag files, flag by flag (exit 0 either
+    /// way).
+    Diff(DiffArgs),
 }
 
-/// Runs one editing command.
+/// Options every edit command takes.
+#[derive(clap::Args)]
+pub struct EditOptions {
+    /// Print what would change and write nothing (no audit record either).
+    #[arg(long)]
+    dry_run: bool,
+    /// Append the audit record to PATH instead of FILE.audit.jsonl beside
+    /// the file.
+    #[arg(long, value_name = "PATH")]
+    audit_log: Option<PathBuf>,
+    /// Who makes the change, for the audit log [default: $USER, else
+    /// $LOGNAME, else "unknown"].
+    #[arg(long, value_name = "NAME")]
+    actor: Option<String>,
+}
+
+/// `FILE FLAG` and the edit options.
+#[derive(clap::Args)]
+pub struct FlagArgs {
+    /// The flag file.
+    file: PathBuf,
+    /// The flag's key.
+    flag: String,
+    #[command(flatten)]
+    edit: EditOptions,
+}
+
+/// `FILE` and the edit options.
+#[derive(clap::Args)]
+pub struct FileArgs {
+    /// The flag file.
+    file: PathBuf,
+    #[command(flatten)]
+    edit: EditOptions,
+}
+
+/// Options of `flags set`.
+#[derive(clap::Args)]
+#[command(group(ArgGroup::new("rollout").required(true).args(["percentage", "ramp"])))]
+pub struct SetArgs {
+    /// The flag file.
+    file: PathBuf,
+    /// The flag's key.
+    flag: String,
+    /// The rollout percentage, 0 to 100 with at most two decimals (12.5).
+    /// Replaces a ramp.
+    #[arg(long, value_name = "N", allow_hyphen_values = true)]
+    percentage: Option<String>,
+    /// A ramp: comma-separated PERCENT@TIME points, times in RFC 3339 with an
+    /// offset and increasing, e.g. "10@2026-11-21T00:00:00Z,100@2026-11-22T00:00:00Z".
+    /// Replaces a fixed percentage.
+    #[arg(long, value_name = "POINTS")]
+    ramp: Option<String>,
+    #[command(flatten)]
+    edit: EditOptions,
+}
+
+/// Options of `flags pilots`.
+#[derive(clap::Args)]
+#[command(group(ArgGroup::new("change").required(true).args(["add", "remove"])))]
+pub struct PilotsArgs {
+    /// The flag file.
+    file: PathBuf,
+    /// The flag's key.
+    flag: String,
+    /// Ids to add (appended; ids already there are left alone).
+    #[arg(long, value_name = "ID", num_args = 1..)]
+    add: Vec<String>,
+    /// Ids to remove (ids that are not pilots are ignored).
+    #[arg(long, value_name = "ID", num_args = 1..)]
+    remove: Vec<String>,
+    /// The context attribute the ids are values of.
+    #[arg(long, value_name = "NAME", default_value = "user_id")]
+    attribute: String,
+    #[command(flatten)]
+    edit: EditOptions,
+}
+
+/// Options of `flags create`.
+#[derive(clap::Args)]
+pub struct CreateArgs {
+    /// The flag file.
+    file: PathBuf,
+    /// The new flag's key: 1 to 128 characters of A-Z a-z 0-9 _ - .
+    flag: String,
+    /// What the flag does.
+    #[arg(long, value_name = "TEXT")]
+    description: Option<String>,
+    /// The team that owns it.
+    #[arg(long, value_name = "TEXT")]
+    owner: Option<String>,
+    #[command(flatten)]
+    edit: EditOptions,
+}
+
+/// Options of `flags status`.
+#[derive(clap::Args)]
+pub struct StatusArgs {
+    /// The flag file.
+    file: PathBuf,
+    /// Show the state at this RFC 3339 time instead of the system clock.
+    #[arg(long, value_name = "RFC3339")]
+    now: Option<String>,
+    /// Print one JSON document instead of the table.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Options of `flags diff`.
+#[derive(clap::Args)]
+pub struct DiffArgs {
+    /// The flag file before.
+    old: PathBuf,
+    /// The flag file after.
+    new: PathBuf,
+}
+
+/// Runs one operator command. Errors are printed on stderr (one line, plus
+/// validation diagnostics when there are some) with exit status 1.
 pub fn run(command: Command) -> ExitCode {
-    match command {
-        Command::Status { file } => {
-            eprintln!("{}: not implemented yet", file.display());
+    let result = match command {
+        Command::Set(args) => set(&args),
+        Command::Pilots(args) => pilots(&args),
+        Command::Kill(a) => edit(&a.file, &a.edit, |d| d.set_killed(&a.flag, true)),
+        Command::Unkill(a) => edit(&a.file, &a.edit, |d| d.set_killed(&a.flag, false)),
+        Command::KillAll(a) => edit(&a.file, &a.edit, |d| d.set_kill_all(true)),
+        Command::UnkillAll(a) => edit(&a.file, &a.edit, |d| d.set_kill_all(false)),
+        Command::Create(a) => edit(&a.file, &a.edit, |d| {
+            d.create_flag(&a.flag, a.description.as_deref(), a.owner.as_deref())
+        }),
+        Command::Delete(a) => edit(&a.file, &a.edit, |d| d.delete_flag(&a.flag)),
+        Command::Status(args) => show_status(&args),
+        Command::Diff(args) => diff_files(&args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("{message}");
             ExitCode::FAILURE
         }
+    }
+}
+
+fn set(args: &SetArgs) -> Result<(), String> {
+    let name = args.file.display();
+    if let Some(text) = &args.percentage {
+        let bp = parse_percentage(text).map_err(|e| format!("{name}: --percentage: {e}"))?;
+        return edit(&args.file, &args.edit, |d| d.set_percentage(&args.flag, bp));
+    }
+    let text = args.ramp.as_deref().unwrap_or_default();
+    let points = parse_ramp(text).map_err(|e| format!("{name}: --ramp: {e}"))?;
+    edit(&args.file, &args.edit, |d| d.set_ramp(&args.flag, &points))
+}
+
+/// `10@2026-11-21T00:00:00Z,100@2026-11-22T00:00:00Z` as points.
+fn parse_ramp(text: &str) -> Result<Vec<(String, u32)>, String> {
+    let mut points = Vec::new();
+    for part in text.split(',') {
+        let part = part.trim();
+        let Some((percentage, at)) = part.split_once('@') else {
+            return Err(format!(
+                "invalid point \"{part}\": expected PERCENT@TIME, such as 10@2026-11-21T00:00:00Z"
+            ));
+        };
+        let bp = parse_percentage(percentage).map_err(|e| e.to_string())?;
+        let at = at.trim();
+        Timestamp::parse_rfc3339(at).map_err(|e| e.to_string())?;
+        points.push((at.to_owned(), bp));
+    }
+    Ok(points)
+}
+
+fn pilots(args: &PilotsArgs) -> Result<(), String> {
+    edit(&args.file, &args.edit, |d| {
+        if args.add.is_empty() {
+            d.remove_pilots(&args.flag, &args.attribute, &args.remove)
+        } else {
+            d.add_pilots(&args.flag, &args.attribute, &args.add)
+        }
+    })
+}
+
+/// Reads, edits, validates, then prints the change (`--dry-run`) or writes
+/// it atomically and audits it.
+fn edit(
+    path: &Path,
+    options: &EditOptions,
+    change: impl FnOnce(&mut Document) -> Result<(), flags_core::Error>,
+) -> Result<(), String> {
+    let name = path.display().to_string();
+    let original = file::read_for_edit(path)?;
+    let before =
+        Snapshot::from_slice_named(&original.bytes, &name).map_err(|e| invalid_file(&name, &e))?;
+    // Valid files are UTF-8.
+    let text = std::str::from_utf8(&original.bytes).map_err(|e| format!("{name}: {e}"))?;
+    let mut document = Document::parse_named(text, &name).map_err(|e| invalid_file(&name, &e))?;
+    change(&mut document).map_err(|e| {
+        if e.diagnostics().is_empty() {
+            format!("{name}: {e}")
+        } else {
+            format!("{name}: the edit would make the file invalid; nothing was written\n{e}")
+        }
+    })?;
+    if document.text().as_bytes() == original.bytes {
+        println!("{name}: no changes; nothing was written");
+        return Ok(());
+    }
+    let after = document.snapshot();
+    let lines = changes(&before, after);
+    let summary = summary(&lines);
+    if options.dry_run {
+        for line in &lines {
+            println!("{line}");
+        }
+        if lines.is_empty() {
+            println!("no changes in meaning (layout only)");
+        }
+        println!("dry run: nothing was written to {name}");
+        return Ok(());
+    }
+    if let Some(ms) = std::env::var(PAUSE_ENV)
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        // Said on stderr so that the test knows the file has been read.
+        eprintln!("{PAUSE_ENV}: pausing {ms} ms before writing");
+        std::thread::sleep(Duration::from_millis(ms));
+    }
+    match file::replace(
+        path,
+        &original.bytes,
+        document.text().as_bytes(),
+        &original.permissions,
+    ) {
+        Ok(()) => {}
+        Err(file::WriteError::Conflict) => {
+            return Err(format!(
+                "{name} changed since it was read (another edit?); nothing was written, run the command again"
+            ));
+        }
+        Err(file::WriteError::Io(message)) => return Err(message),
+    }
+    println!("{name}: {summary}");
+    let log = options
+        .audit_log
+        .clone()
+        .unwrap_or_else(|| file::default_audit_log(path));
+    let actor = actor(options.actor.as_deref());
+    let command = command_line();
+    let record = file::AuditRecord {
+        time: flags_core::now().to_string(),
+        actor: &actor,
+        command: &command,
+        file: std::path::absolute(path)
+            .unwrap_or_else(|_| path.to_path_buf())
+            .display()
+            .to_string(),
+        before: before.version(),
+        after: after.version(),
+        summary: &summary,
+    };
+    file::append_audit(&log, &record).map_err(|e| {
+        format!(
+            "{name}: written, but the audit log {} could not be appended: {e}",
+            log.display()
+        )
+    })
+}
+
+fn invalid_file(name: &str, err: &flags_core::Error) -> String {
+    if err.diagnostics().is_empty() {
+        return err.to_string();
+    }
+    format!("{name}: the file is invalid, fix it first; nothing was written\n{err}")
+}
+
+/// `--actor`, else the OS user.
+fn actor(given: Option<&str>) -> String {
+    given
+        .map(str::to_owned)
+        .or_else(|| std::env::var("USER").ok().filter(|u| !u.is_empty()))
+        .or_else(|| std::env::var("LOGNAME").ok().filter(|u| !u.is_empty()))
+        .unwrap_or_else(|| "unknown".to_owned())
+}
+
+/// The command as typed, quoted for a POSIX shell where needed.
+fn command_line() -> String {
+    let mut words = vec!["flags".to_owned()];
+    for arg in std::env::args_os().skip(1) {
+        words.push(shell_quote(&arg.to_string_lossy()));
+    }
+    words.join(" ")
+}
+
+fn shell_quote(word: &str) -> String {
+    let plain = !word.is_empty()
+        && word.bytes().all(|b| {
+            b.is_ascii_alphanumeric()
+                || matches!(
+                    b,
+                    b'_' | b'-' | b'.' | b'/' | b'@' | b':' | b',' | b'=' | b'+'
+                )
+        });
+    if plain {
+        word.to_owned()
+    } else {
+        format!("'{}'", word.replace('\'', r"'\''"))
+    }
+}
+
+fn show_status(args: &StatusArgs) -> Result<(), String> {
+    let now = match &args.now {
+        Some(text) => Timestamp::parse_rfc3339(text).map_err(|e| format!("--now: {e}"))?,
+        None => flags_core::now(),
+    };
+    let snapshot = Snapshot::from_path(&args.file).map_err(|e| e.to_string())?;
+    let name = args.file.display().to_string();
+    if args.json {
+        println!("{}", status::json(&name, &snapshot, now));
+    } else {
+        print!("{}", status::table(&name, &snapshot, now));
+    }
+    Ok(())
+}
+
+fn diff_files(args: &DiffArgs) -> Result<(), String> {
+    let old = Snapshot::from_path(&args.old).map_err(|e| e.to_string())?;
+    let new = Snapshot::from_path(&args.new).map_err(|e| e.to_string())?;
+    let lines = changes(&old, &new);
+    if lines.is_empty() {
+        println!("no changes");
+    }
+    for line in lines {
+        println!("{line}");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ramps_as_operators_type_them() {
+        assert_eq!(
+            parse_ramp("10@2026-11-21T00:00:00Z, 100@2026-11-22T00:00:00+01:00"),
+            Ok(vec![
+                ("2026-11-21T00:00:00Z".to_owned(), 1000),
+                ("2026-11-22T00:00:00+01:00".to_owned(), 10_000)
+            ])
+        );
+        assert_eq!(
+            parse_ramp("10").expect_err("no time"),
+            "invalid point \"10\": expected PERCENT@TIME, such as 10@2026-11-21T00:00:00Z"
+        );
+        assert!(
+            parse_ramp("10@tomorrow")
+                .expect_err("bad time")
+                .contains("invalid time `tomorrow`")
+        );
+        assert!(
+            parse_ramp("150@2026-11-21T00:00:00Z")
+                .expect_err("too high")
+                .contains("from 0 to 100")
+        );
+    }
+
+    #[test]
+    fn shell_quoting() {
+        assert_eq!(shell_quote("--percentage"), "--percentage");
+        assert_eq!(shell_quote("New checkout"), "'New checkout'");
+        assert_eq!(shell_quote("it's"), r"'it'\''s'");
+        assert_eq!(shell_quote(""), "''");
     }
 }

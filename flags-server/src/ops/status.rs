@@ -1,0 +1,261 @@
+//! `flags status`: every flag's state at a point in time, as a table for
+//! people or one JSON document for machines.
+
+use flags_core::edit::format_percentage;
+use flags_core::{Flag, Snapshot, Timestamp};
+use serde::Serialize;
+use serde::ser::{SerializeMap, Serializer};
+use serde_json::Value;
+
+use super::diff;
+
+/// A flag's state, first match wins: the global kill switch, its own kill
+/// switch, a ramp that has not reached its last point, then the rollout
+/// percentage in effect (100% on, 0% off, anything else partial).
+fn state(snapshot: &Snapshot, flag: &Flag, now: Timestamp) -> &'static str {
+    if snapshot.kill_all() {
+        return "KILL_ALL";
+    }
+    if flag.killed() {
+        return "killed";
+    }
+    if flag.ramp().last().is_some_and(|(_, at, _)| now < at) {
+        return "ramping";
+    }
+    match flag.basis_points_at(now) {
+        10_000 => "on",
+        0 => "off",
+        _ => "partial",
+    }
+}
+
+/// The ramp point after `now`, if any: `(time as written, basis points)`.
+fn next_point(flag: &Flag, now: Timestamp) -> Option<(&str, u32)> {
+    flag.ramp()
+        .find(|(_, at, _)| now < *at)
+        .map(|(text, _, bp)| (text, bp))
+}
+
+fn counts(list: &[(&str, usize)]) -> String {
+    if list.is_empty() {
+        return "-".to_owned();
+    }
+    let parts: Vec<String> = list.iter().map(|(a, n)| format!("{a} {n}")).collect();
+    parts.join(", ")
+}
+
+fn dash(text: String) -> String {
+    if text.is_empty() {
+        "-".to_owned()
+    } else {
+        text
+    }
+}
+
+/// The table: a heading, then one row per flag in key order.
+pub fn table(file: &str, snapshot: &Snapshot, now: Timestamp) -> String {
+    let n = snapshot.len();
+    let mut out = format!(
+        "{file}: {n} flag{}, content hash {}, at {now}\n",
+        if n == 1 { "" } else { "s" },
+        snapshot.version()
+    );
+    if snapshot.kill_all() {
+        out.push_str(
+            "KILL_ALL is ON: every flag is off for everyone (`flags unkill-all` lifts it)\n",
+        );
+    }
+    let global: Vec<(&str, usize)> = snapshot.pilots().collect();
+    if !global.is_empty() {
+        out.push_str(&format!(
+            "global pilots (every flag): {}\n",
+            counts(&global)
+        ));
+    }
+    let mut rows = vec![
+        [
+            "FLAG", "STATE", "NOW", "PILOTS", "DENY", "REQUIRES", "VARIANTS", "OWNER",
+        ]
+        .map(str::to_owned),
+    ];
+    for flag in snapshot.flags() {
+        let bp = flag.basis_points_at(now);
+        let state = state(snapshot, flag, now);
+        let now_text = match next_point(flag, now) {
+            Some((at, next)) => format!("{} -> {} at {at}", diff::percent(bp), diff::percent(next)),
+            None => diff::percent(bp),
+        };
+        rows.push([
+            flag.key().to_owned(),
+            state.to_owned(),
+            now_text,
+            counts(&flag.pilots().collect::<Vec<_>>()),
+            counts(&flag.deny().collect::<Vec<_>>()),
+            dash(diff::requirements(flag)),
+            dash(diff::variants(flag)),
+            flag.owner().unwrap_or("-").to_owned(),
+        ]);
+    }
+    let mut widths = [0usize; 8];
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    for row in &rows {
+        let mut line = String::new();
+        for (i, cell) in row.iter().enumerate() {
+            line.push_str(cell);
+            if i + 1 < row.len() {
+                let pad = widths[i] - cell.chars().count() + 2;
+                line.push_str(&" ".repeat(pad));
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    if snapshot.is_empty() {
+        out.push_str("(no flags)\n");
+    }
+    out
+}
+
+/// A percentage as a JSON number in its shortest form (12.5, 100).
+fn number(bp: u32) -> Value {
+    serde_json::from_str(&format_percentage(bp)).unwrap_or(Value::Null)
+}
+
+/// `{attribute: count}` in file order.
+struct Counts<'a>(Vec<(&'a str, usize)>);
+
+impl Serialize for Counts<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for (attribute, count) in &self.0 {
+            map.serialize_entry(attribute, count)?;
+        }
+        map.end()
+    }
+}
+
+#[derive(Serialize)]
+struct Status<'a> {
+    file: &'a str,
+    content_hash: &'a str,
+    now: String,
+    kill_all: bool,
+    pilots: Counts<'a>,
+    flags: Vec<FlagStatus<'a>>,
+}
+
+#[derive(Serialize)]
+struct FlagStatus<'a> {
+    key: &'a str,
+    state: &'static str,
+    /// The rollout percentage in effect at `now` (a killed flag is off
+    /// whatever it says).
+    percentage_now: Value,
+    basis_points_now: u32,
+    /// The next ramp point, while ramping.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next: Option<Point<'a>>,
+    killed: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    percentage: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ramp: Option<Vec<Point<'a>>>,
+    pilots: Counts<'a>,
+    deny: Counts<'a>,
+    requires: Vec<Requirement<'a>>,
+    variants: Vec<VariantStatus<'a>>,
+    bucket_by: &'a str,
+    salt: &'a str,
+    owner: Option<&'a str>,
+    description: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct Point<'a> {
+    at: &'a str,
+    percentage: Value,
+}
+
+#[derive(Serialize)]
+struct Requirement<'a> {
+    attribute: &'a str,
+    op: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    value: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    values: Option<Vec<&'a str>>,
+}
+
+#[derive(Serialize)]
+struct VariantStatus<'a> {
+    name: &'a str,
+    weight: Value,
+}
+
+/// The status as one JSON document.
+pub fn json(file: &str, snapshot: &Snapshot, now: Timestamp) -> String {
+    let flags = snapshot
+        .flags()
+        .map(|flag| {
+            let bp = flag.basis_points_at(now);
+            FlagStatus {
+                key: flag.key(),
+                state: state(snapshot, flag, now),
+                percentage_now: number(bp),
+                basis_points_now: bp,
+                next: next_point(flag, now).map(|(at, bp)| Point {
+                    at,
+                    percentage: number(bp),
+                }),
+                killed: flag.killed(),
+                percentage: (!flag.is_ramp()).then(|| number(flag.percentage().unwrap_or(0))),
+                ramp: flag.is_ramp().then(|| {
+                    flag.ramp()
+                        .map(|(at, _, bp)| Point {
+                            at,
+                            percentage: number(bp),
+                        })
+                        .collect()
+                }),
+                pilots: Counts(flag.pilots().collect()),
+                deny: Counts(flag.deny().collect()),
+                requires: flag
+                    .requirements()
+                    .map(|(attribute, op, operands)| {
+                        let list = matches!(op, "in" | "not_in");
+                        Requirement {
+                            attribute,
+                            op,
+                            value: (!list).then(|| operands.first().copied().unwrap_or("")),
+                            values: list.then_some(operands),
+                        }
+                    })
+                    .collect(),
+                variants: flag
+                    .variants()
+                    .map(|(name, weight)| VariantStatus {
+                        name,
+                        weight: number(weight),
+                    })
+                    .collect(),
+                bucket_by: flag.bucket_by(),
+                salt: flag.salt(),
+                owner: flag.owner(),
+                description: flag.description(),
+            }
+        })
+        .collect();
+    let status = Status {
+        file,
+        content_hash: snapshot.version(),
+        now: now.to_string(),
+        kill_all: snapshot.kill_all(),
+        pilots: Counts(snapshot.pilots().collect()),
+        flags,
+    };
+    serde_json::to_string_pretty(&status).unwrap_or_default()
+}
