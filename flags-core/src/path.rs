@@ -89,7 +89,17 @@ fn push_key(out: &mut String, key: &str) {
     }
 }
 
+/// `s` as a JSON string literal, for quoting file content in messages: a
+/// key or value with a newline or a terminal escape cannot break the
+/// one-line `FILE:LINE:COL: PATH: message` format.
+pub(crate) fn quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    push_json_string(&mut out, s);
+    out
+}
+
 /// Appends `s` as a JSON string literal (quotes and escapes included).
+/// Every control character is escaped, C1 controls included.
 pub(crate) fn push_json_string(out: &mut String, s: &str) {
     out.push('"');
     for c in s.chars() {
@@ -99,7 +109,7 @@ pub(crate) fn push_json_string(out: &mut String, s: &str) {
             '\n' => out.push_str("\\n"),
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => {
+            c if c.is_control() => {
                 let _ = write!(out, "\\u{:04x}", c as u32);
             }
             c => out.push(c),

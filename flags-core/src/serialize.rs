@@ -36,6 +36,7 @@ impl Snapshot {
 
 impl Snapshot {
     /// The file-wide part of the normalized JSON: `kill_all` and `pilots`.
+    #[cfg(feature = "watch")]
     pub(crate) fn globals_json(&self) -> String {
         let mut out = String::from(if self.kill_all { "true" } else { "false" });
         targets(&mut out, &self.pilots);

@@ -12,7 +12,7 @@ use crate::decimal::{self, BpError};
 use crate::error::{Diagnostic, Error};
 use crate::json::{self, Kind, Member, Node};
 use crate::model::{Condition, Flag, IdSet, RampPoint, Rollout, Snapshot, Targets, Test, Variant};
-use crate::path::{Path, format_segs};
+use crate::path::{Path, format_segs, quote};
 use crate::semver::Version;
 use crate::timestamp::parse_millis;
 
@@ -520,7 +520,11 @@ impl<'t> Validator<'t> {
                 self.error(
                     n.at,
                     &p,
-                    format!("unknown op \"{op}\"; expected one of: {}", OPS.join(", ")),
+                    format!(
+                        "unknown op {}; expected one of: {}",
+                        quote(op),
+                        OPS.join(", ")
+                    ),
                 );
                 None
             }
@@ -560,7 +564,8 @@ impl<'t> Validator<'t> {
                     operand.at,
                     &operand_path,
                     format!(
-                        "invalid semantic version \"{text}\": expected MAJOR.MINOR.PATCH as in SemVer 2.0, such as 3.2.0"
+                        "invalid semantic version {}: expected MAJOR.MINOR.PATCH as in SemVer 2.0, such as 3.2.0",
+                        quote(text)
                     ),
                 );
                 return None;
@@ -616,7 +621,7 @@ impl<'t> Validator<'t> {
                         self.error(
                             n.at,
                             &p,
-                            format!("invalid time \"{text}\": expected an RFC 3339 time with an offset, such as 2026-11-21T00:00:00Z"),
+                            format!("invalid time {}: expected an RFC 3339 time with an offset, such as 2026-11-21T00:00:00Z", quote(text)),
                         );
                         None
                     }
@@ -627,7 +632,11 @@ impl<'t> Validator<'t> {
                     self.error(
                         n.at,
                         &item_path.key("at"),
-                        format!("ramp times must strictly increase: \"{text}\" is not after \"{prev_text}\""),
+                        format!(
+                            "ramp times must strictly increase: {} is not after {}",
+                            quote(text),
+                            quote(prev_text)
+                        ),
                     );
                     ok = false;
                 }
@@ -686,7 +695,10 @@ impl<'t> Validator<'t> {
                     self.error(
                         n.at,
                         &p,
-                        format!("duplicate variant name \"{name}\" (first at line {line}, column {column})"),
+                        format!(
+                            "duplicate variant name {} (first at line {line}, column {column})",
+                            quote(name)
+                        ),
                     );
                     return None;
                 }
@@ -754,9 +766,10 @@ fn unknown_field(key: &str, known: &[&str]) -> String {
     match closest {
         Some((_, suggestion)) => {
             format!(
-                "unknown field \"{key}\"; did you mean \"{suggestion}\"? (expected one of: {list})"
+                "unknown field {}; did you mean \"{suggestion}\"? (expected one of: {list})",
+                quote(key)
             )
         }
-        None => format!("unknown field \"{key}\" (expected one of: {list})"),
+        None => format!("unknown field {} (expected one of: {list})", quote(key)),
     }
 }
