@@ -27,6 +27,16 @@ enum ErrorKind {
     #[cfg(feature = "watch")]
     #[error("{}: cannot watch for changes: {message}", path.display())]
     Watch { path: PathBuf, message: String },
+    /// The flag server could not be used (`remote`): unreachable, an
+    /// unusable answer and no cache to start from, or unusable options.
+    #[cfg(feature = "remote")]
+    #[error("{url}: {message}")]
+    Remote {
+        url: String,
+        message: String,
+        /// The options themselves are wrong (a bad URL), not the server.
+        invalid_option: bool,
+    },
     #[error("{}", DiagnosticList(.0))]
     Invalid(Vec<Diagnostic>),
     #[error(
@@ -55,6 +65,28 @@ impl Error {
             kind: ErrorKind::Watch {
                 path: path.into(),
                 message: message.to_string(),
+            },
+        }
+    }
+
+    #[cfg(feature = "remote")]
+    pub(crate) fn remote(url: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            kind: ErrorKind::Remote {
+                url: url.into(),
+                message: message.into(),
+                invalid_option: false,
+            },
+        }
+    }
+
+    #[cfg(feature = "remote")]
+    pub(crate) fn remote_option(url: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            kind: ErrorKind::Remote {
+                url: url.into(),
+                message: message.into(),
+                invalid_option: true,
             },
         }
     }
@@ -94,6 +126,35 @@ impl Error {
     /// True when the error is about reading a file rather than its content.
     pub fn is_io(&self) -> bool {
         matches!(self.kind, ErrorKind::Io { .. })
+    }
+
+    /// True when a flag server could not be used (cargo feature `remote`):
+    /// it was unreachable or gave an unusable answer (not a flag file that
+    /// failed validation: that error carries [`diagnostics`](Self::diagnostics)),
+    /// and no cache file could stand in.
+    #[cfg(feature = "remote")]
+    pub fn is_remote(&self) -> bool {
+        matches!(
+            self.kind,
+            ErrorKind::Remote {
+                invalid_option: false,
+                ..
+            }
+        )
+    }
+
+    /// True when the options given to open a flag server source are wrong,
+    /// such as a URL that does not parse or is not `http`/`https` (cargo
+    /// feature `remote`).
+    #[cfg(feature = "remote")]
+    pub fn is_invalid_option(&self) -> bool {
+        matches!(
+            self.kind,
+            ErrorKind::Remote {
+                invalid_option: true,
+                ..
+            }
+        )
     }
 }
 

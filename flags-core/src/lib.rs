@@ -59,12 +59,16 @@
 //! - `watch` (cargo feature `watch`): a hot-reloading file source that
 //!   swaps in a new snapshot atomically and keeps the last good one when an
 //!   edit is bad.
+//! - `remote` (cargo feature `remote`): a flag-server source with ETags, a
+//!   change stream and an offline cache file.
 //!
 //! # What it does not do
 //! Evaluation reads no clock (pass [`now()`] or any [`Timestamp`]), does no
-//! I/O and never allocates. Without the `watch` feature the crate starts no
-//! threads and watches no files; it never opens sockets. Serving flags over
-//! HTTP lives in `flags-server`.
+//! I/O and never allocates. With no features enabled the crate starts no
+//! threads, watches no files and opens no sockets: `watch` adds file
+//! watching (one worker thread, or none with `FileSource::open_on_access`),
+//! `remote` adds an HTTP client for a flag server. Serving flags over HTTP
+//! lives in `flags-server`.
 
 #![forbid(unsafe_code)]
 
@@ -77,6 +81,8 @@ mod eval;
 mod json;
 mod model;
 mod path;
+#[cfg(feature = "remote")]
+pub mod remote;
 mod semver;
 mod serialize;
 mod timestamp;

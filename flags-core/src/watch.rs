@@ -63,19 +63,64 @@
 //! health of every server reading the file. [`FileSource::reload_now`]
 //! reports at once.
 //!
-//! # Threads
-//! One `notify` watcher thread and one worker thread named `flags-watch`,
-//! which debounces, polls and reloads. Both stop promptly when the last clone
-//! of the [`FileSource`] is dropped. Event callbacks run on the thread that
-//! made the reload attempt; a panicking callback is caught and does not stop
-//! the worker.
+//! # Threads, or none: two modes
+//! [`FileSource::open`] starts one `notify` watcher thread and one worker
+//! thread named `flags-watch`, which debounces, polls and reloads. Both stop
+//! promptly when the last clone of the [`FileSource`] is dropped. Event
+//! callbacks run on the thread that made the reload attempt; a panicking
+//! callback is caught and does not stop the worker.
+//!
+//! Background threads do not survive `fork()`: a threaded source opened in
+//! a process that then forks (PHP-FPM, Apache prefork, uWSGI, Gunicorn and
+//! other servers that load code in a master process and fork workers) keeps
+//! serving in the children but never reloads there.
+//! [`FileSource::open_on_access`] is the fork-safe mode: it starts no thread
+//! and no watcher. Instead, an access ([`snapshot`](FileSource::snapshot),
+//! [`load`](FileSource::load), [`generation`](FileSource::generation),
+//! [`status`](FileSource::status)) made at least `check_interval` after the
+//! last check compares the file's metadata fingerprint (the same one the
+//! poll above uses) on the caller's thread, and on a difference reads,
+//! validates and swaps in the file by the same rules: content-hash skip,
+//! last good snapshot kept, status and events updated. A source opened
+//! before a fork therefore keeps reloading in every child, each child on
+//! its own. Between checks an access costs an atomic load and a monotonic
+//! clock read (a coarse one where the platform has it: a few nanoseconds
+//! on Linux and Android) on top of the lock-free snapshot load.
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use flags_core::watch::FileSource;
+//! use flags_core::{Context, now};
+//!
+//! // In the master process, before the fork:
+//! let source = FileSource::open_on_access("flags.json", Duration::from_secs(1))?;
+//! // In any worker, in every request:
+//! let on = source.load().is_enabled("checkout_v2", &Context::new(&[("user_id", "42")]), now());
+//! # let _ = on;
+//! # Ok::<(), flags_core::Error>(())
+//! ```
+//!
+//! Only one caller checks at a time, and nobody waits for it: the check is
+//! taken with a try-lock, and callers that do not get it serve the current
+//! snapshot. The lock records the process id of its holder, so a child
+//! forked while another thread of the parent was in the middle of a check
+//! (that thread does not exist in the child) takes the lock over instead
+//! of never checking again; no other lock is taken on this path (status
+//! and callbacks live behind atomic pointers), so nothing a parent's thread
+//! held at the fork can deadlock a child. A file caught in the middle of a
+//! non-atomic write is reported as a failure only if it is still bad at a
+//! check at least 100 ms later (it keeps being read at every check until
+//! then). Callbacks run on the accessing thread, inside that access.
 
 use std::fmt;
 use std::io;
+use std::mem;
+use std::ops::Deref;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -126,7 +171,8 @@ impl Default for WatchOptions {
 /// snapshot when an edit is bad. See the [module documentation](self).
 ///
 /// Cloning is cheap and every clone serves the same snapshot; dropping the
-/// last clone stops the background threads.
+/// last clone stops the background threads (there are none in the
+/// [on-access mode](FileSource::open_on_access)).
 #[derive(Clone)]
 pub struct FileSource {
     inner: Arc<Inner>,
@@ -136,11 +182,16 @@ pub struct FileSource {
 /// worker and the watcher.
 struct Inner {
     shared: Arc<Shared>,
+    /// `None` in the on-access mode. Dropped with the last handle.
+    _worker: Option<Worker>,
+}
+
+struct Worker {
     shutdown: Sender<Msg>,
     _watcher: Option<RecommendedWatcher>,
 }
 
-impl Drop for Inner {
+impl Drop for Worker {
     fn drop(&mut self) {
         // The worker may already be gone; nothing to do then.
         let _ = self.shutdown.send(Msg::Shutdown);
@@ -156,24 +207,28 @@ struct Shared {
     abs: PathBuf,
     /// Source name in diagnostics.
     name: String,
-    current: ArcSwap<Snapshot>,
-    status: Mutex<SourceStatus>,
-    /// Serializes reload attempts and the events they send.
-    reload: Mutex<ReloadState>,
-    callbacks: Mutex<Vec<Callback>>,
+    published: Published,
+    /// Serializes reload attempts and the events they send, and holds what
+    /// they remember between attempts.
+    lock: CheckLock,
+    /// `Some` in the on-access mode.
+    on_access: Option<OnAccess>,
 }
 
-type Callback = Arc<dyn Fn(&ReloadEvent) + Send + Sync>;
-
+/// What reload attempts remember, guarded by the [`CheckLock`].
+#[derive(Clone, Default)]
 struct ReloadState {
     /// The file's metadata when it was last read.
     fingerprint: Option<Fingerprint>,
     /// The bad state last reported; `None` while healthy.
     reported: Option<Bad>,
+    /// On-access mode: since when a bad file has been seen but not yet
+    /// reported (it may have been caught in the middle of a write).
+    pending_since: Option<Instant>,
 }
 
 /// A bad state, to report each distinct one once.
-#[derive(PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 enum Bad {
     /// Content hash of a file that failed validation.
     Content(Box<str>),
@@ -194,7 +249,367 @@ enum Msg {
     Shutdown,
 }
 
-/// The health of a [`FileSource`], for readiness probes and metrics.
+/// How long a bad file must stay bad before the on-access mode reports it.
+const ON_ACCESS_SETTLE: Duration = Duration::from_millis(100);
+
+/// The on-access mode's schedule: when the next check is due.
+struct OnAccess {
+    /// `check_interval` in clock units.
+    interval: u64,
+    clock: Clock,
+    /// The clock reading at which the next check is due.
+    next_due: AtomicU64,
+}
+
+impl OnAccess {
+    fn new(check_interval: Duration) -> OnAccess {
+        let clock = Clock::new();
+        let interval = Clock::units(check_interval);
+        OnAccess {
+            interval,
+            next_due: AtomicU64::new(clock.now().saturating_add(interval)),
+            clock,
+        }
+    }
+
+    /// True for the one caller that should check now: the interval has
+    /// elapsed and this caller moved the due time on.
+    #[inline]
+    fn claim(&self) -> bool {
+        let due = self.next_due.load(Ordering::Relaxed);
+        let now = self.clock.now();
+        now >= due
+            && self
+                .next_due
+                .compare_exchange(
+                    due,
+                    now.saturating_add(self.interval),
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                )
+                .is_ok()
+    }
+}
+
+/// The on-access mode's monotonic clock, read on every access. On Linux and
+/// Android it is `CLOCK_MONOTONIC_COARSE` (through `coarsetime`): a few
+/// nanoseconds per read instead of tens for `Instant::now`, with a
+/// resolution of a scheduler tick (1 to 10 ms), plenty for check intervals.
+/// Elsewhere it is std's `Instant`. Both are system-wide, so they carry on
+/// unchanged in a forked child.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+struct Clock;
+
+#[cfg(any(target_os = "linux", target_os = "android"))]
+impl Clock {
+    fn new() -> Clock {
+        Clock
+    }
+
+    /// Now, in clock units (2^-32 s).
+    #[inline]
+    fn now(&self) -> u64 {
+        coarsetime::Instant::now_without_cache_update().as_ticks()
+    }
+
+    fn units(span: Duration) -> u64 {
+        coarsetime::Duration::from(span).as_ticks()
+    }
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+struct Clock {
+    epoch: Instant,
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+impl Clock {
+    fn new() -> Clock {
+        Clock {
+            epoch: Instant::now(),
+        }
+    }
+
+    /// Now, in clock units (nanoseconds since the source was opened).
+    #[inline]
+    fn now(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX)
+    }
+
+    fn units(span: Duration) -> u64 {
+        u64::try_from(span.as_nanos()).unwrap_or(u64::MAX)
+    }
+}
+
+/// A try-lock that records the process id of its holder, and the
+/// [`ReloadState`] it guards (behind an atomic pointer, so that taking the
+/// lock over after a fork needs no other lock).
+///
+/// A holder from another process can only be a thread of an ancestor that
+/// held the lock when this process was forked: that thread does not exist
+/// here, so its lock is taken over. The state it may have been updating is
+/// the one stored before its attempt, which at worst makes the next check
+/// read the file once more.
+struct CheckLock {
+    /// Process id of the holder; 0 when free.
+    holder: AtomicU32,
+    state: ArcSwap<ReloadState>,
+}
+
+struct CheckGuard<'a> {
+    lock: &'a CheckLock,
+    pid: u32,
+    state: ReloadState,
+}
+
+impl CheckLock {
+    fn new(state: ReloadState) -> CheckLock {
+        CheckLock {
+            holder: AtomicU32::new(0),
+            state: ArcSwap::from_pointee(state),
+        }
+    }
+
+    /// The lock, unless a thread of this process holds it. Never blocks.
+    fn try_acquire(&self) -> Option<CheckGuard<'_>> {
+        let pid = std::process::id();
+        if let Err(held) =
+            self.holder
+                .compare_exchange(0, pid, Ordering::Acquire, Ordering::Relaxed)
+        {
+            // Held by a thread of this process: it is checking right now.
+            // Held by another process's thread: inherited through a fork,
+            // take it over (one taker wins).
+            if held == pid
+                || self
+                    .holder
+                    .compare_exchange(held, pid, Ordering::Acquire, Ordering::Relaxed)
+                    .is_err()
+            {
+                return None;
+            }
+        }
+        Some(CheckGuard {
+            lock: self,
+            pid,
+            state: ReloadState::clone(&self.state.load()),
+        })
+    }
+
+    /// The lock, waiting for the thread of this process that holds it.
+    /// Checks are short (one read and parse), and only the threaded worker
+    /// and `reload_now` wait.
+    fn acquire(&self) -> CheckGuard<'_> {
+        loop {
+            if let Some(guard) = self.try_acquire() {
+                return guard;
+            }
+            thread::sleep(Duration::from_micros(200));
+        }
+    }
+
+    /// The state as the last attempt left it; for a quick look without the
+    /// lock (a stale answer only costs an extra check).
+    fn peek(&self) -> arc_swap::Guard<Arc<ReloadState>> {
+        self.state.load()
+    }
+}
+
+impl Deref for CheckGuard<'_> {
+    type Target = ReloadState;
+    fn deref(&self) -> &ReloadState {
+        &self.state
+    }
+}
+
+impl std::ops::DerefMut for CheckGuard<'_> {
+    fn deref_mut(&mut self) -> &mut ReloadState {
+        &mut self.state
+    }
+}
+
+impl Drop for CheckGuard<'_> {
+    fn drop(&mut self) {
+        let state = mem::take(&mut self.state);
+        self.lock.state.store(Arc::new(state));
+        // Fails only if another process's copy of this lock was taken over,
+        // which cannot be this one.
+        let _ =
+            self.lock
+                .holder
+                .compare_exchange(self.pid, 0, Ordering::Release, Ordering::Relaxed);
+    }
+}
+
+/// A snapshot borrowed from a source for a short time, without touching its
+/// reference count: the cheapest way to evaluate a few flags
+/// ([`FileSource::load`], and `RemoteSource::load` with the `remote`
+/// feature).
+///
+/// Dereferences to the [`Snapshot`]. Keep it for the duration of a call
+/// or a few evaluations, not across a request: each thread has a handful of
+/// cheap slots for such guards, and holding many at once makes further
+/// loads slower. For longer use take [`FileSource::snapshot`] (an `Arc`).
+pub struct SnapshotGuard(arc_swap::Guard<Arc<Snapshot>>);
+
+impl SnapshotGuard {
+    /// The snapshot as an owned `Arc`, to keep beyond the guard.
+    pub fn to_arc(&self) -> Arc<Snapshot> {
+        Arc::clone(&self.0)
+    }
+}
+
+impl Deref for SnapshotGuard {
+    type Target = Snapshot;
+    #[inline]
+    fn deref(&self) -> &Snapshot {
+        &self.0
+    }
+}
+
+impl fmt::Debug for SnapshotGuard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("SnapshotGuard")
+            .field(&self.version())
+            .finish()
+    }
+}
+
+type Callback = Arc<dyn Fn(&ReloadEvent) + Send + Sync>;
+
+/// What every source publishes: the snapshot being served, its generation,
+/// the status and the event callbacks. Everything sits behind atomic
+/// pointers, so readers never block and a fork never inherits a held lock.
+///
+/// The methods that change something (`attempted`, `swap`, `recovered`,
+/// `failed`) must be called by one writer at a time (the source serializes
+/// its reload attempts), which also keeps events in order.
+pub(crate) struct Published {
+    current: ArcSwap<Snapshot>,
+    generation: AtomicU64,
+    status: ArcSwap<SourceStatus>,
+    callbacks: ArcSwap<Vec<Callback>>,
+}
+
+impl Published {
+    /// Serves `snapshot`; with a `problem`, the status starts unhealthy
+    /// with it as the last error and one failure counted.
+    pub(crate) fn new(snapshot: Arc<Snapshot>, problem: Option<String>) -> Published {
+        let status = SourceStatus {
+            version: snapshot.version().to_owned(),
+            loaded_at: SystemTime::now(),
+            healthy: problem.is_none(),
+            failures: u64::from(problem.is_some()),
+            last_error: problem,
+            reloads: 0,
+            last_attempt_at: None,
+        };
+        Published {
+            current: ArcSwap::new(snapshot),
+            generation: AtomicU64::new(0),
+            status: ArcSwap::from_pointee(status),
+            callbacks: ArcSwap::from_pointee(Vec::new()),
+        }
+    }
+
+    #[inline]
+    pub(crate) fn load(&self) -> SnapshotGuard {
+        SnapshotGuard(self.current.load())
+    }
+
+    pub(crate) fn snapshot(&self) -> Arc<Snapshot> {
+        self.current.load_full()
+    }
+
+    #[inline]
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn status(&self) -> SourceStatus {
+        SourceStatus::clone(&self.status.load())
+    }
+
+    pub(crate) fn on_event(&self, callback: Callback) {
+        self.callbacks.rcu(|list| {
+            let mut list = Vec::clone(list);
+            list.push(Arc::clone(&callback));
+            list
+        });
+    }
+
+    fn update(&self, change: impl Fn(&mut SourceStatus)) {
+        self.status.rcu(|status| {
+            let mut status = SourceStatus::clone(status);
+            change(&mut status);
+            status
+        });
+    }
+
+    /// Notes a read of the source, whatever its outcome.
+    pub(crate) fn attempted(&self) {
+        let at = SystemTime::now();
+        self.update(|status| status.last_attempt_at = Some(at));
+    }
+
+    /// Serves `next` (a new, valid snapshot), counts the reload and sends
+    /// the event.
+    pub(crate) fn swap(&self, next: Arc<Snapshot>) {
+        let previous = self.current.swap(Arc::clone(&next));
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        let at = SystemTime::now();
+        self.update(|status| {
+            status.version = next.version().to_owned();
+            status.loaded_at = at;
+            status.healthy = true;
+            status.last_error = None;
+            status.reloads += 1;
+        });
+        self.emit(&ReloadEvent::Reloaded {
+            version: next.version().to_owned(),
+            previous: previous.version().to_owned(),
+            changes: Changes::between(&previous, &next),
+        });
+    }
+
+    /// The source is back to the content being served after a reported
+    /// failure.
+    pub(crate) fn recovered(&self) {
+        self.update(|status| {
+            status.healthy = true;
+            status.last_error = None;
+        });
+        let version = self.current.load().version().to_owned();
+        self.emit(&ReloadEvent::Reloaded {
+            previous: version.clone(),
+            version,
+            changes: Changes::default(),
+        });
+    }
+
+    /// Reports a new bad state; the last good snapshot keeps serving.
+    pub(crate) fn failed(&self, error: String) {
+        self.update(|status| {
+            status.healthy = false;
+            status.last_error = Some(error.clone());
+            status.failures += 1;
+        });
+        self.emit(&ReloadEvent::Failed { error });
+    }
+
+    /// Runs every callback, in registration order.
+    fn emit(&self, event: &ReloadEvent) {
+        let callbacks = self.callbacks.load_full();
+        for callback in callbacks.iter() {
+            // A panicking callback must not take the reloading thread down;
+            // the default panic hook has already printed the message.
+            let _ = catch_unwind(AssertUnwindSafe(|| callback(event)));
+        }
+    }
+}
+
+/// The health of a source ([`FileSource`], and `RemoteSource` with the
+/// `remote` feature), for readiness probes and metrics.
 #[derive(Clone, Debug)]
 pub struct SourceStatus {
     /// Version (content hash) of the snapshot being served.
@@ -218,7 +633,7 @@ pub struct SourceStatus {
 }
 
 /// What a reload attempt changed; sent to [`FileSource::on_event`]
-/// callbacks.
+/// callbacks (and `RemoteSource::on_event` with the `remote` feature).
 #[derive(Clone, Debug)]
 pub enum ReloadEvent {
     /// A new snapshot is being served, or (with `version == previous` and
@@ -302,10 +717,15 @@ impl Changes {
 }
 
 impl FileSource {
-    /// Loads the file and starts watching it. An invalid or unreadable file
-    /// is an error (with every diagnostic): the caller should exit
-    /// non-zero. Errors starting the threads are reported as I/O errors on
-    /// the file's directory.
+    /// Loads the file and starts watching it with a background thread (see
+    /// the [module documentation](self)). An invalid or unreadable file is
+    /// an error (with every diagnostic): the caller should exit non-zero.
+    /// Errors starting the threads are reported as I/O errors on the file's
+    /// directory.
+    ///
+    /// A process that forks after opening should use
+    /// [`open_on_access`](Self::open_on_access) instead: threads do not
+    /// survive a fork.
     pub fn open(path: impl AsRef<Path>, options: WatchOptions) -> Result<FileSource, Error> {
         let path = path.as_ref().to_path_buf();
         let abs = std::path::absolute(&path).unwrap_or_else(|_| path.clone());
@@ -327,32 +747,7 @@ impl FileSource {
             None
         };
 
-        let name = path.display().to_string();
-        let fingerprint = Fingerprint::of(&abs);
-        let bytes = std::fs::read(&abs).map_err(|e| Error::io(&path, e))?;
-        let snapshot = Snapshot::from_slice_named(&bytes, &name)?;
-        let status = SourceStatus {
-            version: snapshot.version().to_owned(),
-            loaded_at: SystemTime::now(),
-            healthy: true,
-            last_error: None,
-            reloads: 0,
-            failures: 0,
-            last_attempt_at: None,
-        };
-        let shared = Arc::new(Shared {
-            path,
-            abs,
-            name,
-            current: ArcSwap::from_pointee(snapshot),
-            status: Mutex::new(status),
-            reload: Mutex::new(ReloadState {
-                fingerprint: Some(fingerprint),
-                reported: None,
-            }),
-            callbacks: Mutex::new(Vec::new()),
-        });
-
+        let shared = Arc::new(Shared::load(path, abs, None)?);
         let worker = Arc::clone(&shared);
         thread::Builder::new()
             .name("flags-watch".to_owned())
@@ -362,49 +757,134 @@ impl FileSource {
         Ok(FileSource {
             inner: Arc::new(Inner {
                 shared,
-                shutdown: tx,
-                _watcher: watcher,
+                _worker: Some(Worker {
+                    shutdown: tx,
+                    _watcher: watcher,
+                }),
             }),
         })
     }
 
-    /// The snapshot being served. Lock-free and never blocks; a snapshot is
-    /// always one whole, valid file. Load it once per request or batch of
-    /// evaluations and keep the `Arc` for as long as needed.
+    /// Loads the file for the fork-safe mode: no thread, no watcher; an
+    /// access at least `check_interval` after the last check compares the
+    /// file's metadata on the caller's thread and reloads it when it
+    /// changed (see the [module documentation](self)). A source opened
+    /// before `fork()` keeps reloading in every child.
+    /// [`Duration::ZERO`] checks on every access (a `stat` and a path
+    /// resolution each time: for tests and tools, not hot paths).
+    ///
+    /// An invalid or unreadable file is an error, as for [`open`](Self::open).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use flags_core::watch::FileSource;
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let path = dir.path().join("flags.json");
+    /// std::fs::write(&path, r#"{"version": 1, "flags": {"a": {"percentage": 100}}}"#)?;
+    /// let source = FileSource::open_on_access(&path, Duration::ZERO)?;
+    /// assert_eq!(source.load().len(), 1);
+    ///
+    /// std::fs::write(&path, r#"{"version": 1, "flags": {"a": {}, "b": {}}}"#)?;
+    /// assert_eq!(source.load().len(), 2, "the access saw the change");
+    /// assert_eq!(source.generation(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn open_on_access(
+        path: impl AsRef<Path>,
+        check_interval: Duration,
+    ) -> Result<FileSource, Error> {
+        let path = path.as_ref().to_path_buf();
+        let abs = std::path::absolute(&path).unwrap_or_else(|_| path.clone());
+        let on_access = OnAccess::new(check_interval);
+        let shared = Arc::new(Shared::load(path, abs, Some(on_access))?);
+        Ok(FileSource {
+            inner: Arc::new(Inner {
+                shared,
+                _worker: None,
+            }),
+        })
+    }
+
+    /// The snapshot being served, as an `Arc` to keep as long as needed
+    /// (a request, a batch of evaluations). Lock-free and never blocks; a
+    /// snapshot is always one whole, valid file. In the on-access mode this
+    /// is an access: it may check the file first.
     pub fn snapshot(&self) -> Arc<Snapshot> {
-        self.inner.shared.current.load_full()
+        self.inner.shared.touch();
+        self.inner.shared.published.snapshot()
+    }
+
+    /// The snapshot being served, borrowed for a short time: cheaper than
+    /// [`snapshot`](Self::snapshot) (no reference count is touched), for hot
+    /// paths that evaluate a flag or a few. In the on-access mode this is an
+    /// access: it may check the file first.
+    ///
+    /// ```no_run
+    /// # let source = flags_core::watch::FileSource::open("flags.json", Default::default())?;
+    /// use flags_core::{Context, now};
+    /// let on = source.load().is_enabled("checkout_v2", &Context::new(&[("user_id", "42")]), now());
+    /// # let _ = on;
+    /// # Ok::<(), flags_core::Error>(())
+    /// ```
+    #[inline]
+    pub fn load(&self) -> SnapshotGuard {
+        self.inner.shared.touch();
+        self.inner.shared.published.load()
+    }
+
+    /// How many times a new snapshot has been swapped in since the file was
+    /// opened (0 until the first reload): a cheap way to notice changes by
+    /// polling. In the on-access mode this is an access: it may check the
+    /// file first.
+    #[inline]
+    pub fn generation(&self) -> u64 {
+        self.inner.shared.touch();
+        self.inner.shared.published.generation()
     }
 
     /// Reads the file now and swaps it in if its content changed and is
     /// valid. `Ok(true)` when a new snapshot was swapped in, `Ok(false)`
     /// when the content hash was unchanged. An error when the file is bad
     /// (the last good snapshot keeps serving); a new bad state is reported
-    /// at once in [`status`](Self::status) and to the callbacks.
+    /// at once in [`status`](Self::status) and to the callbacks. Waits for
+    /// a check in progress on another thread.
     pub fn reload_now(&self) -> Result<bool, Error> {
-        self.inner.shared.check(Mode::Report)
+        let shared = &self.inner.shared;
+        let mut state = shared.lock.acquire();
+        state.pending_since = None;
+        shared.check(&mut state, Mode::Report)
     }
 
     /// The source's health: version served, reload and failure counts, and
-    /// the error keeping a bad file out.
+    /// the error keeping a bad file out. In the on-access mode this is an
+    /// access: it may check the file first.
     pub fn status(&self) -> SourceStatus {
-        lock(&self.inner.shared.status).clone()
+        self.inner.shared.touch();
+        self.inner.shared.published.status()
     }
 
     /// Registers a callback run after every reload attempt that changed
     /// something: a new snapshot, a newly reported failure, or a recovery.
     /// It runs on the thread that made the attempt (the `flags-watch`
-    /// worker, or the caller of [`reload_now`](Self::reload_now)), one event
+    /// worker; in the on-access mode the thread whose access checked the
+    /// file; or the caller of [`reload_now`](Self::reload_now)), one event
     /// at a time and in order. It may call [`snapshot`](Self::snapshot) and
-    /// [`status`](Self::status) but not `reload_now` (that would deadlock),
-    /// and should not keep a clone of this source (that would keep it
-    /// alive). A panic in a callback is caught.
+    /// [`status`](Self::status) but not `reload_now` (that would wait
+    /// forever), and should not keep a clone of this source (that would
+    /// keep it alive). A panic in a callback is caught.
     pub fn on_event(&self, callback: impl Fn(&ReloadEvent) + Send + Sync + 'static) {
-        lock(&self.inner.shared.callbacks).push(Arc::new(callback));
+        self.inner.shared.published.on_event(Arc::new(callback));
     }
 
     /// The path as given to [`open`](Self::open).
     pub fn path(&self) -> &Path {
         &self.inner.shared.path
+    }
+
+    /// True for a source opened with [`open_on_access`](Self::open_on_access).
+    pub fn is_on_access(&self) -> bool {
+        self.inner.shared.on_access.is_some()
     }
 }
 
@@ -412,7 +892,8 @@ impl fmt::Debug for FileSource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("FileSource")
             .field("path", &self.path())
-            .field("version", &self.snapshot().version())
+            .field("on_access", &self.is_on_access())
+            .field("version", &self.inner.shared.published.load().version())
             .finish_non_exhaustive()
     }
 }
@@ -490,7 +971,7 @@ fn run(shared: &Shared, rx: &Receiver<Msg>, options: WatchOptions) {
             }
         }
         if check {
-            match shared.check(Mode::Tentative) {
+            match shared.check(&mut shared.lock.acquire(), Mode::Tentative) {
                 Ok(_) => report_at = None,
                 Err(_) => {
                     report_at.get_or_insert(now + settle);
@@ -499,74 +980,101 @@ fn run(shared: &Shared, rx: &Receiver<Msg>, options: WatchOptions) {
         }
         if report_at.is_some_and(|at| now >= at) {
             report_at = None;
-            let _ = shared.check(Mode::Report);
+            let _ = shared.check(&mut shared.lock.acquire(), Mode::Report);
         }
     }
 }
 
 impl Shared {
+    /// The first read: an invalid or unreadable file is an error.
+    fn load(path: PathBuf, abs: PathBuf, on_access: Option<OnAccess>) -> Result<Shared, Error> {
+        let name = path.display().to_string();
+        let fingerprint = Fingerprint::of(&abs);
+        let bytes = std::fs::read(&abs).map_err(|e| Error::io(&path, e))?;
+        let snapshot = Snapshot::from_slice_named(&bytes, &name)?;
+        Ok(Shared {
+            path,
+            abs,
+            name,
+            published: Published::new(Arc::new(snapshot), None),
+            lock: CheckLock::new(ReloadState {
+                fingerprint: Some(fingerprint),
+                ..ReloadState::default()
+            }),
+            on_access,
+        })
+    }
+
+    /// The on-access mode's hook in every access: when a check is due,
+    /// this caller makes it. The fast path (not due) is one atomic load and
+    /// one clock read.
+    #[inline]
+    fn touch(&self) {
+        if let Some(on_access) = &self.on_access {
+            if on_access.claim() {
+                self.check_on_access();
+            }
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn check_on_access(&self) {
+        // Another thread of this process is checking: serve on.
+        let Some(mut state) = self.lock.try_acquire() else {
+            return;
+        };
+        let pending = state.pending_since;
+        if pending.is_none() && state.fingerprint.as_ref() == Some(&Fingerprint::of(&self.abs)) {
+            return;
+        }
+        let mode = match pending {
+            Some(since) if since.elapsed() >= ON_ACCESS_SETTLE => Mode::Report,
+            _ => Mode::Tentative,
+        };
+        state.pending_since = match self.check(&mut state, mode) {
+            Err(_) if mode == Mode::Tentative => Some(pending.unwrap_or_else(Instant::now)),
+            _ => None,
+        };
+    }
+
     /// True when the file's metadata differs from what the last read saw.
     fn metadata_changed(&self) -> bool {
         let now = Fingerprint::of(&self.abs);
-        lock(&self.reload).fingerprint.as_ref() != Some(&now)
+        self.lock.peek().fingerprint.as_ref() != Some(&now)
     }
 
-    /// One reload attempt: read, hash, and if the content is new, parse,
-    /// validate and swap in.
-    fn check(&self, mode: Mode) -> Result<bool, Error> {
-        let mut state = lock(&self.reload);
+    /// One reload attempt, with the lock held: read, hash, and if the
+    /// content is new, parse, validate and swap in.
+    fn check(&self, state: &mut ReloadState, mode: Mode) -> Result<bool, Error> {
         // Before the read: a write racing the read changes the metadata
         // again, and the next poll looks once more.
         state.fingerprint = Some(Fingerprint::of(&self.abs));
-        let attempt_at = SystemTime::now();
-        lock(&self.status).last_attempt_at = Some(attempt_at);
+        self.published.attempted();
 
         let bytes = match std::fs::read(&self.abs) {
             Ok(bytes) => bytes,
             Err(e) => {
                 let bad = Bad::Io(e.kind(), e.to_string());
-                return Err(self.fail(&mut state, bad, Error::io(&self.path, e), mode));
+                return Err(self.fail(state, bad, Error::io(&self.path, e), mode));
             }
         };
         let version = content_version(&bytes);
-        let current = self.current.load_full();
-        if *version == *current.version() {
+        if *version == *self.published.load().version() {
             if state.reported.take().is_some() {
                 // Back to the content being served: a recovery.
-                {
-                    let mut status = lock(&self.status);
-                    status.healthy = true;
-                    status.last_error = None;
-                }
-                self.emit(&ReloadEvent::Reloaded {
-                    version: version.to_string(),
-                    previous: version.to_string(),
-                    changes: Changes::default(),
-                });
+                self.published.recovered();
             }
             return Ok(false);
         }
         let next = match Snapshot::from_slice_named(&bytes, &self.name) {
             Ok(snapshot) => Arc::new(snapshot),
-            Err(e) => return Err(self.fail(&mut state, Bad::Content(version), e, mode)),
+            Err(e) => return Err(self.fail(state, Bad::Content(version), e, mode)),
         };
         drop(bytes);
 
-        self.current.store(Arc::clone(&next));
-        {
-            let mut status = lock(&self.status);
-            status.version = next.version().to_owned();
-            status.loaded_at = SystemTime::now();
-            status.healthy = true;
-            status.last_error = None;
-            status.reloads += 1;
-        }
         state.reported = None;
-        self.emit(&ReloadEvent::Reloaded {
-            version: next.version().to_owned(),
-            previous: current.version().to_owned(),
-            changes: Changes::between(&current, &next),
-        });
+        self.published.swap(next);
         Ok(true)
     }
 
@@ -576,39 +1084,21 @@ impl Shared {
             return error;
         }
         state.reported = Some(bad);
-        let text = error.to_string();
-        {
-            let mut status = lock(&self.status);
-            status.healthy = false;
-            status.last_error = Some(text.clone());
-            status.failures += 1;
-        }
-        self.emit(&ReloadEvent::Failed { error: text });
+        self.published.failed(error.to_string());
         error
-    }
-
-    /// Runs every callback; called with the reload lock held, so events
-    /// arrive in order.
-    fn emit(&self, event: &ReloadEvent) {
-        let callbacks = lock(&self.callbacks).clone();
-        for callback in callbacks {
-            // A panicking callback must not take the worker down; the
-            // default panic hook has already printed the message.
-            let _ = catch_unwind(AssertUnwindSafe(|| callback(event)));
-        }
     }
 }
 
 /// What the metadata poll compares: enough to notice an in-place write, a
 /// rename over the file, and a symlink swap.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 struct Fingerprint {
     /// The path with every symlink resolved.
     target: Option<PathBuf>,
     file: Result<FileMeta, io::ErrorKind>,
 }
 
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 struct FileMeta {
     len: u64,
     modified: Option<SystemTime>,
@@ -635,13 +1125,6 @@ impl Fingerprint {
             file,
         }
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    // Callbacks run under `catch_unwind` and nothing else here panics while
-    // holding a lock; should one be poisoned anyway, its data is still
-    // consistent enough to serve.
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 #[cfg(test)]
