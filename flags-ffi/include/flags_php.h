@@ -1,0 +1,356 @@
+/*
+ * flags_php.h: the declarations of flags.h without preprocessor lines,
+ * for PHP's FFI::cdef() and ffi.preload. Generated from flags.h by
+ * flags-ffi/tests/header.rs; do not edit. For ffi.preload, an install step
+ * writes a copy starting with FFI_SCOPE and FFI_LIB (an absolute path)
+ * defines.
+ *
+ * PHP converts a returned `const char *` to a PHP string by itself: the
+ * functions that return one hand out static strings, which is what
+ * PHP wants. Owned strings come back through `char **` out-parameters:
+ * copy them with FFI::string() and release them with flags_string_free().
+ */
+
+/**
+ * Result codes. Stable: never renumbered, never reused. Functions return
+ * them as `int32_t`; `flags_result_message` turns one into text.
+ */
+enum flags_result
+ {
+  /**
+   * Success.
+   */
+  FLAGS_OK = 0,
+  /**
+   * A required pointer was NULL.
+   */
+  FLAGS_ERROR_NULL_ARGUMENT = 1,
+  /**
+   * A string argument is not valid UTF-8.
+   */
+  FLAGS_ERROR_INVALID_UTF8 = 2,
+  /**
+   * The flag file or JSON failed validation (details in error_out).
+   */
+  FLAGS_ERROR_INVALID_FLAGS = 3,
+  /**
+   * A file could not be read.
+   */
+  FLAGS_ERROR_IO = 4,
+  /**
+   * The context JSON is invalid (details in error_out).
+   */
+  FLAGS_ERROR_INVALID_CONTEXT = 5,
+  /**
+   * The flag server was unreachable and no cache could be used.
+   */
+  FLAGS_ERROR_REMOTE = 6,
+  /**
+   * An argument is out of range: an empty attribute name, a bad URL.
+   */
+  FLAGS_ERROR_INVALID_ARGUMENT = 7,
+  /**
+   * An internal bug, caught at the boundary.
+   */
+  FLAGS_ERROR_PANIC = 8,
+};
+typedef int32_t flags_result;
+
+/**
+ * Why a flag evaluated the way it did: stable numbers, in evaluation
+ * order. `flags_reason_name` gives the name used in JSON and every binding.
+ */
+enum flags_reason
+ {
+  /**
+   * The global kill switch (`kill_all`) is on.
+   */
+  FLAGS_REASON_KILL_ALL = 0,
+  /**
+   * The file has no flag with that key.
+   */
+  FLAGS_REASON_FLAG_NOT_FOUND = 1,
+  /**
+   * The flag's own kill switch (`killed`) is on.
+   */
+  FLAGS_REASON_KILLED = 2,
+  /**
+   * A `requires` condition failed (absent attributes fail).
+   */
+  FLAGS_REASON_REQUIREMENT_UNMET = 3,
+  /**
+   * The context matched the flag's `deny` lists.
+   */
+  FLAGS_REASON_DENIED = 4,
+  /**
+   * The context matched the flag's or the file's `pilots`.
+   */
+  FLAGS_REASON_PILOT = 5,
+  /**
+   * The unit's bucket is inside the rollout percentage.
+   */
+  FLAGS_REASON_ROLLOUT_IN = 6,
+  /**
+   * The unit's bucket is outside the rollout percentage (or it is 0%).
+   */
+  FLAGS_REASON_ROLLOUT_OUT = 7,
+  /**
+   * The rollout is partial and the context lacks the `bucket_by` attribute.
+   */
+  FLAGS_REASON_MISSING_BUCKET_KEY = 8,
+};
+typedef int32_t flags_reason;
+
+/**
+ * The attributes of whoever flags are evaluated for (opaque): built once,
+ * used for many evaluations. May be shared by threads that evaluate with
+ * it, but not changed while another thread uses it. Release with
+ * `flags_context_free`.
+ */
+typedef struct flags_context flags_context;
+
+/**
+ * A source of flag snapshots (opaque). Thread-safe: any number of threads
+ * may evaluate with one source at once. Release with `flags_source_free`.
+ */
+typedef struct flags_source flags_source;
+
+/**
+ * How to reach a flag server, for `flags_source_open_remote`. Its strings
+ * are NUL-terminated and only read during the call.
+ */
+typedef struct flags_remote_options {
+  /**
+   * Required: the server's base URL, e.g. `https://flags.example/`.
+   */
+  const char *url;
+  /**
+   * The cache file for the last good flags, or NULL for none.
+   */
+  const char *cache_path;
+  /**
+   * A bearer token sent with every request, or NULL.
+   */
+  const char *token;
+  /**
+   * How often to ask the server for changes; 0: the default, 30000.
+   */
+  uint32_t refresh_interval_ms;
+  /**
+   * Timeout of each request; 0: the default, 5000.
+   */
+  uint32_t timeout_ms;
+  /**
+   * Also follow GET /v1/stream for immediate updates.
+   */
+  bool stream;
+} flags_remote_options;
+
+/**
+ * The detail of one evaluation, filled by `flags_evaluate` and
+ * `flags_evaluate_at`.
+ */
+typedef struct flags_evaluation {
+  /**
+   * Whether the feature is on.
+   */
+  bool enabled;
+  /**
+   * Why: a `FLAGS_REASON_*` number.
+   */
+  int32_t reason;
+  /**
+   * The rollout bucket, 0..9999, or -1 when not reported (the rollout
+   * did not decide, or the `bucket_by` attribute is absent).
+   */
+  int32_t bucket;
+  /**
+   * The variant, NUL-terminated; NULL when none. Owned by this struct:
+   * release it with `flags_evaluation_clear`.
+   */
+  char *variant;
+} flags_evaluation;
+
+/**
+ * The library's version, e.g. "0.1.0". Static: never freed.
+ */
+const char *flags_library_version(void);
+
+/**
+ * A static description of a `flags_result` code; unknown codes get a
+ * generic text. Never NULL, never freed.
+ */
+const char *flags_result_message(int32_t code);
+
+/**
+ * The static name of a `FLAGS_REASON_*` number ("ROLLOUT_IN", ...);
+ * "UNKNOWN" for any other number. Never NULL, never freed.
+ */
+const char *flags_reason_name(int32_t reason);
+
+/**
+ * Releases a string the library returned through a `char **`
+ * out-parameter. NULL is ignored. Any thread.
+ */
+void flags_string_free(char *s);
+
+/**
+ * Opens the flag file at `path` (UTF-8, `path_len` bytes). Hot-reloading
+ * and fork-safe: no background thread; on access, at most once per
+ * `check_interval_ms` (0: the default, 1000), the file's metadata is
+ * checked and a changed, valid file swapped in. A bad file keeps the last
+ * good flags. Errors: FLAGS_ERROR_IO (unreadable), FLAGS_ERROR_INVALID_FLAGS.
+ */
+int32_t flags_source_open_file(const char *path,
+                               size_t path_len,
+                               uint32_t check_interval_ms,
+                               struct flags_source **out,
+                               char **error_out);
+
+/**
+ * Opens a flag file held in memory (`json_len` bytes). Errors name the
+ * source `<input>`; FLAGS_ERROR_INVALID_FLAGS for any invalid content,
+ * including bytes that are not UTF-8.
+ */
+int32_t flags_source_open_json(const char *json,
+                               size_t json_len,
+                               struct flags_source **out,
+                               char **error_out);
+
+/**
+ * Opens a flag server source: fetches GET /v1/flags (with ETag), refreshes
+ * on an interval (and on /v1/stream events when `stream`), keeps the last
+ * good flags in `cache_path` and starts from that cache when the server
+ * cannot be reached (unhealthy, with the reason in the status). Blocks for
+ * at most the timeout. Starts one background thread, which does not
+ * survive fork(): open it in each worker process, after the fork.
+ * Errors: FLAGS_ERROR_INVALID_ARGUMENT (not an http or https URL),
+ * FLAGS_ERROR_REMOTE (no usable answer from the server and no usable
+ * cache file).
+ */
+int32_t flags_source_open_remote(const struct flags_remote_options *options,
+                                 struct flags_source **out,
+                                 char **error_out);
+
+/**
+ * Releases a source. NULL is ignored. Any thread.
+ */
+void flags_source_free(struct flags_source *source);
+
+/**
+ * The content hash of the snapshot being served (32 hex digits), owned:
+ * release with `flags_string_free`.
+ */
+int32_t flags_source_version(const struct flags_source *source, char **out);
+
+/**
+ * How many times a new snapshot was swapped in: a cheap way to notice a
+ * change. 0 for NULL and before the first swap.
+ */
+uint64_t flags_source_generation(const struct flags_source *source);
+
+/**
+ * The source's health as an owned JSON object (release with
+ * `flags_string_free`): {"version", "healthy", "last_error" (a string or
+ * null), "reloads", "failures", "kind" ("file", "json" or "remote")}.
+ */
+int32_t flags_source_status_json(const struct flags_source *source, char **out);
+
+/**
+ * A new, empty context; release with `flags_context_free`. Never NULL
+ * (running out of memory aborts).
+ */
+struct flags_context *flags_context_new(void);
+
+/**
+ * Sets `attribute` to `value` (both UTF-8), replacing an earlier value.
+ * The value may be empty; the attribute may not
+ * (FLAGS_ERROR_INVALID_ARGUMENT).
+ */
+int32_t flags_context_set(struct flags_context *ctx,
+                          const char *attribute,
+                          size_t attribute_len,
+                          const char *value,
+                          size_t value_len);
+
+/**
+ * Removes `attribute` (UTF-8); removing an absent attribute is not an
+ * error.
+ */
+int32_t flags_context_remove(struct flags_context *ctx,
+                             const char *attribute,
+                             size_t attribute_len);
+
+/**
+ * Builds a context from a JSON object of attributes: strings as they are,
+ * integers as their decimal text (42 -> "42"), booleans as "true"/"false",
+ * null as absent. Anything else is FLAGS_ERROR_INVALID_CONTEXT, with every
+ * problem in `error_out`.
+ */
+int32_t flags_context_from_json(const char *json,
+                                size_t json_len,
+                                struct flags_context **out,
+                                char **error_out);
+
+/**
+ * Releases a context. NULL is ignored. Any thread.
+ */
+void flags_context_free(struct flags_context *ctx);
+
+/**
+ * Whether `flag` (UTF-8, `flag_len` bytes) is on for `ctx` (NULL: the
+ * empty context) now. False on any error. Allocates nothing.
+ */
+bool flags_is_enabled(const struct flags_source *source,
+                      const char *flag,
+                      size_t flag_len,
+                      const struct flags_context *ctx);
+
+/**
+ * Evaluates `flag` for `ctx` (NULL: the empty context) now, writing the
+ * detail to `*out`. An unknown flag is FLAGS_OK with reason
+ * FLAGS_REASON_FLAG_NOT_FOUND. Release `out->variant` with
+ * `flags_evaluation_clear`.
+ */
+int32_t flags_evaluate(const struct flags_source *source,
+                       const char *flag,
+                       size_t flag_len,
+                       const struct flags_context *ctx,
+                       struct flags_evaluation *out);
+
+/**
+ * `flags_evaluate` at `now_unix_ms` (milliseconds since the Unix epoch)
+ * instead of the system clock.
+ */
+int32_t flags_evaluate_at(const struct flags_source *source,
+                          const char *flag,
+                          size_t flag_len,
+                          const struct flags_context *ctx,
+                          int64_t now_unix_ms,
+                          struct flags_evaluation *out);
+
+/**
+ * Frees `evaluation->variant` and sets it to NULL; the other fields are
+ * left as they are. NULL is ignored; calling it twice is harmless. Any
+ * thread.
+ */
+void flags_evaluation_clear(struct flags_evaluation *evaluation);
+
+/**
+ * Every flag evaluated for `ctx` (NULL: the empty context) now, as an
+ * owned JSON array in key order (release with `flags_string_free`):
+ * [{"flag", "enabled", "variant", "reason", "bucket"}, ...], the objects
+ * `flags eval` prints.
+ */
+int32_t flags_evaluate_all_json(const struct flags_source *source,
+                                const struct flags_context *ctx,
+                                char **out);
+
+/**
+ * `flags_evaluate_all_json` at `now_unix_ms` (milliseconds since the Unix
+ * epoch) instead of the system clock.
+ */
+int32_t flags_evaluate_all_json_at(const struct flags_source *source,
+                                   const struct flags_context *ctx,
+                                   int64_t now_unix_ms,
+                                   char **out);
