@@ -1,0 +1,169 @@
+<?php
+
+declare(strict_types=1);
+
+// The cost of asking for a flag from PHP, next to the pure-PHP checks the
+// migration guides replace. Run it with the release library:
+//
+//   cargo build -p flags-ffi --release
+//   FLAGS_FFI_LIB=target/release/libflags_ffi.so php bindings/php/bench/bench.php
+//   (add -d opcache.enable_cli=1 to run with opcache, as php-fpm does)
+//
+// Every case runs 7 times, round-robin with the others; the figures are the
+// median and the best run, in nanoseconds per operation, with the cost of
+// the empty benchmark loop subtracted. On a busy machine, trust "best".
+
+use Flags\Flags;
+
+require dirname(__DIR__) . '/bootstrap/autoload.php';
+
+$quick = in_array('--quick', $argv, true);
+$scale = $quick ? 0.1 : 1.0;
+
+// A realistic flag file: 30 flags; "checkout" is a 25% rollout by user_id
+// with a tenant requirement, a deny list and 10 pilots.
+$flagsJson = ['version' => 1, 'flags' => []];
+for ($i = 0; $i < 30; $i++) {
+    $flagsJson['flags']["feature_$i"] = ['percentage' => ($i * 7) % 101];
+}
+$flagsJson['flags']['checkout'] = [
+    'requires' => [['attribute' => 'tenant_id', 'op' => 'not_in', 'values' => ['legacy']]],
+    'deny' => ['user_id' => ['666']],
+    'pilots' => ['user_id' => array_map('strval', range(1000, 1009))],
+    'percentage' => 25,
+];
+$dir = sys_get_temp_dir() . '/flags-php-bench-' . getmypid();
+@mkdir($dir);
+$path = "$dir/flags.json";
+file_put_contents($path, json_encode($flagsJson, JSON_PRETTY_PRINT));
+register_shutdown_function(static function () use ($dir, $path): void {
+    @unlink($path);
+    @rmdir($dir);
+});
+
+$flags = Flags::open($path);
+$context = ['user_id' => 42, 'tenant_id' => 'acme'];
+$scoped = $flags->for($context);
+
+// The pure-PHP baselines.
+$config = ['features' => ['checkout' => true, 'search_v2' => false]];
+$pilots10 = range(1000, 1009);
+$pilots10000 = range(100000, 109999);
+$userId = 42;
+$percentage = 25;
+
+/** ns per iteration of $f($i) over $n iterations. */
+function run(int $n, callable $f): float
+{
+    $t = hrtime(true);
+    for ($i = 0; $i < $n; $i++) {
+        $f($i);
+    }
+    return (hrtime(true) - $t) / $n;
+}
+
+/** Queues a case; measureAll() runs them. */
+function measure(int $iterations, callable $body): array
+{
+    return [$iterations, $body];
+}
+
+/**
+ * Runs every case 7 times, round-robin (so that a busy moment of the
+ * machine hits every case alike), and gives, per case, the median and the
+ * best run in ns/op, minus the cost of the empty loop.
+ *
+ * @param array<string, array{int, callable}> $cases
+ * @return array<string, array{float, float}>
+ */
+function measureAll(array $cases): array
+{
+    $empty = static function (int $i): void {
+    };
+    $cases = ['(empty loop)' => [1_000_000, $empty]] + $cases;
+    foreach ($cases as [$iterations, $body]) {
+        run(max(1, intdiv($iterations, 10)), $body); // warm up
+    }
+    $samples = [];
+    for ($k = 0; $k < 7; $k++) {
+        foreach ($cases as $name => [$iterations, $body]) {
+            $samples[$name][] = run($iterations, $body);
+        }
+    }
+    $stats = [];
+    foreach ($samples as $name => $runs) {
+        sort($runs);
+        $stats[$name] = [$runs[3], $runs[0]];
+    }
+    [$emptyMedian, $emptyBest] = $stats['(empty loop)'];
+    unset($stats['(empty loop)']);
+    foreach ($stats as $name => [$median, $best]) {
+        $stats[$name] = [max(0.0, $median - $emptyMedian), max(0.0, $best - $emptyBest)];
+    }
+    return $stats;
+}
+
+$n = static fn (int $count): int => max(10, (int) ($count * $scale));
+$results = [];
+// The floor: what PHP's FFI charges for calls, without this package.
+$ffi = \Flags\Internal\Native::get()->ffi;
+$source = $flags->source;
+$nativeContext = \Flags\Internal\Context::fromArray(\Flags\Internal\Native::get(), $context); // owns it
+$native = $nativeContext->ptr;
+$results['floor: FFI call, no arguments (flags_library_version)'] =
+    measure($n(1_000_000), static fn (int $i) => $ffi->flags_library_version());
+$results['floor: raw $ffi->flags_is_enabled($source, $flag, $len, $ctx)'] =
+    measure($n(1_000_000), static fn (int $i) => $ffi->flags_is_enabled($source, 'checkout', 8, $native));
+$results['isEnabled, scoped context reused ($scoped->isEnabled)'] =
+    measure($n(1_000_000), static fn (int $i) => $scoped->isEnabled('checkout'));
+$results['isEnabled, the same context array each call'] =
+    measure($n(1_000_000), static fn (int $i) => $flags->isEnabled('checkout', $context));
+$results['isEnabled, a new user each call (context built per call)'] =
+    measure($n(300_000), static fn (int $i) => $flags->isEnabled('checkout', ['user_id' => $i, 'tenant_id' => 'acme']));
+$results['isEnabled, empty context'] =
+    measure($n(1_000_000), static fn (int $i) => $flags->isEnabled('feature_3'));
+$results['evaluate (detail object), scoped'] =
+    measure($n(300_000), static fn (int $i) => $scoped->evaluate('checkout'));
+$results['for($context): build a scoped context'] =
+    measure($n(300_000), static fn (int $i) => $flags->for(['user_id' => $i, 'tenant_id' => 'acme']));
+$results['Flags::open, already loaded (per-request open)'] =
+    measure($n(1_000_000), static fn (int $i) => Flags::open($path));
+$results['Flags::open, not loaded: read + parse + free'] =
+    measure($n(2_000), static function (int $i) use ($path): void {
+        Flags::clearCache();
+        Flags::open($path);
+    });
+$results['baseline: config array lookup'] =
+    measure($n(1_000_000), static fn (int $i) => $config['features']['checkout'] ?? false);
+$results['baseline: in_array($id, $pilotIds), 10 ids'] =
+    measure($n(1_000_000), static fn (int $i) => in_array($userId, $pilots10));
+$results['baseline: in_array($id, $pilotIds), 10,000 ids'] =
+    measure($n(20_000), static fn (int $i) => in_array($userId, $pilots10000));
+$results['baseline: $userId % 100 < $percentage'] =
+    measure($n(1_000_000), static fn (int $i) => $userId % 100 < $percentage);
+
+$results = measureAll($results);
+Flags::clearCache();
+$native = \Flags\Internal\Native::get();
+printf(
+    "PHP %s (%s), opcache.enable_cli=%s, jit=%s; flags library %s (%s)\n\n",
+    PHP_VERSION,
+    PHP_SAPI,
+    ini_get('opcache.enable_cli') ?: '0',
+    (function_exists('opcache_get_status') && (opcache_get_status(false)['jit']['on'] ?? false)) ? 'on' : 'off',
+    Flags::libraryVersion(),
+    $native->library ?? 'preloaded scope',
+);
+printf("%-62s %8s %8s\n", 'operation (ns/op)', 'median', 'best');
+foreach ($results as $name => [$median, $best]) {
+    printf("%-62s %8.0f %8.0f\n", $name, $median, $best);
+}
+$check = [
+    'isEnabled, scoped context reused ($scoped->isEnabled)' => 400,
+    'isEnabled, the same context array each call' => 400,
+    'Flags::open, already loaded (per-request open)' => 5000,
+];
+echo "\ntargets: isEnabled <= 400 ns, per-request open <= 5 us\n";
+foreach ($check as $name => $limit) {
+    printf("  %-60s %s (median)\n", $name, $results[$name][0] <= $limit ? 'met' : 'MISSED');
+}

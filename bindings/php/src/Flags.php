@@ -1,0 +1,414 @@
+<?php
+
+declare(strict_types=1);
+
+namespace Flags;
+
+use FFI;
+use FFI\CData;
+use Flags\Internal\Context;
+use Flags\Internal\Native;
+
+/**
+ * Feature flags, evaluated by the flags core through its C ABI.
+ *
+ * ```php
+ * $flags = Flags\Flags::open('/etc/myapp/flags.json');
+ * if ($flags->isEnabled('new_checkout', ['user_id' => 42, 'tenant_id' => 'acme'])) { ... }
+ * $user = $flags->for(['user_id' => $user->id]);   // build the context once
+ * $user->isEnabled('new_checkout'); $user->variant('checkout_copy');
+ * ```
+ *
+ * Opening throws FlagsException; evaluation never throws: an unknown flag
+ * is off with reason FLAG_NOT_FOUND, a context that cannot be attributes is
+ * off with reason INVALID_CONTEXT.
+ */
+final class Flags
+{
+    /** @var array<string, Flags> open sources by absolute path (or URL) and options */
+    private static array $registry = [];
+
+    private const OPEN_OPTIONS = ['check_interval_ms' => true, 'library' => true];
+    private const REMOTE_OPTIONS = [
+        'cache_path' => true,
+        'token' => true,
+        'refresh_interval_ms' => true,
+        'timeout_ms' => true,
+        'stream' => true,
+        'library' => true,
+    ];
+
+    /**
+     * The native source; null once released.
+     *
+     * @internal
+     */
+    public ?CData $source;
+
+    /** The last context array given to isEnabled/variant/evaluate, and its native form. */
+    private ?array $lastArray = null;
+    private ?Context $lastContext = null;
+
+    private readonly FFI $ffi;
+
+    private function __construct(
+        /** @internal */
+        public readonly Native $native,
+        CData $source,
+        private readonly string $description,
+    ) {
+        $this->source = $source;
+        $this->ffi = $native->ffi;
+    }
+
+    /**
+     * Opens a flag file, hot-reloading: on access, at most once per
+     * check interval, the file's metadata is checked and a changed, valid
+     * file swapped in (a bad edit keeps the last good flags). No thread is
+     * started, so a source opened before a fork keeps working in the child.
+     *
+     * Cached per process (per request under php-fpm): opening the same file
+     * with the same options again returns the same object. The cache key is
+     * the absolute path as written (with "." segments and repeated slashes
+     * removed), not the symlink-resolved one: the library watches the path
+     * you give, so a symlink swap (Kubernetes ConfigMap "..data") is seen
+     * as an edit of the file.
+     *
+     * @param array{check_interval_ms?: int, library?: string} $options
+     *        check_interval_ms: how often the file is checked (default 1000);
+     *        library: a libflags_ffi.so to load (default: FLAGS_FFI_LIB, then
+     *        the installed one; ignored when the library is preloaded)
+     *
+     * @throws FlagsException IO when the file cannot be read, INVALID_FLAGS
+     *         (with every problem as FILE:LINE:COL: PATH: message) when it is
+     *         not a valid flag file, LIBRARY when the library cannot be loaded
+     */
+    public static function open(string $path, array $options = []): self
+    {
+        if ($options !== []) {
+            self::checkOptions($options, self::OPEN_OPTIONS);
+        }
+        $interval = $options['check_interval_ms'] ?? 1000;
+        if (!\is_int($interval) || $interval < 0 || $interval > 0xFFFFFFFF) {
+            throw new FlagsException(
+                'check_interval_ms must be an integer from 0 to 4294967295 (milliseconds)',
+                FlagsException::INVALID_ARGUMENT,
+            );
+        }
+        $path = self::absolutePath($path);
+        $key = $path . "\0" . $interval;
+        if (isset(self::$registry[$key])) {
+            return self::$registry[$key];
+        }
+        $native = Native::get($options['library'] ?? null);
+        [$cell, $address] = $native->newSourceCell();
+        $code = $native->ffi->flags_source_open_file($path, \strlen($path), $interval, $address, $native->stringOut());
+        if ($code !== 0) {
+            $native->fail("Cannot open the flag file $path", $code);
+        }
+        return self::$registry[$key] = new self($native, $cell, $path);
+    }
+
+    /**
+     * A source over a flag file held in a string (tests, bundled assets).
+     * Not cached: every call parses the JSON; the source is released with
+     * the returned object.
+     *
+     * @param array{library?: string} $options
+     * @throws FlagsException INVALID_FLAGS (lines name the source <input>)
+     */
+    public static function fromJson(string $json, array $options = []): self
+    {
+        self::checkOptions($options, ['library' => true]);
+        $native = Native::get($options['library'] ?? null);
+        [$cell, $address] = $native->newSourceCell();
+        $code = $native->ffi->flags_source_open_json($json, \strlen($json), $address, $native->stringOut());
+        if ($code !== 0) {
+            $native->fail('Invalid flags JSON', $code);
+        }
+        return new self($native, $cell, '<input>');
+    }
+
+    /**
+     * A source that follows a flag server: GET /v1/flags with ETag, refreshed
+     * on an interval (and on /v1/stream events with 'stream' => true); the
+     * last good flags are kept in 'cache_path' and used when the server
+     * cannot be reached at start. Cached per process like open(). A remote
+     * source refreshes from a background thread: open it after forking
+     * (in the worker), not in a preload script.
+     *
+     * @param array{cache_path?: string, token?: string, refresh_interval_ms?: int,
+     *              timeout_ms?: int, stream?: bool, library?: string} $options
+     * @throws FlagsException REMOTE when the server is unreachable and no cache
+     *         can be used, INVALID_ARGUMENT for a bad URL or option
+     */
+    public static function remote(string $url, array $options = []): self
+    {
+        self::checkOptions($options, self::REMOTE_OPTIONS);
+        $opts = $options;
+        unset($opts['library']);
+        ksort($opts);
+        $key = "remote\0" . $url . "\0" . serialize($opts);
+        if (isset(self::$registry[$key])) {
+            return self::$registry[$key];
+        }
+        $native = Native::get($options['library'] ?? null);
+        $ffi = $native->ffi;
+        $keep = [];
+        $o = $ffi->new('flags_remote_options');
+        $o->url = self::cString($ffi, $url, 'url', $keep);
+        if (isset($options['cache_path'])) {
+            $o->cache_path = self::cString($ffi, (string) $options['cache_path'], 'cache_path', $keep);
+        }
+        if (isset($options['token'])) {
+            $o->token = self::cString($ffi, (string) $options['token'], 'token', $keep);
+        }
+        foreach (['refresh_interval_ms', 'timeout_ms'] as $name) {
+            $value = $options[$name] ?? 0;
+            if (!\is_int($value) || $value < 0 || $value > 0xFFFFFFFF) {
+                throw new FlagsException(
+                    "$name must be an integer from 0 to 4294967295 (milliseconds)",
+                    FlagsException::INVALID_ARGUMENT,
+                );
+            }
+            $o->{$name} = $value;
+        }
+        $o->stream = (bool) ($options['stream'] ?? false);
+        [$cell, $address] = $native->newSourceCell();
+        $code = $ffi->flags_source_open_remote(FFI::addr($o), $address, $native->stringOut());
+        unset($keep);
+        if ($code !== 0) {
+            $native->fail("Cannot open the flag server $url", $code);
+        }
+        return self::$registry[$key] = new self($native, $cell, $url);
+    }
+
+    /**
+     * A scoped view for one context: the native context is built once and
+     * used for every evaluation through the returned object.
+     *
+     * @param array<string, string|int|bool|null> $context
+     */
+    public function for(array $context): Scoped
+    {
+        return new Scoped($this, Context::fromArray($this->native, $context));
+    }
+
+    /**
+     * Whether $flag is on for $context. Never throws: false for an unknown
+     * flag or an invalid context.
+     *
+     * Context values: strings as they are, integers as decimal text (42 and
+     * "42" agree), booleans as "true"/"false", null as absent; anything else
+     * makes the context invalid.
+     *
+     * @param array<string, string|int|bool|null> $context
+     */
+    public function isEnabled(string $flag, array $context = []): bool
+    {
+        if ($context === []) {
+            return $this->ffi->flags_is_enabled($this->source, $flag, \strlen($flag), null);
+        }
+        if ($context !== $this->lastArray) {
+            $this->remember($context);
+        }
+        $ctx = $this->lastContext->ptr;
+        return $ctx !== null && $this->ffi->flags_is_enabled($this->source, $flag, \strlen($flag), $ctx);
+    }
+
+    /**
+     * The variant $flag serves for $context, or null (off, or no variants).
+     *
+     * @param array<string, string|int|bool|null> $context
+     */
+    public function variant(string $flag, array $context = []): ?string
+    {
+        return $this->evaluate($flag, $context)->variant;
+    }
+
+    /**
+     * The detail of one evaluation: enabled, variant, reason, bucket.
+     *
+     * @param array<string, string|int|bool|null> $context
+     */
+    public function evaluate(string $flag, array $context = []): Evaluation
+    {
+        return $this->evaluateWith($flag, $context, null);
+    }
+
+    /**
+     * evaluate() at a given time instead of now (for schedules and ramps:
+     * tests and previews).
+     *
+     * @param array<string, string|int|bool|null> $context
+     */
+    public function evaluateAt(string $flag, array $context, \DateTimeInterface $now): Evaluation
+    {
+        return $this->evaluateWith($flag, $context, Native::unixMillis($now));
+    }
+
+    /**
+     * The keys of the flags that are on for $context, in key order.
+     *
+     * @param array<string, string|int|bool|null> $context
+     * @return list<string>
+     */
+    public function enabledFlags(array $context = []): array
+    {
+        $ctx = $this->contextOf($context);
+        if ($ctx !== null && $ctx->ptr === null) {
+            return [];
+        }
+        return $this->native->enabledFlags($this->source, $ctx?->ptr);
+    }
+
+    /**
+     * Every flag evaluated for $context, by key, in key order.
+     *
+     * @param array<string, string|int|bool|null> $context
+     * @return array<string, Evaluation>
+     */
+    public function evaluateAll(array $context = []): array
+    {
+        $ctx = $this->contextOf($context);
+        if ($ctx !== null && $ctx->ptr === null) {
+            return [];
+        }
+        return $this->native->evaluateAll($this->source, $ctx?->ptr, null);
+    }
+
+    /** The version (content hash) of the flags being served. */
+    public function version(): string
+    {
+        $native = $this->native;
+        $code = $native->ffi->flags_source_version($this->source, $native->stringOut());
+        return $code === 0 ? (string) $native->takeString() : '';
+    }
+
+    /** How many times new flags were swapped in since opening. */
+    public function generation(): int
+    {
+        return $this->native->ffi->flags_source_generation($this->source);
+    }
+
+    /**
+     * The source's health: version, healthy, last_error, reloads, failures,
+     * kind ("file", "json" or "remote").
+     *
+     * @return array<string, mixed>
+     */
+    public function status(): array
+    {
+        $native = $this->native;
+        $code = $native->ffi->flags_source_status_json($this->source, $native->stringOut());
+        $json = $native->takeString();
+        return $code === 0 && $json !== null ? json_decode($json, true, 8, JSON_THROW_ON_ERROR) : [];
+    }
+
+    /** The file path, server URL or "<input>" this source reads. */
+    public function source(): string
+    {
+        return $this->description;
+    }
+
+    /** The native library's version, e.g. "0.1.0". */
+    public static function libraryVersion(): string
+    {
+        return Native::get()->ffi->flags_library_version();
+    }
+
+    /**
+     * Forgets the cached sources of this process (or request): the next
+     * open() opens again. Objects already handed out keep working.
+     */
+    public static function clearCache(): void
+    {
+        self::$registry = [];
+    }
+
+    public function __destruct()
+    {
+        if ($this->source !== null) {
+            $this->native->ffi->flags_source_free($this->source);
+            $this->source = null;
+        }
+    }
+
+    /** @param array<string, string|int|bool|null> $context */
+    private function evaluateWith(string $flag, array $context, ?int $nowMs): Evaluation
+    {
+        $ctx = $this->contextOf($context);
+        if ($ctx !== null && $ctx->ptr === null) {
+            return new Evaluation(false, null, Evaluation::INVALID_CONTEXT, null, $ctx->error ?? 'released');
+        }
+        return $this->native->evaluate($this->source, $flag, $ctx?->ptr, $nowMs);
+    }
+
+    private function contextOf(array $context): ?Context
+    {
+        if ($context === []) {
+            return null;
+        }
+        if ($context !== $this->lastArray) {
+            $this->remember($context);
+        }
+        return $this->lastContext;
+    }
+
+    private function remember(array $context): void
+    {
+        $this->lastContext = Context::fromArray($this->native, $context);
+        $this->lastArray = $context;
+    }
+
+    /**
+     * $path made absolute against the working directory, without "." segments
+     * and repeated slashes. Symlinks and ".." are left alone: resolving them
+     * would pin the target of a symlink that may be swapped later.
+     */
+    private static function absolutePath(string $path): string
+    {
+        if ($path === '' || $path[0] !== '/') {
+            $cwd = getcwd();
+            $path = ($cwd === false ? '' : $cwd) . '/' . $path;
+        }
+        if (str_contains($path, '//') || str_contains($path, '/./') || str_ends_with($path, '/.')) {
+            $kept = [];
+            foreach (explode('/', $path) as $segment) {
+                if ($segment !== '' && $segment !== '.') {
+                    $kept[] = $segment;
+                }
+            }
+            $path = '/' . implode('/', $kept);
+        }
+        return $path;
+    }
+
+    /** @param array<string, true> $known */
+    private static function checkOptions(array $options, array $known): void
+    {
+        foreach ($options as $name => $_) {
+            if (!isset($known[$name])) {
+                throw new FlagsException(
+                    "Unknown option \"$name\"; known options: " . implode(', ', array_keys($known)),
+                    FlagsException::INVALID_ARGUMENT,
+                );
+            }
+        }
+    }
+
+    /** A NUL-terminated copy of $text, kept alive in $keep for the call. */
+    private static function cString(FFI $ffi, string $text, string $name, array &$keep): CData
+    {
+        if (str_contains($text, "\0")) {
+            throw new FlagsException("$name contains a NUL byte", FlagsException::INVALID_ARGUMENT);
+        }
+        $length = \strlen($text);
+        $buffer = $ffi->new('char[' . ($length + 1) . ']');
+        if ($length > 0) {
+            FFI::memcpy($buffer, $text, $length);
+        }
+        $keep[] = $buffer;
+        return FFI::addr($buffer[0]);
+    }
+}

@@ -1,0 +1,82 @@
+<?php
+
+declare(strict_types=1);
+
+namespace Flags\Internal;
+
+use FFI;
+use FFI\CData;
+
+/**
+ * A native flags_context built once from a PHP array, freed when this
+ * object is destroyed.
+ *
+ * An array that cannot be attributes (a float, an array or an object as a
+ * value, an empty attribute name, bytes that are not UTF-8) gives an
+ * invalid context: $ptr is null, $error says why, and every evaluation
+ * with it is off with reason INVALID_CONTEXT.
+ *
+ * @internal
+ */
+final class Context
+{
+    /** The native context; null when invalid (or released). */
+    public ?CData $ptr = null;
+
+    /** Why the array is not a valid context; null when it is. */
+    public ?string $error = null;
+
+    private const JSON = JSON_FORCE_OBJECT | JSON_UNESCAPED_UNICODE | JSON_UNESCAPED_SLASHES;
+
+    private function __construct(private readonly FFI $ffi)
+    {
+    }
+
+    /**
+     * Strings are taken as they are, integers as their decimal text,
+     * booleans as "true"/"false", and null means the attribute is absent:
+     * the rules of a JSON context in every flags SDK. Keys are attribute
+     * names (an integer key is its decimal text).
+     *
+     * The array goes to the library as one JSON object: one call, whatever
+     * the number of attributes. (So a JsonSerializable object counts as the
+     * value it serializes to.)
+     *
+     * @param array<array-key, mixed> $attributes
+     */
+    public static function fromArray(Native $native, array $attributes): self
+    {
+        $ffi = $native->ffi;
+        $self = new self($ffi);
+        if (isset($attributes[''])) {
+            $self->error = 'an attribute name is empty';
+            return $self;
+        }
+        // The library checks the values (a float, an array or an object is an
+        // error naming the attribute); json_encode refuses bytes that are not
+        // UTF-8, INF and NAN.
+        $json = json_encode($attributes, self::JSON);
+        if ($json === false) {
+            $self->error = 'the context cannot be attributes: ' . json_last_error_msg()
+                . (json_last_error() === JSON_ERROR_UTF8 ? ' (names and values must be UTF-8)' : '');
+            return $self;
+        }
+        // A cell of its own: FFI::cast() of a shared cell would alias it.
+        [$cell, $address] = $native->newContextCell();
+        $code = $ffi->flags_context_from_json($json, \strlen($json), $address, $native->stringOut());
+        if ($code === 0) {
+            $self->ptr = $cell;
+        } else {
+            $self->error = $native->takeString() ?? $ffi->flags_result_message($code);
+        }
+        return $self;
+    }
+
+    public function __destruct()
+    {
+        if ($this->ptr !== null) {
+            $this->ffi->flags_context_free($this->ptr);
+            $this->ptr = null;
+        }
+    }
+}
