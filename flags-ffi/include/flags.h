@@ -305,6 +305,21 @@ int32_t flags_source_open_file(const char *path,
                                char **error_out);
 
 /**
+ * Like `flags_source_open_file`, but the process keeps one source per
+ * (path, interval) and every call returns a new handle to it: after the
+ * first call, opening costs a lookup, not a read and a parse. For hosts
+ * that open the flags on every request and cannot keep objects between
+ * requests (PHP under php-fpm). Each handle is still released with
+ * `flags_source_free`; the shared source lives until the process exits.
+ * A failed open is not remembered: the next call tries the file again.
+ */
+int32_t flags_source_open_file_shared(const char *path,
+                                      size_t path_len,
+                                      uint32_t check_interval_ms,
+                                      struct flags_source **out,
+                                      char **error_out);
+
+/**
  * Opens a flag file held in memory (`json_len` bytes). Errors name the
  * source `<input>`; FLAGS_ERROR_INVALID_FLAGS for any invalid content,
  * including bytes that are not UTF-8.

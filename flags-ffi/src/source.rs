@@ -124,6 +124,61 @@ pub unsafe extern "C" fn flags_source_open_file(
     unsafe { produce(out, error_out, body) }
 }
 
+/// Sources opened with `flags_source_open_file_shared`, by path and
+/// interval, for the life of the process.
+type SharedSources = std::sync::Mutex<std::collections::HashMap<(String, u32), FileSource>>;
+
+fn shared_sources() -> &'static SharedSources {
+    static SHARED: std::sync::OnceLock<SharedSources> = std::sync::OnceLock::new();
+    SHARED.get_or_init(SharedSources::default)
+}
+
+/// Like `flags_source_open_file`, but the process keeps one source per
+/// (path, interval) and every call returns a new handle to it: after the
+/// first call, opening costs a lookup, not a read and a parse. For hosts
+/// that open the flags on every request and cannot keep objects between
+/// requests (PHP under php-fpm). Each handle is still released with
+/// `flags_source_free`; the shared source lives until the process exits.
+/// A failed open is not remembered: the next call tries the file again.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn flags_source_open_file_shared(
+    path: *const c_char,
+    path_len: usize,
+    check_interval_ms: u32,
+    out: *mut *mut flags_source,
+    error_out: *mut *mut c_char,
+) -> i32 {
+    let body = || {
+        // SAFETY: NULL or `path_len` readable bytes, by the crate's rules.
+        let path = unsafe { text(path, path_len, "path") }?;
+        let interval = match check_interval_ms {
+            0 => DEFAULT_CHECK_INTERVAL_MS,
+            ms => ms,
+        };
+        // A panic while the lock was held cannot leave the map half
+        // updated (one insert), so a poisoned lock is still usable.
+        let mut shared = shared_sources()
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let key = (path.to_owned(), interval);
+        let file = match shared.get(&key) {
+            Some(file) => file.clone(),
+            None => {
+                let duration = Duration::from_millis(u64::from(interval));
+                let file = FileSource::open_on_access(Path::new(path), duration)
+                    .map_err(|e| Failure::flags(&e))?;
+                shared.insert(key, file.clone());
+                file
+            }
+        };
+        Ok(Box::new(flags_source {
+            kind: Kind::File(file),
+        }))
+    };
+    // SAFETY: `out` and `error_out` are NULL or valid for writes.
+    unsafe { produce(out, error_out, body) }
+}
+
 /// Opens a flag file held in memory (`json_len` bytes). Errors name the
 /// source `<input>`; FLAGS_ERROR_INVALID_FLAGS for any invalid content,
 /// including bytes that are not UTF-8.

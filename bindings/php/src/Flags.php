@@ -67,8 +67,11 @@ final class Flags
      * file swapped in (a bad edit keeps the last good flags). No thread is
      * started, so a source opened before a fork keeps working in the child.
      *
-     * Cached per process (per request under php-fpm): opening the same file
-     * with the same options again returns the same object. The cache key is
+     * Cached per process: opening the same file with the same options again
+     * returns the same object. Under php-fpm, where PHP forgets objects
+     * between requests, the library itself keeps the opened file for the
+     * worker's life, so the first open of each request is a lookup, not a
+     * read and a parse. The cache key is
      * the absolute path as written (with "." segments and repeated slashes
      * removed), not the symlink-resolved one: the library watches the path
      * you give, so a symlink swap (Kubernetes ConfigMap "..data") is seen
@@ -102,7 +105,10 @@ final class Flags
         }
         $native = Native::get($options['library'] ?? null);
         [$cell, $address] = $native->newSourceCell();
-        $code = $native->ffi->flags_source_open_file($path, \strlen($path), $interval, $address, $native->stringOut());
+        // The library keeps one source per (path, interval) for the life of
+        // the process, so the first open of every php-fpm request (which
+        // starts with empty statics) is a lookup, not a read and a parse.
+        $code = $native->ffi->flags_source_open_file_shared($path, \strlen($path), $interval, $address, $native->stringOut());
         if ($code !== 0) {
             $native->fail("Cannot open the flag file $path", $code);
         }

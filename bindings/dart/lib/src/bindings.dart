@@ -202,6 +202,25 @@ external int flagsSourceOpenFile(
   Pointer<Pointer<Char>> errorOut,
 );
 
+/// `int32_t flags_source_open_file_shared(const char *path, size_t path_len,
+/// uint32_t check_interval_ms, flags_source **out, char **error_out)`.
+@Native<
+  Int32 Function(
+    Pointer<Uint8>,
+    Size,
+    Uint32,
+    Pointer<Pointer<FlagsSource>>,
+    Pointer<Pointer<Char>>,
+  )
+>(symbol: 'flags_source_open_file_shared')
+external int flagsSourceOpenFileShared(
+  Pointer<Uint8> path,
+  int pathLen,
+  int checkIntervalMs,
+  Pointer<Pointer<FlagsSource>> out,
+  Pointer<Pointer<Char>> errorOut,
+);
+
 /// `int32_t flags_source_open_json(const char *json, size_t json_len,
 /// flags_source **out, char **error_out)`.
 @Native<
