@@ -55,25 +55,7 @@ use crate::model::{Rollout, Snapshot};
 use crate::path::push_json_string;
 use crate::timestamp::parse_millis;
 
-/// Top-level fields in the order `docs/flag-file.md` lists them: where a
-/// missing member is inserted.
-const TOP_ORDER: &[&str] = &["$schema", "version", "kill_all", "pilots", "flags"];
-/// Flag fields in documentation order.
-const FLAG_ORDER: &[&str] = &[
-    "description",
-    "owner",
-    "killed",
-    "requires",
-    "deny",
-    "pilots",
-    "percentage",
-    "ramp",
-    "bucket_by",
-    "salt",
-    "variants",
-];
-/// Longest flag key (see `docs/flag-file.md`, "Keys").
-const MAX_KEY_LEN: usize = 128;
+use crate::validate::{FLAG_FIELDS as FLAG_ORDER, MAX_KEY_LEN, TOP_FIELDS as TOP_ORDER};
 
 /// The text of a valid flag file, edited in place.
 ///

@@ -19,8 +19,11 @@ use crate::timestamp::parse_millis;
 /// The flag file versions this build understands.
 pub const SUPPORTED_VERSIONS: &[u32] = &[1];
 
-const TOP_FIELDS: &[&str] = &["$schema", "version", "kill_all", "pilots", "flags"];
-const FLAG_FIELDS: &[&str] = &[
+/// Top-level fields, in the order `docs/flag-file.md` lists them (edits
+/// insert missing members in this order too).
+pub(crate) const TOP_FIELDS: &[&str] = &["$schema", "version", "kill_all", "pilots", "flags"];
+/// Flag fields, in documentation order.
+pub(crate) const FLAG_FIELDS: &[&str] = &[
     "description",
     "owner",
     "killed",
@@ -37,7 +40,8 @@ const CONDITION_FIELDS: &[&str] = &["attribute", "op", "value", "values"];
 const RAMP_FIELDS: &[&str] = &["at", "percentage"];
 const VARIANT_FIELDS: &[&str] = &["name", "weight"];
 const OPS: &[&str] = &["in", "not_in", "semver_gte", "semver_lt"];
-const MAX_KEY_LEN: usize = 128;
+/// Longest flag key.
+pub(crate) const MAX_KEY_LEN: usize = 128;
 
 pub(crate) fn snapshot(bytes: &[u8], source: Arc<str>) -> Result<Snapshot, Error> {
     let text = match std::str::from_utf8(bytes) {

@@ -109,19 +109,26 @@ pub unsafe extern "C" fn flags_source_open_file(
     let body = || {
         // SAFETY: NULL or `path_len` readable bytes, by the crate's rules.
         let path = unsafe { text(path, path_len, "path") }?;
-        let interval = match check_interval_ms {
-            0 => DEFAULT_CHECK_INTERVAL_MS,
-            ms => ms,
-        };
-        let interval = Duration::from_millis(u64::from(interval));
-        let file = FileSource::open_on_access(Path::new(path), interval)
-            .map_err(|e| Failure::flags(&e))?;
+        let file = open_on_access(path, check_interval(check_interval_ms))?;
         Ok(Box::new(flags_source {
             kind: Kind::File(file),
         }))
     };
     // SAFETY: `out` and `error_out` are NULL or valid for writes.
     unsafe { produce(out, error_out, body) }
+}
+
+/// `check_interval_ms` with 0 meaning the default.
+fn check_interval(ms: u32) -> u32 {
+    match ms {
+        0 => DEFAULT_CHECK_INTERVAL_MS,
+        ms => ms,
+    }
+}
+
+fn open_on_access(path: &str, interval_ms: u32) -> Result<FileSource, Failure> {
+    let interval = Duration::from_millis(u64::from(interval_ms));
+    FileSource::open_on_access(Path::new(path), interval).map_err(|e| Failure::flags(&e))
 }
 
 /// Sources opened with `flags_source_open_file_shared`, by path and
@@ -151,10 +158,7 @@ pub unsafe extern "C" fn flags_source_open_file_shared(
     let body = || {
         // SAFETY: NULL or `path_len` readable bytes, by the crate's rules.
         let path = unsafe { text(path, path_len, "path") }?;
-        let interval = match check_interval_ms {
-            0 => DEFAULT_CHECK_INTERVAL_MS,
-            ms => ms,
-        };
+        let interval = check_interval(check_interval_ms);
         // A panic while the lock was held cannot leave the map half
         // updated (one insert), so a poisoned lock is still usable.
         let mut shared = shared_sources()
@@ -164,9 +168,7 @@ pub unsafe extern "C" fn flags_source_open_file_shared(
         let file = match shared.get(&key) {
             Some(file) => file.clone(),
             None => {
-                let duration = Duration::from_millis(u64::from(interval));
-                let file = FileSource::open_on_access(Path::new(path), duration)
-                    .map_err(|e| Failure::flags(&e))?;
+                let file = open_on_access(path, interval)?;
                 shared.insert(key, file.clone());
                 file
             }
