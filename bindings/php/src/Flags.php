@@ -38,27 +38,22 @@ final class Flags
         'library' => true,
     ];
 
-    /**
-     * The native source; null once released.
-     *
-     * @internal
-     */
-    public ?CData $source;
-
     /** The last context array given to isEnabled/variant/evaluate, and its native form. */
     private ?array $lastArray = null;
     private ?Context $lastContext = null;
 
-    private readonly FFI $ffi;
-
+    /**
+     * Plain (not readonly) properties, and the FFI object rather than a
+     * Native one: php-fpm makes a Flags object in every request, where
+     * each readonly property and each extra object costs time.
+     */
     private function __construct(
-        /** @internal */
-        public readonly Native $native,
-        CData $source,
-        private readonly string $description,
+        /** @internal the loaded library */
+        public FFI $ffi,
+        /** @internal the native source; null once released */
+        public ?CData $source,
+        private string $description,
     ) {
-        $this->source = $source;
-        $this->ffi = $native->ffi;
     }
 
     /**
@@ -88,31 +83,41 @@ final class Flags
      */
     public static function open(string $path, array $options = []): self
     {
+        // Under php-fpm this runs in every request with PHP's caches cold,
+        // where each call, object and FFI operation costs a microsecond or
+        // more: the first open of a request is kept to one FFI type, one
+        // native call and one object (see tests/e2e/app.php's timings).
+        $interval = 1000;
         if ($options !== []) {
-            self::checkOptions($options, self::OPEN_OPTIONS);
+            // A valid check_interval_ms, with or without a library, passes
+            // here; anything else is checked (and refused with a message)
+            // by checkInterval().
+            $interval = $options['check_interval_ms'] ?? null;
+            if (!\is_int($interval) || $interval < 0 || $interval > 0xFFFFFFFF
+                || \count($options) !== (isset($options['library']) ? 2 : 1)) {
+                $interval = self::checkInterval($options);
+            }
         }
-        $interval = $options['check_interval_ms'] ?? 1000;
-        if (!\is_int($interval) || $interval < 0 || $interval > 0xFFFFFFFF) {
-            throw new FlagsException(
-                'check_interval_ms must be an integer from 0 to 4294967295 (milliseconds)',
-                FlagsException::INVALID_ARGUMENT,
-            );
+        if ($path === '' || $path[0] !== '/' || str_contains($path, '//') || str_contains($path, '/.')) {
+            $path = self::absolutePath($path);
         }
-        $path = self::absolutePath($path);
         $key = $path . "\0" . $interval;
         if (isset(self::$registry[$key])) {
             return self::$registry[$key];
         }
-        $native = Native::get($options['library'] ?? null);
-        [$cell, $address] = $native->newSourceCell();
+        $ffi = Native::ffi($options['library'] ?? null);
+        $out = Native::$sourceOut ??= $ffi->new('flags_source *[1]');
         // The library keeps one source per (path, interval) for the life of
         // the process, so the first open of every php-fpm request (which
         // starts with empty statics) is a lookup, not a read and a parse.
-        $code = $native->ffi->flags_source_open_file_shared($path, \strlen($path), $interval, $address, $native->stringOut());
-        if ($code !== 0) {
-            $native->fail("Cannot open the flag file $path", $code);
+        // The error message is asked for only when the open fails.
+        if ($ffi->flags_source_open_file_shared($path, \strlen($path), $interval, $out, null) !== 0) {
+            $code = $ffi->flags_source_open_file_shared($path, \strlen($path), $interval, $out, Native::stringOut());
+            if ($code !== 0) {
+                Native::fail("Cannot open the flag file $path", $code);
+            }
         }
-        return self::$registry[$key] = new self($native, $cell, $path);
+        return self::$registry[$key] = new self($ffi, $out[0], $path);
     }
 
     /**
@@ -126,13 +131,13 @@ final class Flags
     public static function fromJson(string $json, array $options = []): self
     {
         self::checkOptions($options, ['library' => true]);
-        $native = Native::get($options['library'] ?? null);
-        [$cell, $address] = $native->newSourceCell();
-        $code = $native->ffi->flags_source_open_json($json, \strlen($json), $address, $native->stringOut());
+        $ffi = Native::ffi($options['library'] ?? null);
+        $out = Native::$sourceOut ??= $ffi->new('flags_source *[1]');
+        $code = $ffi->flags_source_open_json($json, \strlen($json), $out, Native::stringOut());
         if ($code !== 0) {
-            $native->fail('Invalid flags JSON', $code);
+            Native::fail('Invalid flags JSON', $code);
         }
-        return new self($native, $cell, '<input>');
+        return new self($ffi, $out[0], '<input>');
     }
 
     /**
@@ -158,8 +163,7 @@ final class Flags
         if (isset(self::$registry[$key])) {
             return self::$registry[$key];
         }
-        $native = Native::get($options['library'] ?? null);
-        $ffi = $native->ffi;
+        $ffi = Native::ffi($options['library'] ?? null);
         $keep = [];
         $o = $ffi->new('flags_remote_options');
         $o->url = self::cString($ffi, $url, 'url', $keep);
@@ -180,13 +184,13 @@ final class Flags
             $o->{$name} = $value;
         }
         $o->stream = (bool) ($options['stream'] ?? false);
-        [$cell, $address] = $native->newSourceCell();
-        $code = $ffi->flags_source_open_remote(FFI::addr($o), $address, $native->stringOut());
+        $out = Native::$sourceOut ??= $ffi->new('flags_source *[1]');
+        $code = $ffi->flags_source_open_remote(FFI::addr($o), $out, Native::stringOut());
         unset($keep);
         if ($code !== 0) {
-            $native->fail("Cannot open the flag server $url", $code);
+            Native::fail("Cannot open the flag server $url", $code);
         }
-        return self::$registry[$key] = new self($native, $cell, $url);
+        return self::$registry[$key] = new self($ffi, $out[0], $url);
     }
 
     /**
@@ -197,7 +201,7 @@ final class Flags
      */
     public function for(array $context): Scoped
     {
-        return new Scoped($this, Context::fromArray($this->native, $context));
+        return new Scoped($this, Context::fromArray($this->ffi, $context));
     }
 
     /**
@@ -265,7 +269,7 @@ final class Flags
         if ($ctx !== null && $ctx->ptr === null) {
             return [];
         }
-        return $this->native->enabledFlags($this->source, $ctx?->ptr);
+        return Native::enabledFlags($this->source, $ctx?->ptr);
     }
 
     /**
@@ -280,21 +284,20 @@ final class Flags
         if ($ctx !== null && $ctx->ptr === null) {
             return [];
         }
-        return $this->native->evaluateAll($this->source, $ctx?->ptr, null);
+        return Native::evaluateAll($this->source, $ctx?->ptr, null);
     }
 
     /** The version (content hash) of the flags being served. */
     public function version(): string
     {
-        $native = $this->native;
-        $code = $native->ffi->flags_source_version($this->source, $native->stringOut());
-        return $code === 0 ? (string) $native->takeString() : '';
+        $code = $this->ffi->flags_source_version($this->source, Native::stringOut());
+        return $code === 0 ? (string) Native::takeString() : '';
     }
 
     /** How many times new flags were swapped in since opening. */
     public function generation(): int
     {
-        return $this->native->ffi->flags_source_generation($this->source);
+        return $this->ffi->flags_source_generation($this->source);
     }
 
     /**
@@ -305,9 +308,8 @@ final class Flags
      */
     public function status(): array
     {
-        $native = $this->native;
-        $code = $native->ffi->flags_source_status_json($this->source, $native->stringOut());
-        $json = $native->takeString();
+        $code = $this->ffi->flags_source_status_json($this->source, Native::stringOut());
+        $json = Native::takeString();
         return $code === 0 && $json !== null ? json_decode($json, true, 8, JSON_THROW_ON_ERROR) : [];
     }
 
@@ -320,7 +322,7 @@ final class Flags
     /** The native library's version, e.g. "0.1.0". */
     public static function libraryVersion(): string
     {
-        return Native::get()->ffi->flags_library_version();
+        return Native::ffi()->flags_library_version();
     }
 
     /**
@@ -335,7 +337,7 @@ final class Flags
     public function __destruct()
     {
         if ($this->source !== null) {
-            $this->native->ffi->flags_source_free($this->source);
+            $this->ffi->flags_source_free($this->source);
             $this->source = null;
         }
     }
@@ -347,7 +349,7 @@ final class Flags
         if ($ctx !== null && $ctx->ptr === null) {
             return new Evaluation(false, null, Evaluation::INVALID_CONTEXT, null, $ctx->error ?? 'released');
         }
-        return $this->native->evaluate($this->source, $flag, $ctx?->ptr, $nowMs);
+        return Native::evaluate($this->source, $flag, $ctx?->ptr, $nowMs);
     }
 
     private function contextOf(array $context): ?Context
@@ -363,7 +365,7 @@ final class Flags
 
     private function remember(array $context): void
     {
-        $this->lastContext = Context::fromArray($this->native, $context);
+        $this->lastContext = Context::fromArray($this->ffi, $context);
         $this->lastArray = $context;
     }
 
@@ -401,6 +403,24 @@ final class Flags
                 );
             }
         }
+    }
+
+    /**
+     * Checks open()'s options and gives check_interval_ms.
+     *
+     * @param array<string, mixed> $options
+     */
+    private static function checkInterval(array $options): int
+    {
+        self::checkOptions($options, self::OPEN_OPTIONS);
+        $interval = $options['check_interval_ms'] ?? 1000;
+        if (!\is_int($interval) || $interval < 0 || $interval > 0xFFFFFFFF) {
+            throw new FlagsException(
+                'check_interval_ms must be an integer from 0 to 4294967295 (milliseconds)',
+                FlagsException::INVALID_ARGUMENT,
+            );
+        }
+        return $interval;
     }
 
     /** A NUL-terminated copy of $text, kept alive in $keep for the call. */

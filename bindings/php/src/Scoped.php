@@ -23,14 +23,14 @@ use Flags\Internal\Native;
  */
 final class Scoped
 {
-    private readonly FFI $ffi;
+    private FFI $ffi;
 
     /** @internal use Flags::for() */
     public function __construct(
-        private readonly Flags $flags,
-        private readonly Context $context,
+        private Flags $flags,
+        private Context $context,
     ) {
-        $this->ffi = $flags->native->ffi;
+        $this->ffi = $flags->ffi;
     }
 
     public function isEnabled(string $flag): bool
@@ -50,7 +50,7 @@ final class Scoped
         if ($ctx === null) {
             return $this->invalid();
         }
-        return $this->flags->native->evaluate($this->flags->source, $flag, $ctx, null);
+        return Native::evaluate($this->flags->source, $flag, $ctx, null);
     }
 
     /** evaluate() at a given time instead of now. */
@@ -60,21 +60,21 @@ final class Scoped
         if ($ctx === null) {
             return $this->invalid();
         }
-        return $this->flags->native->evaluate($this->flags->source, $flag, $ctx, Native::unixMillis($now));
+        return Native::evaluate($this->flags->source, $flag, $ctx, Native::unixMillis($now));
     }
 
     /** @return list<string> the keys of the flags that are on, in key order */
     public function enabledFlags(): array
     {
         $ctx = $this->context->ptr;
-        return $ctx === null ? [] : $this->flags->native->enabledFlags($this->flags->source, $ctx);
+        return $ctx === null ? [] : Native::enabledFlags($this->flags->source, $ctx);
     }
 
     /** @return array<string, Evaluation> every flag, by key, in key order */
     public function evaluateAll(): array
     {
         $ctx = $this->context->ptr;
-        return $ctx === null ? [] : $this->flags->native->evaluateAll($this->flags->source, $ctx, null);
+        return $ctx === null ? [] : Native::evaluateAll($this->flags->source, $ctx, null);
     }
 
     /** Whether the context array was valid attributes. */

@@ -14,7 +14,7 @@ try {
     fwrite(STDERR, sprintf(
         "flags library %s (%s)\n",
         \Flags\Flags::libraryVersion(),
-        \Flags\Internal\Native::get()->library ?? 'preloaded scope',
+        \Flags\Internal\Native::$library ?? 'preloaded scope',
     ));
 } catch (\Flags\FlagsException $e) {
     fwrite(STDERR, $e->getMessage() . "\n");

@@ -28,7 +28,7 @@ final class Context
 
     private const JSON = JSON_FORCE_OBJECT | JSON_UNESCAPED_UNICODE | JSON_UNESCAPED_SLASHES;
 
-    private function __construct(private readonly FFI $ffi)
+    private function __construct(private FFI $ffi)
     {
     }
 
@@ -44,9 +44,8 @@ final class Context
      *
      * @param array<array-key, mixed> $attributes
      */
-    public static function fromArray(Native $native, array $attributes): self
+    public static function fromArray(FFI $ffi, array $attributes): self
     {
-        $ffi = $native->ffi;
         $self = new self($ffi);
         if (isset($attributes[''])) {
             $self->error = 'an attribute name is empty';
@@ -61,13 +60,15 @@ final class Context
                 . (json_last_error() === JSON_ERROR_UTF8 ? ' (names and values must be UTF-8)' : '');
             return $self;
         }
-        // A cell of its own: FFI::cast() of a shared cell would alias it.
-        [$cell, $address] = $native->newContextCell();
-        $code = $ffi->flags_context_from_json($json, \strlen($json), $address, $native->stringOut());
-        if ($code === 0) {
-            $self->ptr = $cell;
+        // One out cell for the request: reading [0] copies the pointer into a
+        // CData of its own. The error message is asked for only on failure
+        // (building a context is deterministic: the second call fails alike).
+        $out = Native::$contextOut ??= $ffi->new('flags_context *[1]');
+        if ($ffi->flags_context_from_json($json, \strlen($json), $out, null) === 0) {
+            $self->ptr = $out[0];
         } else {
-            $self->error = $native->takeString() ?? $ffi->flags_result_message($code);
+            $code = $ffi->flags_context_from_json($json, \strlen($json), $out, Native::stringOut());
+            $self->error = Native::takeString() ?? $ffi->flags_result_message($code);
         }
         return $self;
     }

@@ -10,9 +10,13 @@ use Flags\Evaluation;
 use Flags\FlagsException;
 
 /**
- * The loaded library: one per process in the CLI and in long-running
- * workers, one per request under php-fpm (PHP resets static properties
- * between requests; the library itself stays loaded when preloaded).
+ * The loaded library, as static state: one per process in the CLI and in
+ * long-running workers, one per request under php-fpm (PHP resets static
+ * properties between requests; the library itself stays loaded when
+ * preloaded). Static rather than an object because under php-fpm it is
+ * set up again in every request, and there every object and every call
+ * on the way to the first flag costs microseconds (see
+ * tests/e2e/app.php's timings).
  *
  * Every FFI API call of the package happens in this class or in another
  * class of this package, so that preloading the package is enough to use
@@ -25,30 +29,37 @@ final class Native
     /** The FFI scope name the generated preload header declares. */
     public const SCOPE = 'flags';
 
-    private static ?Native $instance = null;
+    /** The loaded library; null until ffi() loads it. */
+    public static ?FFI $ffi = null;
+
+    /** "scope" (preloaded with ffi.preload) or "cdef"; "" until loaded. */
+    public static string $mode = '';
+
+    /** The library file, or null when it came from a preloaded scope. */
+    public static ?string $library = null;
+
+    /**
+     * Reusable out-parameters, made on first use (under php-fpm every
+     * request starts without them). Each is a one-element array, which FFI
+     * passes as a pointer to its element (no FFI::addr() object), and
+     * reading `[0]` copies the written pointer into a CData of its own
+     * (or gives null for NULL), so one cell serves every open of a request.
+     *
+     * @var CData|null `flags_source *[1]`
+     */
+    public static ?CData $sourceOut = null;
+    /** @var CData|null `flags_context *[1]` */
+    public static ?CData $contextOut = null;
+    /** @var CData|null `char *[1]`: an owned string or an error message */
+    private static ?CData $string = null;
+    private static ?CData $evaluation = null;
+    private static ?CData $evaluationPtr = null;
 
     /** @var array<string, mixed>|null|false false: not read yet */
     private static array|null|false $config = false;
 
-    /**
-     * Reusable out-parameters, made on first use: under php-fpm every
-     * request starts without them, and the first use of an FFI type in a
-     * request costs microseconds.
-     */
-    private ?CData $evaluation = null;
-    private ?CData $evaluationPtr = null;
-    private ?CData $string = null;
-    private ?CData $stringPtr = null;
-    private ?\FFI\CType $contextType = null;
-    private ?\FFI\CType $sourceType = null;
-
-    private function __construct(
-        public readonly FFI $ffi,
-        /** "scope" (preloaded with ffi.preload) or "cdef" */
-        public readonly string $mode,
-        /** the library file, or null when it came from a preloaded scope */
-        public readonly ?string $library,
-    ) {
+    private function __construct()
+    {
     }
 
     /**
@@ -57,17 +68,28 @@ final class Native
      * @param string|null $library a libflags_ffi.so to load instead of the
      *                             installed one (ignored when preloaded)
      */
-    public static function get(?string $library = null): self
+    public static function ffi(?string $library = null): FFI
     {
-        $native = self::$instance ??= self::load($library);
-        if ($library !== null && $native->mode === 'cdef' && $native->library !== self::absolute($library)) {
+        $ffi = self::$ffi;
+        if ($ffi === null) {
+            // The php-fpm case first, without asking the ini settings: this
+            // runs at the first use of every request there.
+            try {
+                $ffi = FFI::scope(self::SCOPE);
+                self::$mode = 'scope';
+            } catch (\Throwable $e) {
+                $ffi = self::load($library, $e);
+            }
+            return self::$ffi = $ffi;
+        }
+        if ($library !== null && self::$mode === 'cdef' && self::$library !== self::absolute($library)) {
             throw new FlagsException(
-                "The flags library is already loaded from {$native->library}; a process loads one library ("
+                'The flags library is already loaded from ' . self::$library . '; a process loads one library ('
                 . "asked for $library)",
                 FlagsException::LIBRARY,
             );
         }
-        return $native;
+        return $ffi;
     }
 
     /** The generated install configuration (build/config.php), if any. */
@@ -80,8 +102,10 @@ final class Native
         return self::$config;
     }
 
-    private static function load(?string $library): self
+    /** Loads the library when there is no preloaded scope ($noScope says why not). */
+    private static function load(?string $library, \Throwable $noScope): FFI
     {
+        $scopeError = $noScope->getMessage();
         if (!extension_loaded('ffi')) {
             throw new FlagsException(
                 'The PHP FFI extension is not loaded: install or enable ext-ffi (Debian: php8.2-cli has it).',
@@ -96,13 +120,8 @@ final class Native
                 FlagsException::LIBRARY,
             );
         }
-        $scopeError = null;
-        if ((string) ini_get('ffi.preload') !== '') {
-            try {
-                return new self(FFI::scope(self::SCOPE), 'scope', null);
-            } catch (\FFI\Exception $e) {
-                $scopeError = $e->getMessage();
-            }
+        if ((string) ini_get('ffi.preload') === '') {
+            $scopeError = null;
         }
         if ($enable === 'preload' && PHP_SAPI !== 'cli' && PHP_SAPI !== 'phpdbg') {
             throw new FlagsException(
@@ -155,7 +174,9 @@ final class Native
                 $e,
             );
         }
-        return new self($ffi, 'cdef', $library);
+        self::$mode = 'cdef';
+        self::$library = $library;
+        return $ffi;
     }
 
     private static function absolute(string $path): string
@@ -166,41 +187,24 @@ final class Native
 
     /**
      * Reads and frees the `char *` the last call wrote through
-     * $this->stringPtr; null when it wrote NULL.
+     * stringOut(); null when it wrote NULL.
      */
-    public function takeString(): ?string
+    public static function takeString(): ?string
     {
-        $string = $this->string;
-        if ($string === null || FFI::isNull($string)) {
+        $string = self::$string === null ? null : self::$string[0];
+        if ($string === null) {
             return null;
         }
+        self::$string[0] = null;
         $text = FFI::string($string);
-        $this->ffi->flags_string_free($string);
+        self::$ffi->flags_string_free($string);
         return $text;
     }
 
-    /** The address of the reusable `char *` out-parameter. */
-    public function stringOut(): CData
+    /** The reusable `char *` out-parameter (a `char *[1]`, passed as `char **`). */
+    public static function stringOut(): CData
     {
-        if ($this->stringPtr === null) {
-            $this->string = $this->ffi->new('char *');
-            $this->stringPtr = FFI::addr($this->string);
-        }
-        return $this->stringPtr;
-    }
-
-    /** A fresh `flags_source *` cell and its address, for an open call. */
-    public function newSourceCell(): array
-    {
-        $cell = $this->ffi->new($this->sourceType ??= $this->ffi->type('flags_source *'));
-        return [$cell, FFI::addr($cell)];
-    }
-
-    /** A fresh `flags_context *` cell and its address. */
-    public function newContextCell(): array
-    {
-        $cell = $this->ffi->new($this->contextType ??= $this->ffi->type('flags_context *'));
-        return [$cell, FFI::addr($cell)];
+        return self::$string ??= self::$ffi->new('char *[1]');
     }
 
     /**
@@ -208,30 +212,31 @@ final class Native
      *
      * @return never
      */
-    public function fail(string $what, int $code): void
+    public static function fail(string $what, int $code): void
     {
-        $detail = (string) $this->takeString();
-        $message = $this->ffi->flags_result_message($code);
+        $detail = (string) self::takeString();
+        $message = self::$ffi->flags_result_message($code);
         throw new FlagsException("$what: $message", $code, $detail);
     }
 
     /**
      * One evaluation, with the detail. Never throws.
      */
-    public function evaluate(?CData $source, string $flag, ?CData $context, ?int $nowMs): Evaluation
+    public static function evaluate(?CData $source, string $flag, ?CData $context, ?int $nowMs): Evaluation
     {
-        if ($this->evaluation === null) {
-            $this->evaluation = $this->ffi->new('flags_evaluation');
-            $this->evaluationPtr = FFI::addr($this->evaluation);
+        $ffi = self::$ffi;
+        if (self::$evaluation === null) {
+            self::$evaluation = $ffi->new('flags_evaluation');
+            self::$evaluationPtr = FFI::addr(self::$evaluation);
         }
-        $ev = $this->evaluation;
+        $ev = self::$evaluation;
         $code = $nowMs === null
-            ? $this->ffi->flags_evaluate($source, $flag, \strlen($flag), $context, $this->evaluationPtr)
-            : $this->ffi->flags_evaluate_at($source, $flag, \strlen($flag), $context, $nowMs, $this->evaluationPtr);
+            ? $ffi->flags_evaluate($source, $flag, \strlen($flag), $context, self::$evaluationPtr)
+            : $ffi->flags_evaluate_at($source, $flag, \strlen($flag), $context, $nowMs, self::$evaluationPtr);
         $variant = $ev->variant;
         if ($variant !== null && !FFI::isNull($variant)) {
             $variant = FFI::string($variant);
-            $this->ffi->flags_evaluation_clear($this->evaluationPtr);
+            $ffi->flags_evaluation_clear(self::$evaluationPtr);
         } else {
             $variant = null;
         }
@@ -240,9 +245,9 @@ final class Native
         return new Evaluation(
             $ev->enabled,
             $variant,
-            Evaluation::REASONS[$reason] ?? $this->ffi->flags_reason_name($reason),
+            Evaluation::REASONS[$reason] ?? $ffi->flags_reason_name($reason),
             $bucket < 0 ? null : $bucket,
-            $code === 0 ? null : $this->ffi->flags_result_message($code),
+            $code === 0 ? null : $ffi->flags_result_message($code),
         );
     }
 
@@ -251,12 +256,12 @@ final class Native
      *
      * @return array<string, Evaluation> by flag key, in key order
      */
-    public function evaluateAll(?CData $source, ?CData $context, ?int $nowMs): array
+    public static function evaluateAll(?CData $source, ?CData $context, ?int $nowMs): array
     {
         $code = $nowMs === null
-            ? $this->ffi->flags_evaluate_all_json($source, $context, $this->stringOut())
-            : $this->ffi->flags_evaluate_all_json_at($source, $context, $nowMs, $this->stringOut());
-        $json = $this->takeString();
+            ? self::$ffi->flags_evaluate_all_json($source, $context, self::stringOut())
+            : self::$ffi->flags_evaluate_all_json_at($source, $context, $nowMs, self::stringOut());
+        $json = self::takeString();
         if ($code !== 0 || $json === null) {
             return [];
         }
@@ -277,10 +282,10 @@ final class Native
      *
      * @return list<string>
      */
-    public function enabledFlags(?CData $source, ?CData $context): array
+    public static function enabledFlags(?CData $source, ?CData $context): array
     {
-        $code = $this->ffi->flags_evaluate_all_json($source, $context, $this->stringOut());
-        $json = $this->takeString();
+        $code = self::$ffi->flags_evaluate_all_json($source, $context, self::stringOut());
+        $json = self::takeString();
         if ($code !== 0 || $json === null) {
             return [];
         }
