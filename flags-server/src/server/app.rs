@@ -320,23 +320,21 @@ async fn evaluate(State(state): State<AppState>, body: Bytes) -> Response {
     let snapshot = shared.source.snapshot();
     let ctx = ctx.as_context();
     let now = flags_core::now();
-    let results: Vec<_> = match &request.flags {
+    let evaluated: Vec<(&str, flags_core::Evaluation<'_>)> = match &request.flags {
         Some(keys) => keys
             .iter()
-            .map(|key| {
-                let result = snapshot.evaluate(key, &ctx, now);
-                shared.metrics.evaluation(&snapshot, key, &result);
-                response(key, &result)
-            })
+            .map(|key| (&**key, snapshot.evaluate(key, &ctx, now)))
             .collect(),
-        None => snapshot
-            .evaluate_all(&ctx, now)
-            .map(|(key, result)| {
-                shared.metrics.evaluation(&snapshot, key, &result);
-                response(key, &result)
-            })
-            .collect(),
+        None => snapshot.evaluate_all(&ctx, now).collect(),
     };
+    shared.metrics.evaluations(
+        &snapshot,
+        evaluated.iter().map(|(key, result)| (*key, result)),
+    );
+    let results: Vec<_> = evaluated
+        .iter()
+        .map(|(key, result)| response(key, result))
+        .collect();
     #[derive(Serialize)]
     struct Body<'a> {
         version: &'a str,

@@ -50,23 +50,43 @@ impl Metrics {
     }
 
     pub fn evaluation(&self, snapshot: &Snapshot, key: &str, result: &Evaluation<'_>) {
-        let label = if snapshot.flag(key).is_some() {
-            key
-        } else {
-            UNKNOWN_FLAG
+        self.evaluations(snapshot, std::iter::once((key, result)));
+    }
+
+    /// Counts a batch of evaluations from one snapshot under one lock.
+    pub fn evaluations<'r>(
+        &self,
+        snapshot: &Snapshot,
+        results: impl IntoIterator<Item = (&'r str, &'r Evaluation<'r>)>,
+    ) {
+        let label = |key: &'r str| {
+            if snapshot.flag(key).is_some() {
+                key
+            } else {
+                UNKNOWN_FLAG
+            }
         };
-        let slot = slot(result);
+        let mut missing = Vec::new();
         {
             let map = self.evaluations.read().unwrap_or_else(|e| e.into_inner());
-            if let Some(counters) = map.get(label) {
-                counters[slot].fetch_add(1, Ordering::Relaxed);
-                return;
+            for (key, result) in results {
+                match map.get(label(key)) {
+                    Some(counters) => {
+                        counters[slot(result)].fetch_add(1, Ordering::Relaxed);
+                    }
+                    None => missing.push((label(key), slot(result))),
+                }
             }
         }
+        if missing.is_empty() {
+            return;
+        }
         let mut map = self.evaluations.write().unwrap_or_else(|e| e.into_inner());
-        map.entry(label.into())
-            .or_insert_with(|| std::array::from_fn(|_| AtomicU64::new(0)))[slot]
-            .fetch_add(1, Ordering::Relaxed);
+        for (label, slot) in missing {
+            map.entry(label.into())
+                .or_insert_with(|| std::array::from_fn(|_| AtomicU64::new(0)))[slot]
+                .fetch_add(1, Ordering::Relaxed);
+        }
     }
 
     pub fn render(&self, snapshot: &Snapshot, status: &SourceStatus) -> String {

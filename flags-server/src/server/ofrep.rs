@@ -162,12 +162,14 @@ pub(crate) async fn bulk(
     let shared = state.shared();
     let snapshot: std::sync::Arc<Snapshot> = shared.source.snapshot();
     let ctx = ctx.as_context();
-    let flags: Vec<Success<'_>> = snapshot
-        .evaluate_all(&ctx, flags_core::now())
-        .map(|(key, result)| {
-            shared.metrics.evaluation(&snapshot, key, &result);
-            success(key, &result, snapshot.version())
-        })
+    let evaluated: Vec<_> = snapshot.evaluate_all(&ctx, flags_core::now()).collect();
+    shared.metrics.evaluations(
+        &snapshot,
+        evaluated.iter().map(|(key, result)| (*key, result)),
+    );
+    let flags: Vec<Success<'_>> = evaluated
+        .iter()
+        .map(|(key, result)| success(key, result, snapshot.version()))
         .collect();
     #[derive(Serialize)]
     struct Bulk<'a> {
