@@ -102,25 +102,50 @@ pub(crate) fn quote(s: &str) -> String {
 /// Every control character is escaped, C1 controls included.
 pub(crate) fn push_json_string(out: &mut String, s: &str) {
     out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if c.is_control() => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
+    // Copy runs that need no escape in one go: ids and names rarely do.
+    let mut plain = 0;
+    for (i, c) in s.char_indices() {
+        let escape = match c {
+            '"' => "\\\"",
+            '\\' => "\\\\",
+            '\n' => "\\n",
+            '\r' => "\\r",
+            '\t' => "\\t",
+            c if c.is_control() => "",
+            _ => continue,
+        };
+        out.push_str(&s[plain..i]);
+        if escape.is_empty() {
+            let _ = write!(out, "\\u{:04x}", c as u32);
+        } else {
+            out.push_str(escape);
         }
+        plain = i + c.len_utf8();
     }
+    out.push_str(&s[plain..]);
     out.push('"');
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn escapes_json_strings() {
+        let cases = [
+            ("plain", r#""plain""#),
+            ("", r#""""#),
+            ("a\"b\\c", r#""a\"b\\c""#),
+            ("l1\nl2\r\t", r#""l1\nl2\r\t""#),
+            (
+                "\u{1b}[31m\u{7f}\u{9b}é日本",
+                r#""\u001b[31m\u007f\u009bé日本""#,
+            ),
+        ];
+        for (raw, expected) in cases {
+            assert_eq!(quote(raw), expected, "{raw:?}");
+        }
+    }
 
     #[test]
     fn formats_plain_and_bracketed_keys() {
