@@ -102,8 +102,9 @@ impl OwnedContext {
     /// or malformed JSON is an error naming the attribute.
     pub fn from_json(text: &str) -> Result<Self, Error> {
         let source: Arc<str> = Arc::from("<context>");
+        let locator = json::Locator::new(text);
         let diag = |at: usize, path: String, message: String| {
-            let (line, column) = json::line_col(text, at);
+            let (line, column) = locator.locate(at);
             Diagnostic {
                 source: source.clone(),
                 line,
@@ -132,7 +133,7 @@ impl OwnedContext {
         let mut repeated = vec![false; members.len()];
         for (i, first) in json::duplicates(&members) {
             repeated[i] = true;
-            let (line, column) = json::line_col(text, members[first].key_at);
+            let (line, column) = locator.locate(members[first].key_at);
             errors.push((
                 members[i].key_at,
                 root_path.key(&members[i].key).to_string(),

@@ -467,21 +467,61 @@ fn describe_char(c: char) -> String {
 }
 
 /// Converts a byte offset into a 1-based line and a 1-based column counted
-/// in characters.
+/// in characters. For one lookup; use a [`Locator`] for many.
 pub(crate) fn line_col(text: &str, at: usize) -> (usize, usize) {
-    let at = at.min(text.len());
-    let before = &text.as_bytes()[..at];
-    let line = 1 + before.iter().filter(|&&b| b == b'\n').count();
-    let line_start = before
-        .iter()
-        .rposition(|&b| b == b'\n')
-        .map_or(0, |i| i + 1);
-    // `at` may fall inside a character only for invalid UTF-8, which is
-    // reported before parsing; count characters conservatively anyway.
-    let column = 1 + String::from_utf8_lossy(&before[line_start..])
-        .chars()
-        .count();
-    (line, column)
+    Locator::new(text).locate(at)
+}
+
+/// Line and column lookups for many offsets of one text: the line starts
+/// are found once, each lookup is a binary search, and lookups in
+/// increasing order on one line count characters from the previous one.
+/// A file with tens of thousands of errors is located in linear time.
+pub(crate) struct Locator<'t> {
+    text: &'t str,
+    /// Byte offset where each line starts, found on the first lookup (valid
+    /// files never need it).
+    line_starts: std::cell::OnceCell<Vec<usize>>,
+    /// The last lookup: (offset, line index, column).
+    cursor: std::cell::Cell<(usize, usize, usize)>,
+}
+
+impl<'t> Locator<'t> {
+    pub fn new(text: &'t str) -> Self {
+        Self {
+            text,
+            line_starts: std::cell::OnceCell::new(),
+            cursor: std::cell::Cell::new((0, 0, 1)),
+        }
+    }
+
+    pub fn locate(&self, at: usize) -> (usize, usize) {
+        let at = at.min(self.text.len());
+        let line_starts = self.line_starts.get_or_init(|| {
+            let mut starts = vec![0];
+            starts.extend(
+                self.text
+                    .bytes()
+                    .enumerate()
+                    .filter(|&(_, b)| b == b'\n')
+                    .map(|(i, _)| i + 1),
+            );
+            starts
+        });
+        let line = line_starts.partition_point(|&start| start <= at) - 1;
+        let (from, base) = match self.cursor.get() {
+            (last, last_line, column) if last_line == line && last <= at => (last, column),
+            _ => (line_starts[line], 1),
+        };
+        let column = base + count_chars(&self.text.as_bytes()[from..at]);
+        self.cursor.set((at, line, column));
+        (line + 1, column)
+    }
+}
+
+/// Characters in `bytes` (UTF-8 lead bytes; an offset inside a character,
+/// which only invalid input could produce, still counts sensibly).
+fn count_chars(bytes: &[u8]) -> usize {
+    bytes.iter().filter(|&&b| (b as i8) >= -0x40).count()
 }
 
 #[cfg(test)]
@@ -583,5 +623,16 @@ mod tests {
         assert_eq!(line_col(text, text.find('x').expect("x")), (2, 8));
         assert_eq!(line_col(text, 0), (1, 1));
         assert_eq!(line_col(text, text.len()), (2, 10));
+        // Many lookups, in and out of order, agree with one-off lookups.
+        let locator = Locator::new(text);
+        for at in [0, 3, 5, 7, 2, 11, 9, 0, text.len()] {
+            let expected = {
+                let before = &text[..at];
+                let line = before.matches('\n').count() + 1;
+                let start = before.rfind('\n').map_or(0, |i| i + 1);
+                (line, text[start..at].chars().count() + 1)
+            };
+            assert_eq!(locator.locate(at), expected, "offset {at}");
+        }
     }
 }

@@ -75,7 +75,7 @@ pub(crate) fn snapshot(bytes: &[u8], source: Arc<str>) -> Result<Snapshot, Error
     })?;
     let mut v = Validator {
         errors: Vec::new(),
-        text,
+        locator: json::Locator::new(text),
     };
     let snapshot = v.root(&root, content_version(bytes));
     if v.errors.is_empty() {
@@ -85,11 +85,12 @@ pub(crate) fn snapshot(bytes: &[u8], source: Arc<str>) -> Result<Snapshot, Error
     }
     // Document order; stable, so problems at one spot keep their order.
     v.errors.sort_by_key(|e| e.at);
+    let locator = v.locator;
     let diagnostics = v
         .errors
         .into_iter()
         .map(|e| {
-            let (line, column) = json::line_col(text, e.at);
+            let (line, column) = locator.locate(e.at);
             Diagnostic {
                 source: source.clone(),
                 line,
@@ -110,7 +111,7 @@ struct Problem {
 
 struct Validator<'t> {
     errors: Vec<Problem>,
-    text: &'t str,
+    locator: json::Locator<'t>,
 }
 
 /// The fields of one object, looked up by name after unknown and duplicate
@@ -155,7 +156,7 @@ impl<'t> Validator<'t> {
     }
 
     fn line_col(&self, at: usize) -> (usize, usize) {
-        json::line_col(self.text, at)
+        self.locator.locate(at)
     }
 
     /// Checks that `node` is an object, reports duplicate keys and (when
