@@ -8,6 +8,8 @@
 --   BENCH_VERSION_ON    version (ETag) of the file in which every flag is on
 --   BENCH_VERSION_OFF   version of the file in which every flag is off
 --   BENCH_POOL          distinct requests per thread (default 10000)
+--   BENCH_FLAG_KEYS     comma-separated flag keys to ask for ("flags": [...]);
+--                       unset: every flag of the file
 --
 -- Each thread cycles through a pool of prebuilt requests, each with
 -- another user_id ("user-<n>") and the attributes the generated files'
@@ -33,11 +35,16 @@ function init(args)
   version_off = os.getenv("BENCH_VERSION_OFF") or error("BENCH_VERSION_OFF is not set")
   local size = tonumber(os.getenv("BENCH_POOL") or "10000")
   local headers = { ["Content-Type"] = "application/json" }
+  local keys = os.getenv("BENCH_FLAG_KEYS") or ""
+  local flags = ""
+  if keys ~= "" then
+    flags = ',"flags":["' .. keys:gsub(',', '","') .. '"]'
+  end
   pool = {}
   for i = 1, size do
     local n = (id or 1) * 1000000 + i
     local body = '{"context":{"user_id":"user-' .. n ..
-      '","tenant_id":"tenant-7","app_version":"4.2.0","country":"FR","plan":"pro"}}'
+      '","tenant_id":"tenant-7","app_version":"4.2.0","country":"FR","plan":"pro"}' .. flags .. '}'
     pool[i] = wrk.format("POST", "/v1/evaluate", headers, body)
   end
   next_request = 0
