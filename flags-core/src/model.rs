@@ -9,7 +9,7 @@ use foldhash::fast::RandomState;
 use crate::bucket::Prefix;
 use crate::context::Context;
 use crate::error::Error;
-use crate::semver::Version;
+use crate::semver::{Bound, Version};
 use crate::timestamp::Timestamp;
 
 pub(crate) type IdSet = HashSet<Box<str>, RandomState>;
@@ -229,8 +229,8 @@ impl Flag {
             let (op, operands) = match &c.test {
                 Test::In(ids) => ("in", sorted(ids)),
                 Test::NotIn(ids) => ("not_in", sorted(ids)),
-                Test::SemverGte(v) => ("semver_gte", vec![&**v]),
-                Test::SemverLt(v) => ("semver_lt", vec![&**v]),
+                Test::SemverGte(v) => ("semver_gte", vec![v.as_str()]),
+                Test::SemverLt(v) => ("semver_lt", vec![v.as_str()]),
             };
             (&*c.attribute, op, operands)
         })
@@ -287,9 +287,9 @@ pub(crate) struct Condition {
 pub(crate) enum Test {
     In(IdSet),
     NotIn(IdSet),
-    /// The version text, validated at load.
-    SemverGte(Box<str>),
-    SemverLt(Box<str>),
+    /// The version, validated and split at load.
+    SemverGte(Bound),
+    SemverLt(Bound),
 }
 
 impl Condition {
@@ -309,10 +309,9 @@ impl Condition {
     }
 }
 
-fn compare(value: &str, bound: &str) -> Option<std::cmp::Ordering> {
+fn compare(value: &str, bound: &Bound) -> Option<std::cmp::Ordering> {
     let value = Version::parse(value)?;
-    let bound = Version::parse(bound)?;
-    Some(value.precedence(&bound))
+    Some(value.precedence(&bound.version()))
 }
 
 #[derive(Debug)]

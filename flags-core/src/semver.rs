@@ -70,6 +70,51 @@ impl<'a> Version<'a> {
     }
 }
 
+/// A version from the flag file, validated and split once at load, so an
+/// evaluation parses only the context's value.
+#[derive(Debug)]
+pub(crate) struct Bound {
+    text: Box<str>,
+    /// Byte ranges of major, minor, patch and the pre-release in `text`.
+    parts: [(u32, u32); 4],
+}
+
+impl Bound {
+    /// `None` when `text` is not a valid version.
+    pub fn parse(text: &str) -> Option<Bound> {
+        let v = Version::parse(text)?;
+        let range = |part: &str| {
+            // Every part is a subslice of `text` (or empty).
+            let start = part.as_ptr() as usize - text.as_ptr() as usize;
+            (start as u32, (start + part.len()) as u32)
+        };
+        let pre = if v.pre.is_empty() {
+            (0, 0)
+        } else {
+            range(v.pre)
+        };
+        Some(Bound {
+            parts: [range(v.major), range(v.minor), range(v.patch), pre],
+            text: text.into(),
+        })
+    }
+
+    /// The version as written in the file.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    pub fn version(&self) -> Version<'_> {
+        let part = |(a, b): (u32, u32)| &self.text[a as usize..b as usize];
+        Version {
+            major: part(self.parts[0]),
+            minor: part(self.parts[1]),
+            patch: part(self.parts[2]),
+            pre: part(self.parts[3]),
+        }
+    }
+}
+
 fn is_digits(s: &str) -> bool {
     !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
 }
@@ -166,6 +211,21 @@ mod tests {
             v("1.0.0+build.1").precedence(&v("1.0.0+other")),
             Ordering::Equal
         );
+    }
+
+    #[test]
+    fn bounds_compare_like_their_text() {
+        for text in ["3.2.0", "1.0.0-rc.1+build.5", "10.20.30-alpha.beta"] {
+            let bound = Bound::parse(text).expect("valid");
+            assert_eq!(bound.as_str(), text);
+            for other in ["3.2.0", "1.0.0-rc.1", "1.0.0", "10.20.30-alpha", "10.20.30"] {
+                assert_eq!(
+                    v(other).precedence(&bound.version()),
+                    v(other).precedence(&v(text))
+                );
+            }
+        }
+        assert!(Bound::parse("v1.0.0").is_none());
     }
 
     #[test]

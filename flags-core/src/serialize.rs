@@ -78,8 +78,8 @@ fn write_flag(out: &mut String, flag: &Flag) {
             let (op, operand) = match &c.test {
                 Test::In(ids) => ("in", Operand::List(ids)),
                 Test::NotIn(ids) => ("not_in", Operand::List(ids)),
-                Test::SemverGte(v) => ("semver_gte", Operand::Version(v)),
-                Test::SemverLt(v) => ("semver_lt", Operand::Version(v)),
+                Test::SemverGte(v) => ("semver_gte", Operand::Version(v.as_str())),
+                Test::SemverLt(v) => ("semver_lt", Operand::Version(v.as_str())),
             };
             out.push_str(",\"op\":\"");
             out.push_str(op);

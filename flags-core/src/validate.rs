@@ -13,7 +13,7 @@ use crate::error::{Diagnostic, Error};
 use crate::json::{self, Kind, Member, Node};
 use crate::model::{Condition, Flag, IdSet, RampPoint, Rollout, Snapshot, Targets, Test, Variant};
 use crate::path::{Path, format_segs, quote};
-use crate::semver::Version;
+use crate::semver::Bound;
 use crate::timestamp::parse_millis;
 
 /// The flag file versions this build understands.
@@ -564,7 +564,7 @@ impl<'t> Validator<'t> {
             }
         } else {
             let text = self.string(operand, &operand_path)?;
-            if Version::parse(text).is_none() {
+            let Some(bound) = Bound::parse(text) else {
                 self.error(
                     operand.at,
                     &operand_path,
@@ -574,11 +574,11 @@ impl<'t> Validator<'t> {
                     ),
                 );
                 return None;
-            }
+            };
             if op == "semver_gte" {
-                Test::SemverGte(text.into())
+                Test::SemverGte(bound)
             } else {
-                Test::SemverLt(text.into())
+                Test::SemverLt(bound)
             }
         };
         Some(Condition {
