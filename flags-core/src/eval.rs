@@ -4,7 +4,7 @@ use std::fmt;
 
 use crate::context::Context;
 use crate::decimal::FULL;
-use crate::model::{Flag, Snapshot};
+use crate::model::{Flag, Rollout, Snapshot};
 use crate::timestamp::Timestamp;
 
 /// Why a flag evaluated the way it did.
@@ -111,11 +111,35 @@ impl Snapshot {
     /// ```
     #[inline]
     pub fn evaluate(&self, key: &str, ctx: &Context<'_>, now: Timestamp) -> Evaluation<'_> {
+        self.evaluate_with_clock(key, ctx, || now)
+    }
+
+    /// [`Snapshot::evaluate`] at the time `clock` gives, asking for it only
+    /// when the answer depends on it (a ramp that reached the rollout step).
+    /// Reading the system clock costs about as much as the rest of an
+    /// evaluation, so hot paths pass [`crate::now`] here instead of calling
+    /// it up front.
+    ///
+    /// ```
+    /// use flags_core::{Context, Snapshot};
+    /// let snapshot = Snapshot::from_slice(br#"{"version": 1, "flags": {"f": {"percentage": 100}}}"#)?;
+    /// let ctx = Context::new(&[("user_id", "7")]);
+    /// assert!(snapshot.evaluate_with_clock("f", &ctx, || unreachable!("not a ramp")).enabled);
+    /// assert!(snapshot.evaluate_with_clock("f", &ctx, flags_core::now).enabled);
+    /// # Ok::<(), flags_core::Error>(())
+    /// ```
+    #[inline]
+    pub fn evaluate_with_clock(
+        &self,
+        key: &str,
+        ctx: &Context<'_>,
+        clock: impl FnOnce() -> Timestamp,
+    ) -> Evaluation<'_> {
         if self.kill_all {
             return Evaluation::off(Reason::KillAll);
         }
         match self.flag(key) {
-            Some(flag) => self.evaluate_flag(flag, ctx, now),
+            Some(flag) => self.evaluate_flag(flag, ctx, clock),
             None => Evaluation::off(Reason::FlagNotFound),
         }
     }
@@ -138,7 +162,7 @@ impl Snapshot {
             let result = if self.kill_all {
                 Evaluation::off(Reason::KillAll)
             } else {
-                self.evaluate_flag(flag, ctx, now)
+                self.evaluate_flag(flag, ctx, || now)
             };
             (&*flag.key, result)
         })
@@ -148,7 +172,7 @@ impl Snapshot {
         &'s self,
         flag: &'s Flag,
         ctx: &Context<'_>,
-        now: Timestamp,
+        clock: impl FnOnce() -> Timestamp,
     ) -> Evaluation<'s> {
         if flag.killed {
             return Evaluation::off(Reason::Killed);
@@ -163,7 +187,11 @@ impl Snapshot {
         if flag.pilots.matches(ctx) || self.pilots.matches(ctx) {
             return on(flag, unit, Reason::Pilot, None);
         }
-        let bp = flag.rollout.basis_points_at(now.unix_millis());
+        let bp = match &flag.rollout {
+            // Only a ramp's percentage depends on the time.
+            Rollout::Ramp(_) => flag.rollout.basis_points_at(clock().unix_millis()),
+            fixed => fixed.basis_points_at(0),
+        };
         let bucket = unit.map(|v| flag.bucket_prefix.bucket(v));
         let enabled = if bp >= FULL {
             true

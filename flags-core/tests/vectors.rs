@@ -38,6 +38,7 @@ fn evaluation_vectors_match() {
     let mut total = 0;
     let mut failures = Vec::new();
     let mut reasons = BTreeSet::new();
+    let mut clock_reads = 0;
     for path in evaluation_files() {
         let name = path
             .file_name()
@@ -58,6 +59,20 @@ fn evaluation_vectors_match() {
             let now =
                 Timestamp::parse_rfc3339(case["now"].as_str().expect("now")).expect("valid now");
             let got = snapshot.evaluate(flag, &ctx.as_context(), now);
+            // The lazy-clock form gives the same answer and reads the clock
+            // only for ramps, whose answer depends on it.
+            let calls = std::cell::Cell::new(0);
+            let lazy = snapshot.evaluate_with_clock(flag, &ctx.as_context(), || {
+                calls.set(calls.get() + 1);
+                now
+            });
+            let ramp = snapshot.flag(flag).is_some_and(|f| f.is_ramp());
+            assert_eq!(lazy, got, "{name}/{case_name}: evaluate_with_clock differs");
+            assert!(
+                calls.get() <= usize::from(ramp),
+                "{name}/{case_name}: clock read for a non-ramp"
+            );
+            clock_reads += calls.get();
             let got = serde_json::json!({
                 "enabled": got.enabled,
                 "variant": got.variant,
@@ -80,6 +95,10 @@ fn evaluation_vectors_match() {
         failures.join("\n")
     );
     assert!(total >= 300, "only {total} evaluation cases");
+    assert!(
+        clock_reads > 50,
+        "ramps must read the clock ({clock_reads} reads)"
+    );
     let all: BTreeSet<String> = Reason::ALL.iter().map(|r| r.as_str().to_owned()).collect();
     assert_eq!(reasons, all, "every reason must be covered");
 }

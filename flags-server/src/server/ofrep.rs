@@ -127,7 +127,7 @@ pub(crate) async fn single(
     };
     let shared = state.shared();
     let snapshot = shared.source.snapshot();
-    let result = snapshot.evaluate(&key, &ctx.as_context(), flags_core::now());
+    let result = snapshot.evaluate_with_clock(&key, &ctx.as_context(), flags_core::now);
     shared.metrics.evaluation(&snapshot, &key, &result);
     if result.reason == Reason::FlagNotFound {
         return failure(
