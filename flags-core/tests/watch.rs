@@ -79,6 +79,14 @@ fn events(events: &Mutex<Vec<ReloadEvent>>) -> Vec<ReloadEvent> {
     events.lock().expect("not poisoned").clone()
 }
 
+/// Waits until `n` events were recorded, then returns them. The status and
+/// the served snapshot change before the callbacks run, so a test that saw
+/// the new status must still wait for the event.
+fn wait_events(seen: &Mutex<Vec<ReloadEvent>>, n: usize) -> Vec<ReloadEvent> {
+    wait_until(&format!("{n} events"), || events(seen).len() >= n);
+    events(seen)
+}
+
 /// Writes via a temporary file in the same directory and a rename.
 fn rename_over(path: &Path, text: &str) {
     let tmp = path.with_extension("json.tmp");
@@ -245,7 +253,9 @@ fn bad_edit_keeps_the_last_good_flags_then_a_good_edit_recovers() {
         "{error}"
     );
     assert_eq!((status.reloads, status.failures), (0, 1));
-    assert!(matches!(&events(&seen)[..], [ReloadEvent::Failed { error: e }] if *e == error));
+    assert!(
+        matches!(&wait_events(&seen, 1)[..], [ReloadEvent::Failed { error: e }] if *e == error)
+    );
 
     // The same bad content again is not a new failure, however it is seen.
     fs::write(&path, bad).expect("write");
@@ -261,7 +271,7 @@ fn bad_edit_keeps_the_last_good_flags_then_a_good_edit_recovers() {
     assert!(status.healthy);
     assert_eq!(status.last_error, None);
     assert_eq!((status.reloads, status.failures), (1, 1));
-    match &events(&seen)[..] {
+    match &wait_events(&seen, 2)[..] {
         [
             ReloadEvent::Failed { .. },
             ReloadEvent::Reloaded {
@@ -302,7 +312,7 @@ fn going_back_to_the_served_content_recovers() {
     );
     let v = version(&file(1));
     assert!(matches!(
-        &events(&seen)[..],
+        &wait_events(&seen, 2)[..],
         [ReloadEvent::Failed { .. }, ReloadEvent::Reloaded { version, previous, changes }]
             if *version == v && *previous == v && changes.is_empty()
     ));
