@@ -15,7 +15,7 @@ final class ReloadTest extends TestCase
 {
     private const INTERVAL_MS = 100;
 
-    private static function waitUntil(callable $condition, float $seconds = 3.0): bool
+    private static function waitUntil(callable $condition, float $seconds = 10.0): bool
     {
         $deadline = microtime(true) + $seconds;
         do {
