@@ -98,8 +98,8 @@ impl OwnedContext {
     /// Parses a JSON object of attributes. Strings are taken as they are,
     /// integers as their decimal text (`42` -> `"42"`), booleans as
     /// `"true"`/`"false"`, and `null` means the attribute is absent. Any
-    /// other value (a fraction, a list, an object), a duplicate attribute,
-    /// or malformed JSON is an error naming the attribute.
+    /// other value (a fraction, a list, an object), an empty or duplicate
+    /// attribute name, or malformed JSON is an error naming the attribute.
     pub fn from_json(text: &str) -> Result<Self, Error> {
         let source: Arc<str> = Arc::from("<context>");
         let locator = json::Locator::new(text);
@@ -143,6 +143,16 @@ impl OwnedContext {
         for (i, member) in members.iter().enumerate() {
             let path = root_path.key(&member.key);
             if repeated[i] {
+                continue;
+            }
+            if member.key.is_empty() {
+                // No flag file can name it, and the C ABI's setter refuses
+                // it too: an error rather than an attribute nothing reads.
+                errors.push((
+                    member.key_at,
+                    path.to_string(),
+                    "attribute names must not be empty".to_owned(),
+                ));
                 continue;
             }
             let value = match &member.value.kind {
@@ -223,6 +233,11 @@ mod tests {
                 "<context>:2:7: b: expected a string, an integer, a boolean or null, found a list",
                 "<context>:2:12: a: duplicate attribute (first at line 1, column 2)",
             ]
+        );
+        let err = OwnedContext::from_json(r#"{"user_id": "1", "": "x"}"#).expect_err("empty name");
+        assert_eq!(
+            err.diagnostics()[0].to_string(),
+            r#"<context>:1:18: [""]: attribute names must not be empty"#
         );
         assert!(OwnedContext::from_json("[]").is_err());
         assert!(OwnedContext::from_json("{").is_err());

@@ -192,6 +192,17 @@ async fn evaluate_rejects_bad_requests_clearly() {
         reply.json()["error"],
         "invalid request: context.user_id: expected a string, an integer, a boolean or null, found the number 1.5"
     );
+    let reply = call(
+        &state,
+        post("/v1/evaluate", r#"{"context": {"": "x", "a.b": [1]}}"#),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        reply.json()["error"],
+        "invalid request: context[\"\"]: attribute names must not be empty; \
+         context[\"a.b\"]: expected a string, an integer, a boolean or null, found a list"
+    );
     let reply = call(&state, post("/v1/evaluate", "{\"contxt\": {}}")).await;
     assert_eq!(reply.status, StatusCode::BAD_REQUEST);
     assert!(

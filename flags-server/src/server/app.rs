@@ -205,6 +205,8 @@ pub(crate) fn parse_context(raw: Option<&RawValue>) -> Result<OwnedContext, Stri
             .iter()
             .map(|d| match d.path() {
                 "(root)" => format!("context: {}", d.message()),
+                // A quoted name (`["a.b"]`, `[""]`) follows without a dot.
+                path if path.starts_with('[') => format!("context{path}: {}", d.message()),
                 path => format!("context.{path}: {}", d.message()),
             })
             .collect();
