@@ -138,7 +138,7 @@ impl Document {
         ids: &[S],
     ) -> Result<(), Error> {
         check_attribute(attribute)?;
-        let plan = self.tree()?.add_pilots(flag, attribute, ids)?;
+        let plan = self.tree()?.add_pilots(Some(flag), attribute, ids)?;
         self.commit(plan)
     }
 
@@ -152,7 +152,31 @@ impl Document {
         ids: &[S],
     ) -> Result<(), Error> {
         check_attribute(attribute)?;
-        let plan = self.tree()?.remove_pilots(flag, attribute, ids)?;
+        let plan = self.tree()?.remove_pilots(Some(flag), attribute, ids)?;
+        self.commit(plan)
+    }
+
+    /// Like [`Document::add_pilots`], for the top-level `pilots`: the
+    /// pilots of every flag.
+    pub fn add_global_pilots<S: AsRef<str>>(
+        &mut self,
+        attribute: &str,
+        ids: &[S],
+    ) -> Result<(), Error> {
+        check_attribute(attribute)?;
+        let plan = self.tree()?.add_pilots(None, attribute, ids)?;
+        self.commit(plan)
+    }
+
+    /// Like [`Document::remove_pilots`], for the top-level `pilots`. A
+    /// top-level `pilots` object left empty is removed.
+    pub fn remove_global_pilots<S: AsRef<str>>(
+        &mut self,
+        attribute: &str,
+        ids: &[S],
+    ) -> Result<(), Error> {
+        check_attribute(attribute)?;
+        let plan = self.tree()?.remove_pilots(None, attribute, ids)?;
         self.commit(plan)
     }
 
@@ -661,13 +685,30 @@ impl<'d> Tree<'d> {
         self.insert_member(flag, multiline_parent, name, value, FLAG_ORDER)
     }
 
+    /// The object whose `pilots` an edit changes: the flag `key`, or the
+    /// root for the top-level `pilots`; with what [`Tree::insert_member`]
+    /// needs to add a `pilots` member to it.
+    fn pilots_owner(
+        &self,
+        key: Option<&str>,
+    ) -> Result<(&Node<'d>, bool, &'static [&'static str]), Error> {
+        match key {
+            Some(key) => Ok((
+                self.flag(key)?,
+                is_multiline(self.text, self.flags()),
+                FLAG_ORDER,
+            )),
+            None => Ok((&self.root, true, TOP_ORDER)),
+        }
+    }
+
     fn add_pilots<S: AsRef<str>>(
         &self,
-        key: &str,
+        key: Option<&str>,
         attribute: &str,
         ids: &[S],
     ) -> Result<Vec<Splice>, Error> {
-        let flag = self.flag(key)?;
+        let (flag, flag_in_multiline, order) = self.pilots_owner(key)?;
         let mut wanted: Vec<&str> = Vec::with_capacity(ids.len());
         for id in ids {
             let id = id.as_ref();
@@ -680,13 +721,12 @@ impl<'d> Tree<'d> {
                 return Ok(Vec::new());
             }
             let value = Value::Object(vec![(attribute.to_owned(), id_list(&wanted))], false);
-            let multiline_parent = is_multiline(self.text, self.flags());
             return Ok(vec![self.insert_member(
                 flag,
-                multiline_parent,
+                flag_in_multiline,
                 "pilots",
                 &value,
-                FLAG_ORDER,
+                order,
             )]);
         };
         let pilots = &pilots.value;
@@ -722,11 +762,11 @@ impl<'d> Tree<'d> {
 
     fn remove_pilots<S: AsRef<str>>(
         &self,
-        key: &str,
+        key: Option<&str>,
         attribute: &str,
         ids: &[S],
     ) -> Result<Vec<Splice>, Error> {
-        let flag = self.flag(key)?;
+        let (flag, _, _) = self.pilots_owner(key)?;
         let Some((pilots_index, pilots)) = member(flag, "pilots") else {
             return Ok(Vec::new());
         };

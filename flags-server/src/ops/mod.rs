@@ -31,8 +31,9 @@ const PAUSE_ENV: &str = "FLAGS_TEST_PAUSE_BEFORE_WRITE_MS";
 pub enum Command {
     /// Set a flag's rollout: a fixed --percentage, or a --ramp over time.
     Set(SetArgs),
-    /// Add or remove pilots of a flag: ids that always get it (unless it is
-    /// killed, denied or its requirements fail).
+    /// Add or remove pilots of a flag, or with --global of every flag: ids
+    /// that always get it (unless it is killed, denied or its requirements
+    /// fail).
     Pilots(PilotsArgs),
     /// Kill a flag: off for everyone, pilots included.
     Kill(FlagArgs),
@@ -112,12 +113,20 @@ pub struct SetArgs {
 
 /// Options of `flags pilots`.
 #[derive(clap::Args)]
+#[command(group(ArgGroup::new("target").required(true).args(["flag", "global"])))]
+// clap would list the groups before FILE; say it in the order it is typed.
+#[command(
+    override_usage = "flags pilots [OPTIONS] <FILE> <FLAG|--global> <--add <ID>...|--remove <ID>...>"
+)]
 #[command(group(ArgGroup::new("change").required(true).args(["add", "remove"])))]
 pub struct PilotsArgs {
     /// The flag file.
     file: PathBuf,
     /// The flag's key.
-    flag: String,
+    flag: Option<String>,
+    /// Edit the top-level pilots, who get every flag, instead of one flag's.
+    #[arg(long)]
+    global: bool,
     /// Ids to add (appended; ids already there are left alone).
     #[arg(long, value_name = "ID", num_args = 1..)]
     add: Vec<String>,
@@ -226,11 +235,14 @@ fn parse_ramp(text: &str) -> Result<Vec<(String, u32)>, String> {
 }
 
 fn pilots(args: &PilotsArgs) -> Result<(), String> {
+    let attribute = &args.attribute;
+    // clap requires exactly one of FLAG and --global.
     edit(&args.file, &args.edit, |d| {
-        if args.add.is_empty() {
-            d.remove_pilots(&args.flag, &args.attribute, &args.remove)
-        } else {
-            d.add_pilots(&args.flag, &args.attribute, &args.add)
+        match (&args.flag, args.add.is_empty()) {
+            (Some(flag), true) => d.remove_pilots(flag, attribute, &args.remove),
+            (Some(flag), false) => d.add_pilots(flag, attribute, &args.add),
+            (None, true) => d.remove_global_pilots(attribute, &args.remove),
+            (None, false) => d.add_global_pilots(attribute, &args.add),
         }
     })
 }
