@@ -695,6 +695,22 @@ impl<'t> Validator<'t> {
             let name = self.require(&fields, "name", &item_path).and_then(|n| {
                 let p = item_path.key("name");
                 let name = self.non_empty(n, &p)?;
+                // Names are returned to callers (JSON, C strings, PHP, Dart);
+                // a control character, NUL above all, cannot come out the
+                // same everywhere.
+                if let Some(c) = name.chars().find(|c| c.is_control()) {
+                    self.error(
+                        n.at,
+                        &p,
+                        format!(
+                            "invalid variant name {}: expected no control characters \
+                             (U+0000 to U+001F, U+007F to U+009F), found U+{:04X}",
+                            quote(name),
+                            u32::from(c)
+                        ),
+                    );
+                    return None;
+                }
                 if let Some(&(_, first_at)) = names.iter().find(|(seen, _)| *seen == name) {
                     let (line, column) = self.line_col(first_at);
                     self.error(
@@ -776,5 +792,44 @@ fn unknown_field(key: &str, known: &[&str]) -> String {
             )
         }
         None => format!("unknown field {} (expected one of: {list})", quote(key)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn variant_name_error(name: &str) -> Option<String> {
+        let file = format!(
+            r#"{{"version": 1, "flags": {{"f": {{"variants": [{{"name": {}, "weight": 100}}]}}}}}}"#,
+            quote(name)
+        );
+        match snapshot(file.as_bytes(), Arc::from("flags.json")) {
+            Ok(_) => None,
+            Err(e) => Some(e.to_string()),
+        }
+    }
+
+    #[test]
+    fn variant_names_reject_exactly_the_control_characters() {
+        // `char::is_control` is the Cc category: C0, DEL and C1.
+        for c in ('\u{0}'..='\u{1f}').chain('\u{7f}'..='\u{9f}') {
+            let error = variant_name_error(&format!("a{c}b"))
+                .unwrap_or_else(|| panic!("U+{:04X} accepted", u32::from(c)));
+            assert!(
+                error.contains(&format!("found U+{:04X}", u32::from(c))),
+                "{error}"
+            );
+        }
+        for name in [
+            "a b",
+            "~",
+            "a\u{a0}b",
+            "é日本🚀",
+            "a\u{2028}b",
+            "a\u{200b}b",
+        ] {
+            assert_eq!(variant_name_error(name), None, "{name:?}");
+        }
     }
 }
