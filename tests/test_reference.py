@@ -173,6 +173,8 @@ def test_context_conversion():
         ref.convert_context({"a": 1.5})
     with pytest.raises(ValueError):
         ref.convert_context({"a": ["x"]})
+    with pytest.raises(ValueError):
+        ref.convert_context({"": "x"})
 
 
 def test_percentage_basis_points():

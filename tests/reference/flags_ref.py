@@ -401,6 +401,7 @@ def convert_context(obj) -> dict[str, str]:
     _need(isinstance(obj, dict), "context: expected an object")
     out = {}
     for attr, value in obj.items():
+        _need(attr != "", "context: attribute names must not be empty")
         if value is None:
             continue
         if isinstance(value, bool):  # before int: bool is a subclass of int
