@@ -111,7 +111,8 @@ typedef struct flags_context flags_context;
 
 /**
  * A source of flag snapshots (opaque). Thread-safe: any number of threads
- * may evaluate with one source at once. Release with `flags_source_free`.
+ * may evaluate with one source at once. Release with `flags_source_free`
+ * (a no-op for the process-lifetime handles of `flags_source_shared`).
  */
 typedef struct flags_source flags_source;
 
@@ -209,10 +210,9 @@ int32_t flags_source_open_file(const char *path,
 
 /**
  * Like `flags_source_open_file`, but the process keeps one source per
- * (path, interval) and every call returns a new handle to it: after the
- * first call, opening costs a lookup, not a read and a parse. For hosts
- * that open the flags on every request and cannot keep objects between
- * requests (PHP under php-fpm). Each handle is still released with
+ * (path, interval), the one `flags_source_shared` returns, and every call
+ * returns a new handle to it: after the first call, opening costs a
+ * lookup, not a read and a parse. Each handle is released with
  * `flags_source_free`; the shared source lives until the process exits.
  * A failed open is not remembered: the next call tries the file again.
  */
@@ -221,6 +221,25 @@ int32_t flags_source_open_file_shared(const char *path,
                                       uint32_t check_interval_ms,
                                       struct flags_source **out,
                                       char **error_out);
+
+/**
+ * The process-lifetime file source for (`path`, `check_interval_ms`), as
+ * `flags_source_open_file` opens it, shared by every caller in the
+ * process: the first call reads the file, later ones are a lookup that
+ * allocates nothing. NULL on any failure (NULL or non-UTF-8 path, a file
+ * that cannot be read or is not valid); call
+ * `flags_source_open_file_shared` then for the code and the message. The
+ * pointer stays valid until the process exits and is the same for every
+ * call with the same path and interval: use it with every function that
+ * takes a `const flags_source *`, from any thread. It is not the caller's:
+ * do not free it (`flags_source_free` ignores it, so a destructor that
+ * frees every source does no harm). For hosts that open the flags on
+ * every request and cannot keep objects between requests (PHP under
+ * php-fpm): no handle to allocate, receive and free per request.
+ */
+const struct flags_source *flags_source_shared(const char *path,
+                                               size_t path_len,
+                                               uint32_t check_interval_ms);
 
 /**
  * Opens a flag file held in memory (`json_len` bytes). Errors name the
@@ -248,7 +267,8 @@ int32_t flags_source_open_remote(const struct flags_remote_options *options,
                                  char **error_out);
 
 /**
- * Releases a source. NULL is ignored. Any thread.
+ * Releases a source. NULL and the pointers of `flags_source_shared`
+ * (which live until the process exits) are ignored. Any thread.
  */
 void flags_source_free(struct flags_source *source);
 

@@ -53,10 +53,11 @@
 //!
 //! # What it does not do
 //! It decides nothing itself: parsing, validation and evaluation are
-//! `flags-core`'s, called unchanged. It keeps no global state, starts no
-//! thread for a file or JSON source, and installs no panic hook (a bug that
-//! panics is reported by the default hook on stderr, then returned as
-//! `FLAGS_ERROR_PANIC`).
+//! `flags-core`'s, called unchanged. Its only global state is the file
+//! sources shared for the life of the process (`flags_source_shared`,
+//! `flags_source_open_file_shared`); it starts no thread for a file or JSON
+//! source, and installs no panic hook (a bug that panics is reported by the
+//! default hook on stderr, then returned as `FLAGS_ERROR_PANIC`).
 //!
 #![doc = include_str!("rules.md")]
 // The workspace denies `unsafe_code`; a C ABI cannot be written without it.
@@ -96,7 +97,7 @@ pub use library::{
 };
 pub use source::{
     flags_source, flags_source_free, flags_source_generation, flags_source_open_file,
-    flags_source_open_json, flags_source_open_remote, flags_source_status_json,
-    flags_source_version,
+    flags_source_open_file_shared, flags_source_open_json, flags_source_open_remote,
+    flags_source_shared, flags_source_status_json, flags_source_version,
 };
 pub use types::{flags_evaluation, flags_reason, flags_remote_options, flags_result};

@@ -3,6 +3,8 @@
 
 use std::ffi::c_char;
 use std::path::Path;
+use std::ptr;
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use flags_core::Snapshot;
@@ -10,15 +12,19 @@ use flags_core::remote::{RemoteOptions, RemoteSource};
 use flags_core::watch::{FileSource, SourceStatus};
 use serde::Serialize;
 
-use crate::boundary::{Failure, boundary, bytes, handle, optional_c_text, produce, text};
+use crate::boundary::{Failure, boundary, bytes, handle, optional_c_text, produce, str_arg, text};
 use crate::types::flags_remote_options;
 use crate::types::flags_result::*;
 
 /// A source of flag snapshots (opaque). Thread-safe: any number of threads
-/// may evaluate with one source at once. Release with `flags_source_free`.
+/// may evaluate with one source at once. Release with `flags_source_free`
+/// (a no-op for the process-lifetime handles of `flags_source_shared`).
 #[allow(non_camel_case_types)] // C names, as the header spells them
 pub struct flags_source {
     kind: Kind,
+    /// A handle of `flags_source_shared`: it lives until the process exits,
+    /// and `flags_source_free` leaves it alone.
+    process_lifetime: bool,
 }
 
 enum Kind {
@@ -41,6 +47,14 @@ struct Status<'a> {
 }
 
 impl flags_source {
+    /// A handle the caller owns and releases with `flags_source_free`.
+    fn owned(kind: Kind) -> Box<Self> {
+        Box::new(Self {
+            kind,
+            process_lifetime: false,
+        })
+    }
+
     /// Runs `f` on the snapshot being served, borrowed: no reference
     /// count is touched on this path.
     #[inline]
@@ -110,9 +124,7 @@ pub unsafe extern "C" fn flags_source_open_file(
         // SAFETY: NULL or `path_len` readable bytes, by the crate's rules.
         let path = unsafe { text(path, path_len, "path") }?;
         let file = open_on_access(path, check_interval(check_interval_ms))?;
-        Ok(Box::new(flags_source {
-            kind: Kind::File(file),
-        }))
+        Ok(flags_source::owned(Kind::File(file)))
     };
     // SAFETY: `out` and `error_out` are NULL or valid for writes.
     unsafe { produce(out, error_out, body) }
@@ -131,20 +143,54 @@ fn open_on_access(path: &str, interval_ms: u32) -> Result<FileSource, Failure> {
     FileSource::open_on_access(Path::new(path), interval).map_err(|e| Failure::flags(&e))
 }
 
-/// Sources opened with `flags_source_open_file_shared`, by path and
-/// interval, for the life of the process.
-type SharedSources = std::sync::Mutex<std::collections::HashMap<(String, u32), FileSource>>;
+/// One file source shared for the life of the process: what
+/// `flags_source_shared` returns and what the handles of
+/// `flags_source_open_file_shared` serve. The source is leaked on purpose,
+/// so that a pointer to it stays valid until the process exits.
+struct SharedSource {
+    path: Box<str>,
+    interval_ms: u32,
+    source: &'static flags_source,
+}
 
-fn shared_sources() -> &'static SharedSources {
-    static SHARED: std::sync::OnceLock<SharedSources> = std::sync::OnceLock::new();
-    SHARED.get_or_init(SharedSources::default)
+/// The shared sources, in the order they were opened. A list, not a hash
+/// map: a process has a handful, a lookup borrows the path (the open of
+/// every request allocates nothing), and the list and its sources are held
+/// through pointers to their start, which valgrind reports as "still
+/// reachable" (a hash table points into the middle of its allocation,
+/// which valgrind calls "possibly lost").
+static SHARED: Mutex<Vec<SharedSource>> = Mutex::new(Vec::new());
+
+/// The shared source for (`path`, `interval_ms`), opened on first use. A
+/// failed open is not remembered: the next call tries the file again.
+fn shared_source(path: &str, interval_ms: u32) -> Result<&'static flags_source, Failure> {
+    // A panic while the lock was held cannot leave the list half updated
+    // (one push), so a poisoned lock is still usable.
+    let mut shared = SHARED.lock().unwrap_or_else(PoisonError::into_inner);
+    let found = shared
+        .iter()
+        .find(|s| s.interval_ms == interval_ms && *s.path == *path);
+    if let Some(found) = found {
+        return Ok(found.source);
+    }
+    // Opened under the lock: two first calls at once read the file once.
+    let file = open_on_access(path, interval_ms)?;
+    let source: &'static flags_source = Box::leak(Box::new(flags_source {
+        kind: Kind::File(file),
+        process_lifetime: true,
+    }));
+    shared.push(SharedSource {
+        path: path.into(),
+        interval_ms,
+        source,
+    });
+    Ok(source)
 }
 
 /// Like `flags_source_open_file`, but the process keeps one source per
-/// (path, interval) and every call returns a new handle to it: after the
-/// first call, opening costs a lookup, not a read and a parse. For hosts
-/// that open the flags on every request and cannot keep objects between
-/// requests (PHP under php-fpm). Each handle is still released with
+/// (path, interval), the one `flags_source_shared` returns, and every call
+/// returns a new handle to it: after the first call, opening costs a
+/// lookup, not a read and a parse. Each handle is released with
 /// `flags_source_free`; the shared source lives until the process exits.
 /// A failed open is not remembered: the next call tries the file again.
 #[unsafe(no_mangle)]
@@ -158,27 +204,50 @@ pub unsafe extern "C" fn flags_source_open_file_shared(
     let body = || {
         // SAFETY: NULL or `path_len` readable bytes, by the crate's rules.
         let path = unsafe { text(path, path_len, "path") }?;
-        let interval = check_interval(check_interval_ms);
-        // A panic while the lock was held cannot leave the map half
-        // updated (one insert), so a poisoned lock is still usable.
-        let mut shared = shared_sources()
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let key = (path.to_owned(), interval);
-        let file = match shared.get(&key) {
-            Some(file) => file.clone(),
-            None => {
-                let file = open_on_access(path, interval)?;
-                shared.insert(key, file.clone());
-                file
-            }
-        };
-        Ok(Box::new(flags_source {
-            kind: Kind::File(file),
-        }))
+        let shared = shared_source(path, check_interval(check_interval_ms))?;
+        match &shared.kind {
+            Kind::File(file) => Ok(flags_source::owned(Kind::File(file.clone()))),
+            // `shared_source` registers nothing else.
+            Kind::Json(_) | Kind::Remote(_) => Err(Failure::new(
+                FLAGS_ERROR_PANIC,
+                "internal error, please report it: a shared source that is not a file",
+            )),
+        }
     };
     // SAFETY: `out` and `error_out` are NULL or valid for writes.
     unsafe { produce(out, error_out, body) }
+}
+
+/// The process-lifetime file source for (`path`, `check_interval_ms`), as
+/// `flags_source_open_file` opens it, shared by every caller in the
+/// process: the first call reads the file, later ones are a lookup that
+/// allocates nothing. NULL on any failure (NULL or non-UTF-8 path, a file
+/// that cannot be read or is not valid); call
+/// `flags_source_open_file_shared` then for the code and the message. The
+/// pointer stays valid until the process exits and is the same for every
+/// call with the same path and interval: use it with every function that
+/// takes a `const flags_source *`, from any thread. It is not the caller's:
+/// do not free it (`flags_source_free` ignores it, so a destructor that
+/// frees every source does no harm). For hosts that open the flags on
+/// every request and cannot keep objects between requests (PHP under
+/// php-fpm): no handle to allocate, receive and free per request.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn flags_source_shared(
+    path: *const c_char,
+    path_len: usize,
+    check_interval_ms: u32,
+) -> *const flags_source {
+    boundary(
+        |_| ptr::null(),
+        || {
+            // SAFETY: NULL or `path_len` readable bytes, by the crate's rules.
+            let Ok(path) = (unsafe { str_arg(path, path_len) }) else {
+                return ptr::null();
+            };
+            shared_source(path, check_interval(check_interval_ms))
+                .map_or(ptr::null(), ptr::from_ref)
+        },
+    )
 }
 
 /// Opens a flag file held in memory (`json_len` bytes). Errors name the
@@ -195,9 +264,7 @@ pub unsafe extern "C" fn flags_source_open_json(
         // SAFETY: NULL or `json_len` readable bytes, by the crate's rules.
         let json = unsafe { bytes(json, json_len, "json") }?;
         let snapshot = Snapshot::from_slice(json).map_err(|e| Failure::flags(&e))?;
-        Ok(Box::new(flags_source {
-            kind: Kind::Json(snapshot),
-        }))
+        Ok(flags_source::owned(Kind::Json(snapshot)))
     };
     // SAFETY: `out` and `error_out` are NULL or valid for writes.
     unsafe { produce(out, error_out, body) }
@@ -254,23 +321,24 @@ pub unsafe extern "C" fn flags_source_open_remote(
             };
             Failure::new(code, e.to_string())
         })?;
-        Ok(Box::new(flags_source {
-            kind: Kind::Remote(source),
-        }))
+        Ok(flags_source::owned(Kind::Remote(source)))
     };
     // SAFETY: `out` and `error_out` are NULL or valid for writes.
     unsafe { produce(out, error_out, body) }
 }
 
-/// Releases a source. NULL is ignored. Any thread.
+/// Releases a source. NULL and the pointers of `flags_source_shared`
+/// (which live until the process exits) are ignored. Any thread.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn flags_source_free(source: *mut flags_source) {
     boundary(
         |_| (),
         || {
-            if !source.is_null() {
-                // SAFETY: made by `Box::into_raw` in an open function and
-                // released once, by the crate's rules.
+            // SAFETY: NULL or a live source, by the crate's rules.
+            let owned = unsafe { source.as_ref() }.is_some_and(|s| !s.process_lifetime);
+            if owned {
+                // SAFETY: not shared, so made by `Box::into_raw` in an open
+                // function, and released once, by the crate's rules.
                 drop(unsafe { Box::from_raw(source) });
             }
         },
@@ -290,7 +358,7 @@ pub unsafe extern "C" fn flags_source_version(
         Ok(source.with_snapshot(|s| s.version().to_owned()))
     };
     // SAFETY: `out` is NULL or valid for writes.
-    unsafe { produce(out, std::ptr::null_mut(), body) }
+    unsafe { produce(out, ptr::null_mut(), body) }
 }
 
 /// How many times a new snapshot was swapped in: a cheap way to notice a
@@ -319,5 +387,111 @@ pub unsafe extern "C" fn flags_source_status_json(
         unsafe { handle(source, "source") }?.status_json()
     };
     // SAFETY: `out` is NULL or valid for writes.
-    unsafe { produce(out, std::ptr::null_mut(), body) }
+    unsafe { produce(out, ptr::null_mut(), body) }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+
+    /// A flag file in a directory of its own (the registry is per process,
+    /// and `cargo test` runs the tests in one).
+    fn flag_file(test: &str, json: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("flags-ffi-{test}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+        let path = dir.join("flags.json");
+        std::fs::write(&path, json).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        path
+    }
+
+    fn remove_dir_of(file: &Path) {
+        if let Some(dir) = file.parent() {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+
+    const ON: &str = r#"{"version": 1, "flags": {"f": {"percentage": 100}}}"#;
+
+    fn shared(path: &str, interval: u32) -> *const flags_source {
+        // SAFETY: `path` is valid for its length.
+        unsafe { flags_source_shared(path.as_ptr().cast(), path.len(), interval) }
+    }
+
+    fn is_on(source: *const flags_source) -> bool {
+        // SAFETY: a live source and a valid string; NULL context.
+        unsafe { crate::flags_is_enabled(source, c"f".as_ptr(), 1, ptr::null()) }
+    }
+
+    #[test]
+    fn one_process_lifetime_source_per_path_and_interval() {
+        let file = flag_file("one-source", ON);
+        let path = file
+            .to_str()
+            .unwrap_or_else(|| panic!("a temp path that is not UTF-8"));
+        let source = shared(path, 0);
+        assert!(!source.is_null());
+        assert!(is_on(source));
+        assert_eq!(source, shared(path, 0), "the same pointer every time");
+        assert_eq!(source, shared(path, 1000), "0 is the default interval");
+        assert_ne!(
+            source,
+            shared(path, 250),
+            "another interval, another source"
+        );
+
+        // Freeing it does nothing: it is the process's.
+        // SAFETY: a pointer from `flags_source_shared`, which free ignores.
+        unsafe { flags_source_free(source.cast_mut()) };
+        assert!(is_on(source));
+
+        // The handles of flags_source_open_file_shared serve the same
+        // source: with the file gone, they still open (a lookup, no read).
+        std::fs::remove_file(&file).unwrap_or_else(|e| panic!("{e}"));
+        let mut handle = ptr::null_mut();
+        // SAFETY: valid string and out-pointer; no error_out.
+        let code = unsafe {
+            flags_source_open_file_shared(
+                path.as_ptr().cast(),
+                path.len(),
+                0,
+                &mut handle,
+                ptr::null_mut(),
+            )
+        };
+        assert_eq!(code, FLAGS_OK.code());
+        assert!(!handle.is_null() && handle.cast_const() != source);
+        assert!(is_on(handle));
+        // SAFETY: an owned handle, released once.
+        unsafe { flags_source_free(handle) };
+        assert!(is_on(source), "freeing a handle leaves the shared source");
+        assert_eq!(source, shared(path, 0));
+        remove_dir_of(&file);
+    }
+
+    #[test]
+    fn null_on_every_failure_and_failures_are_not_remembered() {
+        // SAFETY: NULL is allowed here and gives NULL.
+        assert!(unsafe { flags_source_shared(ptr::null(), 0, 0) }.is_null());
+        // SAFETY: two valid bytes that are not UTF-8.
+        assert!(unsafe { flags_source_shared(c"\xff\xfe".as_ptr(), 2, 0) }.is_null());
+        let file = flag_file(
+            "null-on-failure",
+            r#"{"version": 1, "flags": {"f": {"percentage": 101}}}"#,
+        );
+        let path = file
+            .to_str()
+            .unwrap_or_else(|| panic!("a temp path that is not UTF-8"));
+        assert!(shared(path, 0).is_null(), "an invalid file");
+        assert!(
+            shared(&format!("{path}.missing"), 0).is_null(),
+            "a missing file"
+        );
+        std::fs::write(&file, ON).unwrap_or_else(|e| panic!("{e}"));
+        let source = shared(path, 0);
+        assert!(!source.is_null(), "the next call reads the file again");
+        assert!(is_on(source));
+        remove_dir_of(&file);
+    }
 }

@@ -1471,6 +1471,8 @@ int32_t flags_source_open_file(const char *path, size_t path_len, uint32_t check
                                flags_source **out, char **error_out);
 int32_t flags_source_open_file_shared(const char *path, size_t path_len, uint32_t check_interval_ms,
                                       flags_source **out, char **error_out);
+const flags_source *flags_source_shared(const char *path, size_t path_len,
+                                        uint32_t check_interval_ms);
 int32_t flags_source_open_json(const char *json, size_t json_len, flags_source **out,
                                char **error_out);
 int32_t flags_source_open_remote(const flags_remote_options *options, flags_source **out,
@@ -1541,7 +1543,7 @@ fn checker_accepts_the_dart_bindings_against_the_contract() {
     assert_eq!(
         summary,
         Summary {
-            bindings: 23,
+            bindings: 24,
             structs: 2,
             fields: 10,
             constants: 18
@@ -1553,7 +1555,7 @@ fn checker_accepts_the_dart_bindings_against_the_contract() {
 #[test]
 fn checker_parses_the_contract_header() {
     let header = parse_header(CONTRACT_HEADER).unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(header.functions.len(), 23);
+    assert_eq!(header.functions.len(), 24);
     assert!(header.opaque.contains("flags_source") && header.opaque.contains("flags_context"));
     let open = &header.functions["flags_source_open_file"];
     let params: Vec<String> = open

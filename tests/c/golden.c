@@ -13,10 +13,15 @@
  *      frees of NULL, clearing twice, missing files;
  *   4. evaluates from 4 threads at once with one shared source;
  *   5. opens a file source, forks, and has the child see an edit;
- *   6. opens remote sources: bad URLs, an unreachable server, and (given a
+ *   6. takes the process-lifetime source of flags_source_shared: one per
+ *      path and interval (also for 4 threads asking at once), NULL on any
+ *      failure with flags_source_open_file_shared then giving the code and
+ *      the message, and flags_source_free ignoring it;
+ *   7. opens remote sources: bad URLs, an unreachable server, and (given a
  *      server URL) online, then offline from the cache file it wrote.
  * Prints `N passed, M failed` and exits non-zero on any failure. Everything
- * the library hands out is released, so valgrind can check for leaks.
+ * the library hands out is released (but the shared sources, which live
+ * until the process exits), so valgrind can check for leaks.
  *
  * Run by tests/c/run; usage: golden VECTORS.txt SCRATCH_DIR [FLAG_SERVER_URL]
  * where FLAG_SERVER_URL serves {"version": 1, "flags": {"f": {"percentage": 100}}}
@@ -920,6 +925,127 @@ static void threads(void) {
   printf("threads: %d threads, %ld evaluations of %s\n", THREADS, evaluations, file->name.data);
 }
 
+/* ----------------------------------------------------------- shared source */
+
+/* The flags_source_shared of 4 threads at once, for one path. */
+typedef struct {
+  const char *path;
+  const flags_source *got;
+} shared_call;
+
+static void *call_shared(void *arg) {
+  shared_call *call = arg;
+  call->got = flags_source_shared(call->path, strlen(call->path), 0);
+  return NULL;
+}
+
+/* Opens `path` with flags_source_open_file_shared and expects `expected`,
+ * with a message containing `needle` on failure. */
+static void expect_open_shared(const char *path, size_t len, int32_t expected, const char *needle,
+                               const char *what) {
+  flags_source *source = (flags_source *)&source;
+  char *error = NULL;
+  int32_t rc = flags_source_open_file_shared(path, len, 0, &source, &error);
+  CHECK(rc == expected &&
+            (rc == FLAGS_OK ? source && !error : !source && error && strstr(error, needle)),
+        "open_file_shared(%s): %d, expected %d: %s", what, rc, expected,
+        error ? error : "(no message)");
+  flags_string_free(error);
+  flags_source_free(source);
+}
+
+/* The shared sources are never freed, by design: valgrind lists the flags
+ * they serve as "possibly lost" (arc-swap holds them through a pointer to
+ * the middle of their allocation), not as an error. */
+static void shared_source(void) {
+  char path[600], missing[600];
+  snprintf(path, sizeof path, "%s/shared.json", scratch);
+  snprintf(missing, sizeof missing, "%s/no-such-shared.json", scratch);
+
+  /* NULL on every failure; flags_source_open_file_shared then says why. */
+  CHECK(flags_source_shared(NULL, 0, 0) == NULL, "shared(NULL path)");
+  CHECK(flags_source_shared(NULL, 8, 0) == NULL, "shared(NULL path, 8)");
+  expect_open_shared(NULL, 0, FLAGS_ERROR_NULL_ARGUMENT, "path", "NULL path");
+  static const char bad_utf8[] = "/tmp/\xff.json";
+  CHECK(flags_source_shared(S(bad_utf8), 0) == NULL, "shared(invalid UTF-8 path)");
+  expect_open_shared(S(bad_utf8), FLAGS_ERROR_INVALID_UTF8, "UTF-8", "invalid UTF-8 path");
+  CHECK(flags_source_shared(missing, strlen(missing), 0) == NULL, "shared(missing file)");
+  expect_open_shared(missing, strlen(missing), FLAGS_ERROR_IO, "no-such-shared.json",
+                     "missing file");
+  write_file(path, "{\"version\": 1, \"flags\": {\"f\": {\"percentage\": 101}}}");
+  CHECK(flags_source_shared(path, strlen(path), 0) == NULL, "shared(invalid file)");
+  expect_open_shared(path, strlen(path), FLAGS_ERROR_INVALID_FLAGS, "shared.json:1:",
+                     "invalid file");
+
+  /* A failure is not remembered: once the file is valid, it opens; from 4
+   * threads at once, all get the one source. */
+  write_file(path, ON);
+  shared_call calls[THREADS];
+  pthread_t tids[THREADS];
+  for (int t = 0; t < THREADS; t++) {
+    calls[t] = (shared_call){path, NULL};
+    CHECK(pthread_create(&tids[t], NULL, call_shared, &calls[t]) == 0, "pthread_create");
+  }
+  for (int t = 0; t < THREADS; t++) pthread_join(tids[t], NULL);
+  const flags_source *source = flags_source_shared(path, strlen(path), 0);
+  CHECK(source != NULL, "shared(valid file)");
+  if (!source) return;
+  for (int t = 0; t < THREADS; t++)
+    CHECK(calls[t].got == source, "thread %d got the same source", t);
+  CHECK(flags_source_shared(path, strlen(path), 0) == source, "the same pointer again");
+  CHECK(flags_source_shared(path, strlen(path), 1000) == source, "0 is the default interval");
+  const flags_source *other = flags_source_shared(path, strlen(path), 250);
+  CHECK(other && other != source, "another interval, another source");
+
+  /* Every function that takes a source takes it. */
+  flags_context *ctx = flags_context_new();
+  flags_context_set(ctx, S("user_id"), S("1"));
+  CHECK(flags_is_enabled(source, S("f"), ctx) && flags_is_enabled(source, S("f"), NULL),
+        "shared source: on");
+  flags_evaluation ev;
+  int32_t rc = flags_evaluate(source, S("f"), ctx, &ev);
+  CHECK(rc == FLAGS_OK && ev.enabled && ev.reason == FLAGS_REASON_ROLLOUT_IN,
+        "evaluate(shared): %d", rc);
+  flags_evaluation_clear(&ev);
+  char *version = NULL, *status = NULL, *all = NULL;
+  CHECK(flags_source_version(source, &version) == FLAGS_OK && version && strlen(version) == 32,
+        "version(shared)");
+  CHECK(flags_source_status_json(source, &status) == FLAGS_OK && status &&
+            strstr(status, "\"kind\":\"file\"") && strstr(status, "\"healthy\":true"),
+        "status_json(shared): %s", status ? status : "(null)");
+  CHECK(flags_evaluate_all_json(source, ctx, &all) == FLAGS_OK && all &&
+            strstr(all, "{\"flag\":\"f\",\"enabled\":true,"),
+        "evaluate_all_json(shared): %s", all ? all : "(null)");
+  CHECK(flags_source_generation(source) == 0, "generation(shared)");
+  flags_string_free(all);
+  flags_string_free(status);
+
+  /* The handles of flags_source_open_file_shared serve the same source:
+   * with the file gone, they still open (a lookup, no read). Freeing one
+   * leaves the shared source alone. */
+  remove(path);
+  flags_source *handle = NULL;
+  rc = flags_source_open_file_shared(path, strlen(path), 0, &handle, NULL);
+  CHECK(rc == FLAGS_OK && handle && handle != source, "open_file_shared after the file went: %d",
+        rc);
+  char *handle_version = NULL;
+  flags_source_version(handle, &handle_version);
+  CHECK(handle_version && version && strcmp(handle_version, version) == 0,
+        "the handle serves the same flags");
+  flags_string_free(handle_version);
+  flags_source_free(handle);
+  CHECK(flags_is_enabled(source, S("f"), ctx), "freeing a handle leaves the shared source");
+
+  /* Freeing the shared pointer is harmless: it is ignored, even twice. */
+  flags_source_free((flags_source *)source);
+  flags_source_free((flags_source *)source);
+  CHECK(flags_is_enabled(source, S("f"), ctx) &&
+            flags_source_shared(path, strlen(path), 0) == source,
+        "flags_source_free ignores the shared source");
+  flags_string_free(version);
+  flags_context_free(ctx);
+}
+
 /* --------------------------------------------------------------------- main */
 
 int main(int argc, char **argv) {
@@ -938,6 +1064,7 @@ int main(int argc, char **argv) {
   abuse_utf8();
   abuse_contexts();
   file_source();
+  shared_source();
   remote_source(argc == 4 ? argv[3] : NULL);
   threads();
   free_vectors();

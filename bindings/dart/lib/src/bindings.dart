@@ -221,6 +221,21 @@ external int flagsSourceOpenFileShared(
   Pointer<Pointer<Char>> errorOut,
 );
 
+/// `const flags_source *flags_source_shared(const char *path, size_t
+/// path_len, uint32_t check_interval_ms)`: the process-lifetime file source,
+/// or NULL. Not used by this package: an app keeps its `Flags` open, while
+/// this serves hosts that open the flags on every request (PHP under
+/// php-fpm). The library owns the pointer: never free it or attach a
+/// finalizer to it.
+@Native<Pointer<FlagsSource> Function(Pointer<Uint8>, Size, Uint32)>(
+  symbol: 'flags_source_shared',
+)
+external Pointer<FlagsSource> flagsSourceShared(
+  Pointer<Uint8> path,
+  int pathLen,
+  int checkIntervalMs,
+);
+
 /// `int32_t flags_source_open_json(const char *json, size_t json_len,
 /// flags_source **out, char **error_out)`.
 @Native<
