@@ -53,6 +53,8 @@ final class Flags
         /** @internal the native source; null once released */
         public ?CData $source,
         private string $description,
+        /** false for the library's process-lifetime source, which is never freed */
+        private bool $owned = true,
     ) {
     }
 
@@ -85,8 +87,8 @@ final class Flags
     {
         // Under php-fpm this runs in every request with PHP's caches cold,
         // where each call, object and FFI operation costs a microsecond or
-        // more: the first open of a request is kept to one FFI type, one
-        // native call and one object (see tests/e2e/app.php's timings).
+        // more: the first open of a request is kept to one native call and
+        // one object (see tests/e2e/app.php's timings).
         $interval = 1000;
         if ($options !== []) {
             // A valid check_interval_ms, with or without a library, passes
@@ -106,16 +108,22 @@ final class Flags
             return self::$registry[$key];
         }
         $ffi = Native::ffi($options['library'] ?? null);
-        $out = Native::$sourceOut ??= $ffi->new('flags_source *[1]');
         // The library keeps one source per (path, interval) for the life of
-        // the process, so the first open of every php-fpm request (which
-        // starts with empty statics) is a lookup, not a read and a parse.
-        // The error message is asked for only when the open fails.
-        if ($ffi->flags_source_open_file_shared($path, \strlen($path), $interval, $out, null) !== 0) {
-            $code = $ffi->flags_source_open_file_shared($path, \strlen($path), $interval, $out, Native::stringOut());
-            if ($code !== 0) {
-                Native::fail("Cannot open the flag file $path", $code);
-            }
+        // the process and returns a pointer to it, so the first open of
+        // every php-fpm request (which starts with empty statics) is one
+        // lookup: no read and parse, no out-parameter to make, no handle to
+        // free when the request ends.
+        $source = $ffi->flags_source_shared($path, \strlen($path), $interval);
+        if ($source !== null) {
+            return self::$registry[$key] = new self($ffi, $source, $path, false);
+        }
+        // It returns NULL on any failure; the same open with an out-parameter
+        // says why. Should the file have become valid in between, that open
+        // succeeds and its handle (owned, freed with the object) is used.
+        $out = Native::$sourceOut ??= $ffi->new('flags_source *[1]');
+        $code = $ffi->flags_source_open_file_shared($path, \strlen($path), $interval, $out, Native::stringOut());
+        if ($code !== 0) {
+            Native::fail("Cannot open the flag file $path", $code);
         }
         return self::$registry[$key] = new self($ffi, $out[0], $path);
     }
@@ -334,10 +342,17 @@ final class Flags
         self::$registry = [];
     }
 
+    /**
+     * Releases the native source, unless it is the library's
+     * process-lifetime one from open(), which this object only stops using
+     * (under php-fpm, at the end of every request: no native call then).
+     */
     public function __destruct()
     {
         if ($this->source !== null) {
-            $this->ffi->flags_source_free($this->source);
+            if ($this->owned) {
+                $this->ffi->flags_source_free($this->source);
+            }
             $this->source = null;
         }
     }

@@ -4,6 +4,7 @@ declare(strict_types=1);
 
 namespace Flags\Tests;
 
+use FFI;
 use Flags\Evaluation;
 use Flags\Flags;
 use Flags\FlagsException;
@@ -61,6 +62,80 @@ final class FlagsTest extends TestCase
         $this->assertNotSame($flags, Flags::open($path, ['check_interval_ms' => 250]), 'other options');
         $this->assertSame($path, $flags->source());
         $this->assertTrue($flags->isEnabled('on'));
+    }
+
+    /** The address of the native source behind a Flags object. */
+    private static function address(Flags $flags): int
+    {
+        return FFI::cast('uintptr_t', $flags->source)->cdata;
+    }
+
+    /**
+     * What php-fpm does in every request: PHP forgets its objects and its
+     * cache, open() asks the library again, and the library answers with
+     * the source it keeps for the process.
+     */
+    public function testOpenUsesTheProcessLifetimeSourceOfTheLibrary(): void
+    {
+        $path = self::tempDir() . '/flags.json';
+        file_put_contents($path, self::flagFile(self::FLAGS));
+        $first = Flags::open($path);
+        $this->assertTrue($first->isEnabled('on'));
+        $this->assertTrue($first->isEnabled('pilot_42', ['user_id' => 42]));
+        $this->assertSame('ROLLOUT_IN', $first->for(['user_id' => 1])->evaluate('on')->reason);
+        $this->assertSame('file', $first->status()['kind']);
+        $address = self::address($first);
+
+        // A new request: PHP's cache is empty, the library's is not.
+        Flags::clearCache();
+        $second = Flags::open($path);
+        $this->assertNotSame($first, $second);
+        $this->assertSame($address, self::address($second), 'the same native source');
+        $this->assertNotSame(
+            $address,
+            self::address(Flags::open($path, ['check_interval_ms' => 250])),
+            'another check interval, another source',
+        );
+
+        // The end of a request: the objects die, the source is not freed.
+        $first->__destruct();
+        $this->assertFalse($first->isEnabled('on'), 'a released object answers off');
+        $this->assertTrue($second->isEnabled('on'), 'the other object still works');
+        unset($first, $second);
+        Flags::clearCache();
+        // With the file gone, the next open still works: it is a lookup in
+        // the library, not a read.
+        unlink($path);
+        $third = Flags::open($path);
+        $this->assertSame($address, self::address($third));
+        $this->assertTrue($third->isEnabled('on'));
+        $this->assertSame(self::flags()->version(), $third->version());
+    }
+
+    /** A file that cannot be opened throws every time, and is opened once it is fixed. */
+    public function testOpenFailuresThrowAndAreNotRemembered(): void
+    {
+        $path = self::tempDir() . '/later.json';
+        foreach ([
+            'missing' => [null, FlagsException::IO, 'No such file'],
+            'invalid' => ['{"version": 1, "flags": {"x": {"percentage": 101}}}', FlagsException::INVALID_FLAGS, "$path:1:"],
+        ] as $what => [$content, $code, $detail]) {
+            if ($content !== null) {
+                file_put_contents($path, $content);
+            }
+            for ($attempt = 1; $attempt <= 2; $attempt++) {
+                try {
+                    Flags::open($path);
+                    $this->fail("$what, attempt $attempt: no exception");
+                } catch (FlagsException $e) {
+                    $this->assertSame($code, $e->getCode(), $e->getMessage());
+                    $this->assertStringStartsWith("Cannot open the flag file $path: ", $e->getMessage());
+                    $this->assertStringContainsString($detail, $e->getMessage());
+                }
+            }
+        }
+        file_put_contents($path, self::flagFile(self::FLAGS));
+        $this->assertTrue(Flags::open($path)->isEnabled('on'));
     }
 
     public function testIsEnabled(): void
