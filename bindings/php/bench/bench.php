@@ -129,7 +129,7 @@ $results['for($context): build a scoped context'] =
 $results['Flags::open, again (the cached object)'] =
     measure($n(1_000_000), static fn (int $i) => Flags::open($path));
 // What php-fpm's first open of every request does, minus the FFI scope and
-// PHP's per-request cold start (tests/e2e/php-fpm-e2e measures those): a
+// PHP's per-request cold start (tests/e2e/php-fpm-e2e measures those):
 // one call returning the library's shared source pointer and a new object.
 $results['Flags::open, first in a request (cache cleared, shared source)'] =
     measure($n(300_000), static function (int $i) use ($path): void {
