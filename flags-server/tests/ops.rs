@@ -777,6 +777,65 @@ fn a_file_changed_meanwhile_is_not_overwritten() {
     );
 }
 
+#[test]
+fn two_flags_commands_at_once_take_turns_and_both_land() {
+    let dir = workspace("take-turns");
+    let spawn = |args: &[&str], pause_ms: &str| {
+        command(&dir, args)
+            .env("FLAGS_TEST_PAUSE_BEFORE_WRITE_MS", pause_ms)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn")
+    };
+    let mut first = spawn(
+        &[
+            "set",
+            "flags.json",
+            "enrollment_service",
+            "--percentage",
+            "50",
+        ],
+        "1000",
+    );
+    // The first has read the file and holds the directory while it pauses.
+    let mut first_err = BufReader::new(first.stderr.take().expect("stderr"));
+    let mut line = String::new();
+    first_err.read_line(&mut line).expect("a line");
+    assert_eq!(
+        line.trim_end(),
+        "FLAGS_TEST_PAUSE_BEFORE_WRITE_MS: pausing 1000 ms before writing"
+    );
+    // Without the lock the second would read the same original and write
+    // at once, and the first would then refuse to overwrite that.
+    let second = spawn(&["kill", "flags.json", "tenant_billing_v2"], "0");
+    let first = first.wait_with_output().expect("exits");
+    let second = second.wait_with_output().expect("exits");
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut first_err, &mut rest).expect("utf-8");
+    assert_eq!(rest, "", "the first command's stderr after its pause");
+    assert_ok(&first);
+    assert_ok(&second);
+    assert_eq!(
+        stderr(&second).lines().next(),
+        Some("flags.json: waiting for another flags command editing files in .")
+    );
+    let both = EXAMPLE
+        .replace("\"percentage\": 12.5", "\"percentage\": 50")
+        .replace(
+            "\"owner\": \"billing\",",
+            "\"owner\": \"billing\",\n      \"killed\": true,",
+        );
+    assert_eq!(read(&dir), both, "both edits are in the file");
+    let records = audit(&dir);
+    assert_eq!(records.len(), 2);
+    assert_eq!(
+        records[0]["after"], records[1]["before"],
+        "one after the other"
+    );
+    assert!(strays(&dir).is_empty(), "{:?}", strays(&dir));
+}
+
 // ------------------------------------------------------------- bad input
 
 #[test]

@@ -3,7 +3,7 @@
 use std::fs::{self, OpenOptions, Permissions};
 use std::io::{self, Write as _};
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 
@@ -36,6 +36,69 @@ pub(crate) fn read_for_edit(path: &Path) -> Result<Original, String> {
     })
 }
 
+/// How long an edit waits for another `flags` edit of the same directory
+/// to finish before it gives up.
+const LOCK_WAIT: Duration = Duration::from_secs(30);
+
+/// An exclusive lock on the directory of a flag file, held from the read of
+/// an edit to its audit record, so that `flags` commands editing files in
+/// the same directory at the same time run one after the other: each reads
+/// what the previous one wrote and both edits land. Writers that do not
+/// take it (editors, deploy tools) are still caught by the check in
+/// [`replace`]. Released on drop.
+pub(crate) struct DirLock {
+    _handle: Option<fs::File>,
+}
+
+/// Takes the lock on `path`'s directory, waiting up to [`LOCK_WAIT`] for
+/// another edit. A directory that cannot be locked (a file system without
+/// locks) gives no lock: the conflict check still protects the file.
+pub(crate) fn lock_dir(path: &Path) -> Result<DirLock, String> {
+    let dir = parent(path);
+    let Ok(handle) = fs::File::open(&dir) else {
+        return Ok(DirLock { _handle: None });
+    };
+    let start = Instant::now();
+    let mut said = false;
+    loop {
+        match handle.try_lock() {
+            Ok(()) => {
+                return Ok(DirLock {
+                    _handle: Some(handle),
+                });
+            }
+            Err(fs::TryLockError::WouldBlock) => {}
+            Err(fs::TryLockError::Error(_)) => return Ok(DirLock { _handle: None }),
+        }
+        if start.elapsed() >= LOCK_WAIT {
+            return Err(format!(
+                "{}: another flags command has been editing files in {} for {} s; \
+                 nothing was written",
+                path.display(),
+                dir.display(),
+                LOCK_WAIT.as_secs()
+            ));
+        }
+        if !said {
+            eprintln!(
+                "{}: waiting for another flags command editing files in {}",
+                path.display(),
+                dir.display()
+            );
+            said = true;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// The directory holding `path` (`.` for a bare file name).
+fn parent(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
 /// Why [`replace`] wrote nothing.
 pub(crate) enum WriteError {
     /// The file no longer holds the bytes the edit was made on.
@@ -49,8 +112,10 @@ pub(crate) enum WriteError {
 /// rename the file is read again: when it no longer holds `expected`,
 /// nothing is written.
 ///
-/// A write that lands between that last read and the rename (a window of
-/// microseconds) is still lost; everything before it is caught.
+/// Another `flags` command cannot write in between (see [`DirLock`]); a
+/// write by another program that lands between that last read and the
+/// rename (a window of microseconds) is still lost, everything before it
+/// is caught.
 pub(crate) fn replace(
     path: &Path,
     expected: &[u8],
@@ -61,10 +126,7 @@ pub(crate) fn replace(
     let io = |what: &str, e: io::Error| {
         WriteError::Io(format!("{name}: cannot {what}: {e}; nothing was written"))
     };
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
+    let dir = parent(path);
     let file_name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())

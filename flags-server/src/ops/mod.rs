@@ -255,6 +255,13 @@ fn edit(
     change: impl FnOnce(&mut Document) -> Result<(), flags_core::Error>,
 ) -> Result<(), String> {
     let name = path.display().to_string();
+    // Held until the audit record is written: concurrent `flags` edits of
+    // this directory take turns instead of refusing each other.
+    let _lock = if options.dry_run {
+        None
+    } else {
+        Some(file::lock_dir(path)?)
+    };
     let original = file::read_for_edit(path)?;
     let before =
         Snapshot::from_slice_named(&original.bytes, &name).map_err(|e| invalid_file(&name, &e))?;
