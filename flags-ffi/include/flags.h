@@ -20,8 +20,9 @@
  * - `const flags_source *` from `flags_source_shared`: owned by the library,
  *   valid until the process exits, never freed (`flags_source_free` ignores
  *   it).
- * - `flags_context *` from `flags_context_new` or `flags_context_from_json`:
- *   the caller owns it and releases it with `flags_context_free`.
+ * - `flags_context *` from `flags_context_new`, `flags_context_from_json` or
+ *   `flags_context_parse`: the caller owns it and releases it with
+ *   `flags_context_free`.
  * - `char *` returned through an out-parameter (`char **out`, `char **error_out`):
  *   the caller owns it and releases it with `flags_string_free`. Never with
  *   `free()`: the library may use another allocator.
@@ -66,9 +67,10 @@
  * is 0); the numbers are stable and never reused. `flags_result_message` turns
  * one into static text. Evaluation never fails for a valid source and flag
  * string: an unknown flag is off with `FLAGS_REASON_FLAG_NOT_FOUND`.
- * `flags_is_enabled` returns false on any error, `flags_source_shared` NULL
- * (`flags_source_open_file_shared` with the same arguments then gives the
- * code and the message). Nothing panics across the boundary, aborts or
+ * `flags_is_enabled` returns false on any error; `flags_source_shared` and
+ * `flags_context_parse` return NULL (`flags_source_open_file_shared` and
+ * `flags_context_from_json` with the same arguments then give the code and
+ * the message). Nothing panics across the boundary, aborts or
  * crashes on NULL, invalid UTF-8, unknown flags or bad JSON; an internal bug
  * is caught at the boundary and reported as `FLAGS_ERROR_PANIC`. (Running
  * out of memory aborts, as in all Rust code.)
@@ -429,6 +431,16 @@ int32_t flags_context_from_json(const char *json,
                                 size_t json_len,
                                 struct flags_context **out,
                                 char **error_out);
+
+/**
+ * Like `flags_context_from_json`, returning the new context itself: NULL
+ * on any failure (NULL or non-UTF-8 `json`, an invalid context); call
+ * `flags_context_from_json` then for the code and the message. Release a
+ * context it returns with `flags_context_free`. For hosts where making an
+ * out-parameter costs more than the call (PHP's FFI parses a C type for
+ * it).
+ */
+struct flags_context *flags_context_parse(const char *json, size_t json_len);
 
 /**
  * Releases a context. NULL is ignored. Any thread.

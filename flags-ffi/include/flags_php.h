@@ -328,6 +328,16 @@ int32_t flags_context_from_json(const char *json,
                                 char **error_out);
 
 /**
+ * Like `flags_context_from_json`, returning the new context itself: NULL
+ * on any failure (NULL or non-UTF-8 `json`, an invalid context); call
+ * `flags_context_from_json` then for the code and the message. Release a
+ * context it returns with `flags_context_free`. For hosts where making an
+ * out-parameter costs more than the call (PHP's FFI parses a C type for
+ * it).
+ */
+struct flags_context *flags_context_parse(const char *json, size_t json_len);
+
+/**
  * Releases a context. NULL is ignored. Any thread.
  */
 void flags_context_free(struct flags_context *ctx);

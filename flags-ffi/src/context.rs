@@ -2,10 +2,11 @@
 //! and used for many evaluations.
 
 use std::ffi::c_char;
+use std::ptr;
 
 use flags_core::{Context, OwnedContext};
 
-use crate::boundary::{Failure, boundary, handle_mut, produce, run, text};
+use crate::boundary::{Failure, boundary, handle_mut, produce, run, str_arg, text};
 use crate::types::flags_result::*;
 
 /// The attributes of whoever flags are evaluated for (opaque): built once,
@@ -131,6 +132,31 @@ pub unsafe extern "C" fn flags_context_from_json(
     };
     // SAFETY: `out` and `error_out` are NULL or valid for writes.
     unsafe { produce(out, error_out, body) }
+}
+
+/// Like `flags_context_from_json`, returning the new context itself: NULL
+/// on any failure (NULL or non-UTF-8 `json`, an invalid context); call
+/// `flags_context_from_json` then for the code and the message. Release a
+/// context it returns with `flags_context_free`. For hosts where making an
+/// out-parameter costs more than the call (PHP's FFI parses a C type for
+/// it).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn flags_context_parse(
+    json: *const c_char,
+    json_len: usize,
+) -> *mut flags_context {
+    boundary(
+        |_| ptr::null_mut(),
+        || {
+            // SAFETY: NULL or `json_len` readable bytes, by the crate's rules.
+            let Ok(json) = (unsafe { str_arg(json, json_len) }) else {
+                return ptr::null_mut();
+            };
+            OwnedContext::from_json(json).map_or(ptr::null_mut(), |inner| {
+                Box::into_raw(Box::new(flags_context { inner }))
+            })
+        },
+    )
 }
 
 /// Releases a context. NULL is ignored. Any thread.

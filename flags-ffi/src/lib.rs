@@ -86,7 +86,7 @@ mod evaluate;
 
 pub use context::{
     flags_context, flags_context_free, flags_context_from_json, flags_context_new,
-    flags_context_remove, flags_context_set,
+    flags_context_parse, flags_context_remove, flags_context_set,
 };
 pub use evaluate::{
     flags_evaluate, flags_evaluate_all_json, flags_evaluate_all_json_at, flags_evaluate_at,

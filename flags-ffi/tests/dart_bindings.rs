@@ -1489,6 +1489,7 @@ int32_t flags_context_set(flags_context *ctx, const char *attribute, size_t attr
 int32_t flags_context_remove(flags_context *ctx, const char *attribute, size_t attribute_len);
 int32_t flags_context_from_json(const char *json, size_t json_len, flags_context **out,
                                 char **error_out);
+flags_context *flags_context_parse(const char *json, size_t json_len);
 void flags_context_free(flags_context *ctx);
 
 bool flags_is_enabled(const flags_source *source, const char *flag, size_t flag_len,
@@ -1543,7 +1544,7 @@ fn checker_accepts_the_dart_bindings_against_the_contract() {
     assert_eq!(
         summary,
         Summary {
-            bindings: 24,
+            bindings: 25,
             structs: 2,
             fields: 10,
             constants: 18
@@ -1555,7 +1556,7 @@ fn checker_accepts_the_dart_bindings_against_the_contract() {
 #[test]
 fn checker_parses_the_contract_header() {
     let header = parse_header(CONTRACT_HEADER).unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(header.functions.len(), 24);
+    assert_eq!(header.functions.len(), 25);
     assert!(header.opaque.contains("flags_source") && header.opaque.contains("flags_context"));
     let open = &header.functions["flags_source_open_file"];
     let params: Vec<String> = open

@@ -344,6 +344,11 @@ static void run_golden(void) {
       CHECK(evaluate_case(source, c, ctx, "context from JSON"), "%s (context from JSON)",
             c->name.data);
 
+      flags_context *parsed = flags_context_parse(c->context.data, c->context.len);
+      CHECK(parsed && evaluate_case(source, c, parsed, "context from flags_context_parse"),
+            "%s (context from flags_context_parse)", c->name.data);
+      flags_context_free(parsed);
+
       flags_context *built = context_from_pairs(c);
       CHECK(evaluate_case(source, c, built, "context from flags_context_set"),
             "%s (context from flags_context_set)", c->name.data);
@@ -620,7 +625,10 @@ static void abuse_contexts(void) {
     /* No error_out: still a code, nothing leaked. */
     rc = flags_context_from_json(bad[i], strlen(bad[i]), &ctx, NULL);
     CHECK(rc == FLAGS_ERROR_INVALID_CONTEXT && !ctx, "from_json(%s, NULL error_out)", bad[i]);
+    CHECK(flags_context_parse(bad[i], strlen(bad[i])) == NULL, "parse(%s) is NULL", bad[i]);
   }
+  CHECK(flags_context_parse(NULL, 2) == NULL, "parse(NULL) is NULL");
+  CHECK(flags_context_parse("{\"a\": \"\xff\"}", 10) == NULL, "parse(not UTF-8) is NULL");
 
   /* Set replaces, remove removes, an absent attribute is fine. */
   flags_source *source = open_json(S(FILE_JSON));

@@ -359,6 +359,19 @@ external int flagsContextFromJson(
   Pointer<Pointer<Char>> errorOut,
 );
 
+/// `flags_context *flags_context_parse(const char *json, size_t json_len)`:
+/// the new context, or NULL (`flags_context_from_json` then says why). Not
+/// used by this package, which builds contexts attribute by attribute; the
+/// caller owns a context it returns (`flags_context_free`).
+@Native<Pointer<FlagsContext> Function(Pointer<Uint8>, Size)>(
+  symbol: 'flags_context_parse',
+  isLeaf: true,
+)
+external Pointer<FlagsContext> flagsContextParse(
+  Pointer<Uint8> json,
+  int jsonLen,
+);
+
 /// `void flags_context_free(flags_context *ctx)`: accepts NULL, any thread.
 @Native<Void Function(Pointer<FlagsContext>)>(
   symbol: 'flags_context_free',
