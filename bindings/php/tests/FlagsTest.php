@@ -284,6 +284,11 @@ final class FlagsTest extends TestCase
         $this->assertStringContainsString('user_id', $error);
         $this->assertStringContainsString('1.5', $error);
         $this->assertStringContainsString('UTF-8', (string) $flags->evaluate('on', ['user_id' => "\xff"])->error);
+        $this->assertStringContainsString(
+            'attribute names must not be empty',
+            (string) $flags->evaluate('on', ['user_id' => 1, '' => 'x'])->error,
+            'the library refuses an empty name, as flags_context_set does',
+        );
         // the same flags answer normally right after
         $this->assertTrue($flags->isEnabled('on', ['user_id' => 1]));
     }

@@ -47,13 +47,9 @@ final class Context
     public static function fromArray(FFI $ffi, array $attributes): self
     {
         $self = new self($ffi);
-        if (isset($attributes[''])) {
-            $self->error = 'an attribute name is empty';
-            return $self;
-        }
-        // The library checks the values (a float, an array or an object is an
-        // error naming the attribute); json_encode refuses bytes that are not
-        // UTF-8, INF and NAN.
+        // The library checks names and values (an empty name, a float, an
+        // array or an object is an error naming the attribute); json_encode
+        // refuses bytes that are not UTF-8, INF and NAN.
         $json = json_encode($attributes, self::JSON);
         if ($json === false) {
             $self->error = 'the context cannot be attributes: ' . json_last_error_msg()
