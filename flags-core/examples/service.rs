@@ -139,6 +139,9 @@ fn log_events(register: impl FnOnce(Box<dyn Fn(&ReloadEvent) + Send + Sync>)) {
             version, changes, ..
         } => eprintln!("flags reloaded: version {version}, {changes:?}"),
         ReloadEvent::Failed { error } => eprintln!("keeping the last good flags:\n{error}"),
+        ReloadEvent::CacheFailed { error } => eprintln!("flags cache: {error}"),
+        // Later versions may add events.
+        _ => {}
     }));
 }
 

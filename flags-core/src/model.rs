@@ -48,11 +48,28 @@ impl Snapshot {
         crate::validate::snapshot(bytes, Arc::from(source))
     }
 
-    /// Reads, parses and validates the flag file at `path`.
+    /// Reads, parses and validates the flag file at `path`. Anything but a
+    /// regular file (a named pipe, a device, a directory) and a file over
+    /// [`DEFAULT_MAX_FILE_BYTES`](crate::DEFAULT_MAX_FILE_BYTES) are refused
+    /// without blocking or reading it whole.
     pub fn from_path(path: impl AsRef<FsPath>) -> Result<Self, Error> {
         let path = path.as_ref();
-        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        let bytes = crate::file::read_flag_file(path, crate::DEFAULT_MAX_FILE_BYTES)
+            .map_err(|e| Error::io(path, e))?;
         Self::from_slice_named(&bytes, &path.display().to_string())
+    }
+
+    /// No flags and no version: what a source serves before it has a good
+    /// file (every flag is off, `FLAG_NOT_FOUND`).
+    #[cfg(feature = "watch")]
+    pub(crate) fn empty() -> Self {
+        Snapshot {
+            version: "".into(),
+            kill_all: false,
+            pilots: Targets::default(),
+            flags: Vec::new(),
+            index: HashMap::default(),
+        }
     }
 
     /// A content hash of the exact bytes this snapshot was parsed from: 32

@@ -85,14 +85,11 @@ use std::collections::hash_map::RandomState;
 use std::fmt;
 use std::fs;
 use std::hash::{BuildHasher as _, Hasher as _};
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock, mpsc as std_mpsc};
 use std::thread::{self, ThreadId};
 use std::time::Duration;
 
-use arc_swap::ArcSwapOption;
 use reqwest::header::{
     ACCEPT, AUTHORIZATION, CACHE_CONTROL, ETAG, HeaderMap, HeaderValue, IF_NONE_MATCH,
 };
@@ -101,10 +98,11 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
 use crate::error::Error;
+use crate::file::{DEFAULT_MAX_FILE_BYTES, read_flag_file, write_atomically};
 use crate::json::{self, Kind};
 use crate::model::Snapshot;
 use crate::validate::content_version;
-use crate::watch::{Published, ReloadEvent, SnapshotGuard, SourceStatus};
+use crate::watch::{Published, ReloadEvent, SnapshotGuard, SourceStatus, Start};
 
 /// Largest `/v1/flags` body accepted; a bigger one is a bad answer.
 const MAX_BODY: usize = 64 << 20;
@@ -203,7 +201,6 @@ struct Shared {
     url: String,
     cache_path: Option<PathBuf>,
     published: Published,
-    cache_error: ArcSwapOption<String>,
     /// The background thread, to refuse `refresh_now` from a callback.
     worker: OnceLock<ThreadId>,
 }
@@ -324,11 +321,7 @@ impl RemoteSource {
     /// Why the last attempt to write the cache file failed, while it keeps
     /// failing (the flags still serve; only the offline start is affected).
     pub fn cache_error(&self) -> Option<String> {
-        self.inner
-            .shared
-            .cache_error
-            .load_full()
-            .map(|e| (*e).clone())
+        self.inner.shared.published.status().cache_error
     }
 }
 
@@ -510,8 +503,10 @@ async fn start(
     let shared = Arc::new(Shared {
         url: options.url,
         cache_path: options.cache_path,
-        published: Published::new(snapshot, problem),
-        cache_error: ArcSwapOption::empty(),
+        published: Published::new(match problem {
+            None => Start::Fresh(snapshot),
+            Some(problem) => Start::Stale(snapshot, problem),
+        }),
         worker: OnceLock::new(),
     });
     let _ = shared.worker.set(thread::current().id());
@@ -701,7 +696,7 @@ impl Fetcher {
         if self.cached.as_ref().map(|w| &w.version) != Some(&version) {
             if let Err(e) = write_atomically(path, body) {
                 let text = format!("{}: cannot write the cache: {e}", path.display());
-                shared.cache_error.store(Some(Arc::new(text)));
+                shared.published.cache_written(Err(text));
                 return;
             }
             self.cached = Some(Written {
@@ -718,7 +713,7 @@ impl Fetcher {
             return;
         };
         if cached.etag == self.etag {
-            shared.cache_error.store(None);
+            shared.published.cache_written(Ok(()));
             return;
         }
         let sidecar = etag_path(path);
@@ -734,11 +729,11 @@ impl Fetcher {
         match result {
             Ok(()) => {
                 cached.etag.clone_from(&self.etag);
-                shared.cache_error.store(None);
+                shared.published.cache_written(Ok(()));
             }
             Err(e) => {
                 let text = format!("{}: cannot write the cache: {e}", sidecar.display());
-                shared.cache_error.store(Some(Arc::new(text)));
+                shared.published.cache_written(Err(text));
             }
         }
     }
@@ -762,7 +757,7 @@ enum CacheState {
 
 impl Cache {
     fn read(path: &Path) -> Cache {
-        let state = match fs::read(path) {
+        let state = match read_flag_file(path, DEFAULT_MAX_FILE_BYTES) {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => CacheState::Missing,
             Err(e) => CacheState::Unusable(Error::io(path, e).to_string()),
             Ok(body) => match Snapshot::from_slice_named(&body, &path.display().to_string()) {
@@ -813,36 +808,6 @@ fn etag_value(etag: &str) -> &str {
     let etag = etag.trim();
     let etag = etag.strip_prefix("W/").unwrap_or(etag);
     etag.trim_matches('"')
-}
-
-/// Writes `bytes` to `path` so that readers see the old file or the new
-/// one, never a part: a temporary file in the same directory, `fsync`,
-/// rename over `path`, then `fsync` of the directory (best effort).
-fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let dir = match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir,
-        _ => Path::new("."),
-    };
-    let name = path.file_name().unwrap_or_default().to_string_lossy();
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let tmp = dir.join(format!(".{name}.{}.{n}.tmp", std::process::id()));
-    let result = (|| {
-        let mut file = fs::File::create_new(&tmp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        drop(file);
-        fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result?;
-    #[cfg(unix)]
-    if let Ok(dir) = fs::File::open(dir) {
-        let _ = dir.sync_all();
-    }
-    Ok(())
 }
 
 /// A reqwest error's causes, without the URL (the caller names it).

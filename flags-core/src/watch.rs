@@ -11,10 +11,12 @@
 //! use flags_core::{Context, now};
 //!
 //! // An invalid or unreadable file at start-up is an error: exit non-zero.
+//! // (`FileSource::start` waits for a good file instead.)
 //! let source = FileSource::open("flags.json", WatchOptions::default())?;
 //! source.on_event(|event| match event {
 //!     ReloadEvent::Reloaded { version, changes, .. } => eprintln!("reloaded {version}: {changes:?}"),
 //!     ReloadEvent::Failed { error } => eprintln!("keeping the last good flags: {error}"),
+//!     _ => {}
 //! });
 //!
 //! // Per request: load the snapshot once, evaluate as often as needed.
@@ -51,17 +53,49 @@
 //!
 //! # Last good snapshot
 //! Only a completely parsed and validated file is ever stored. Any bad state
-//! (invalid JSON or schema, empty, truncated, unreadable, deleted) keeps the
-//! last good snapshot serving and is reported once per distinct bad content:
+//! (invalid JSON or schema, empty, truncated, unreadable, deleted, not a
+//! regular file, over [`WatchOptions::max_file_bytes`]) keeps the last good
+//! snapshot serving and is reported once per distinct bad content:
 //! [`SourceStatus::healthy`] turns false, [`SourceStatus::last_error`] holds
 //! the full diagnostics (`file:line:col: path: message`),
-//! [`SourceStatus::failures`] grows by one and a [`ReloadEvent::Failed`] is
-//! sent. The next good write recovers by itself. A file caught in the middle
-//! of a non-atomic write is not a failure yet: the background thread reports
-//! a bad file only once it has stayed bad for a short settling time
-//! (5 × `debounce`, at least 100 ms), so a slow writer does not flap the
-//! health of every server reading the file. [`FileSource::reload_now`]
-//! reports at once.
+//! [`SourceStatus::failures`] grows by one, [`SourceStatus::last_failure_at`]
+//! is set and a [`ReloadEvent::Failed`] is sent. The source stays
+//! [`ready`](SourceStatus::ready): it still serves good flags, and every
+//! server reading the same file would otherwise turn unready together. The
+//! next good write recovers by itself.
+//!
+//! A file caught in the middle of a non-atomic write is not a failure: a bad
+//! state is reported only once the *same* bad content (or the same read
+//! error) has stayed for a settling time (5 × `debounce`, at least 100 ms;
+//! 100 ms in the on-access mode), so a slow writer never counts as a failure
+//! and never flaps the status of every server reading the file.
+//! [`FileSource::reload_now`] reports at once.
+//!
+//! # Reading safely
+//! The file is opened without blocking and checked with `fstat` before a
+//! byte is read: a named pipe, a socket, a device (a symlink to `/dev/zero`)
+//! or a directory is refused at once, and so is a file over
+//! [`WatchOptions::max_file_bytes`] (default
+//! [`DEFAULT_MAX_FILE_BYTES`](crate::DEFAULT_MAX_FILE_BYTES)), without
+//! reading more than that. Each is a bad state like any other.
+//!
+//! # Starting on a bad file, and the last-known-good cache
+//! [`FileSource::open`] refuses a bad file: for tools and services that
+//! would rather not start. [`FileSource::start`] always starts (unless its
+//! thread or watcher cannot): on a bad file it reports every problem, serves
+//! nothing ([`FileSource::is_ready`] is false, and [`FileSource::snapshot`]
+//! is an empty flag set in which every flag is off) and becomes ready as
+//! soon as the file is good. With [`WatchOptions::cache_path`], every good
+//! file is also copied to that path (atomically, only when its content
+//! changed), and a start on a bad file serves that copy instead: ready, but
+//! [`stale`](SourceStatus::stale) until the file itself is good again.
+//!
+//! # The directory itself
+//! Events come from a watch on the directory. When the directory is deleted
+//! and created again (or replaced by a rename), the old watch goes with the
+//! old directory: the worker notices within 250 ms (one `stat` of the
+//! directory) and watches the new one, then reads the file, so changes keep
+//! arriving as events even with polling off.
 //!
 //! # Threads, or none: two modes
 //! [`FileSource::open`] starts one `notify` watcher thread and one worker
@@ -119,16 +153,17 @@ use std::ops::Deref;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime};
 
 use arc_swap::ArcSwap;
-use notify::event::{AccessKind, AccessMode};
+use notify::event::{AccessKind, AccessMode, ModifyKind};
 use notify::{EventKind, RecommendedWatcher, RecursiveMode, Watcher as _};
 
 use crate::error::Error;
+use crate::file::{DEFAULT_MAX_FILE_BYTES, read_flag_file, write_atomically};
 use crate::model::Snapshot;
 use crate::validate::content_version;
 
@@ -140,8 +175,10 @@ use crate::validate::content_version;
 ///
 /// let options = WatchOptions { poll_interval: Duration::from_secs(5), ..WatchOptions::default() };
 /// assert_eq!(options.debounce, Duration::from_millis(20));
+/// assert_eq!(options.max_file_bytes, flags_core::DEFAULT_MAX_FILE_BYTES);
+/// assert_eq!(options.cache_path, None);
 /// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct WatchOptions {
     /// Quiet time after the last file system event before the file is read.
     /// A continuous storm of events is read at the latest after 10 × this.
@@ -151,6 +188,15 @@ pub struct WatchOptions {
     /// fallback for mounts where file system events never arrive.
     /// [`Duration::ZERO`] disables polling. Default: 2 s.
     pub poll_interval: Duration,
+    /// The largest file accepted, in bytes; a bigger one is a bad state
+    /// (never read past this). Default:
+    /// [`DEFAULT_MAX_FILE_BYTES`](crate::DEFAULT_MAX_FILE_BYTES), 64 MiB.
+    pub max_file_bytes: u64,
+    /// Where to keep a copy of the last good file, written atomically after
+    /// each good load whose content changed, and served (as
+    /// [`stale`](SourceStatus::stale)) by [`FileSource::start`] when the
+    /// file is bad at start. Its directory must exist. Default: none.
+    pub cache_path: Option<PathBuf>,
     /// Whether to watch the directory for events at all (default true).
     /// Turning it off leaves only the metadata poll; for tests of the poll.
     #[doc(hidden)]
@@ -162,6 +208,8 @@ impl Default for WatchOptions {
         Self {
             debounce: Duration::from_millis(20),
             poll_interval: Duration::from_secs(2),
+            max_file_bytes: DEFAULT_MAX_FILE_BYTES,
+            cache_path: None,
             watch_events: true,
         }
     }
@@ -179,7 +227,7 @@ pub struct FileSource {
 }
 
 /// Lives as long as the last [`FileSource`] clone; dropping it stops the
-/// worker and the watcher.
+/// worker (which owns the watcher).
 struct Inner {
     shared: Arc<Shared>,
     /// `None` in the on-access mode. Dropped with the last handle.
@@ -188,7 +236,6 @@ struct Inner {
 
 struct Worker {
     shutdown: Sender<Msg>,
-    _watcher: Option<RecommendedWatcher>,
 }
 
 impl Drop for Worker {
@@ -207,6 +254,11 @@ struct Shared {
     abs: PathBuf,
     /// Source name in diagnostics.
     name: String,
+    max_bytes: u64,
+    /// Where good files are copied, if anywhere.
+    cache_path: Option<PathBuf>,
+    /// How long the same bad state must last before it is reported.
+    settle: Duration,
     published: Published,
     /// Serializes reload attempts and the events they send, and holds what
     /// they remember between attempts.
@@ -222,9 +274,11 @@ struct ReloadState {
     fingerprint: Option<Fingerprint>,
     /// The bad state last reported; `None` while healthy.
     reported: Option<Bad>,
-    /// On-access mode: since when a bad file has been seen but not yet
-    /// reported (it may have been caught in the middle of a write).
-    pending_since: Option<Instant>,
+    /// A bad state seen but not (yet) reported, and since when it has been
+    /// seen unchanged: it may be a file caught in the middle of a write.
+    pending: Option<(Bad, Instant)>,
+    /// The version the cache file holds, as far as this source knows.
+    cached: Option<Box<str>>,
 }
 
 /// A bad state, to report each distinct one once.
@@ -236,21 +290,28 @@ enum Bad {
     Io(io::ErrorKind, String),
 }
 
-/// Whether a failure is reported at once or only noted (a file may be
-/// caught in the middle of a write).
+/// Whether a bad state is reported at once or only once it has lasted.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Mode {
-    Tentative,
+    /// Report only when the same bad state has lasted the settling time.
+    Settle,
     Report,
 }
 
 enum Msg {
     Changed,
+    /// The watched directory itself was deleted or moved away: the watch
+    /// no longer sees the path.
+    DirGone,
     Shutdown,
 }
 
 /// How long a bad file must stay bad before the on-access mode reports it.
 const ON_ACCESS_SETTLE: Duration = Duration::from_millis(100);
+
+/// How often the threaded worker checks that the watched directory is
+/// still the one being watched (one `stat`).
+const DIR_CHECK: Duration = Duration::from_millis(250);
 
 /// The on-access mode's schedule: when the next check is due.
 struct OnAccess {
@@ -482,30 +543,52 @@ type Callback = Arc<dyn Fn(&ReloadEvent) + Send + Sync>;
 /// pointers, so readers never block and a fork never inherits a held lock.
 ///
 /// The methods that change something (`attempted`, `swap`, `recovered`,
-/// `failed`) must be called by one writer at a time (the source serializes
-/// its reload attempts), which also keeps events in order.
+/// `failed`, `cache_written`) must be called by one writer at a time (the
+/// source serializes its reload attempts), which also keeps events in
+/// order.
 pub(crate) struct Published {
     current: ArcSwap<Snapshot>,
+    /// A good snapshot is being served (never false again once true).
+    ready: AtomicBool,
     generation: AtomicU64,
     status: ArcSwap<SourceStatus>,
     callbacks: ArcSwap<Vec<Callback>>,
 }
 
+/// What a source starts serving.
+pub(crate) enum Start {
+    /// A good snapshot of the source itself.
+    Fresh(Arc<Snapshot>),
+    /// A good snapshot from a cache, the source being bad (`problem`).
+    Stale(Arc<Snapshot>, String),
+    /// Nothing good yet: the source is bad (`problem`) and nothing is ready.
+    Nothing(String),
+}
+
 impl Published {
-    /// Serves `snapshot`; with a `problem`, the status starts unhealthy
-    /// with it as the last error and one failure counted.
-    pub(crate) fn new(snapshot: Arc<Snapshot>, problem: Option<String>) -> Published {
+    pub(crate) fn new(start: Start) -> Published {
+        let now = SystemTime::now();
+        let (snapshot, problem, ready, stale) = match start {
+            Start::Fresh(s) => (s, None, true, false),
+            Start::Stale(s, problem) => (s, Some(problem), true, true),
+            Start::Nothing(problem) => (Arc::new(Snapshot::empty()), Some(problem), false, false),
+        };
         let status = SourceStatus {
             version: snapshot.version().to_owned(),
-            loaded_at: SystemTime::now(),
+            ready,
+            stale,
+            loaded_at: ready.then_some(now),
             healthy: problem.is_none(),
             failures: u64::from(problem.is_some()),
+            last_failure_at: problem.is_some().then_some(now),
             last_error: problem,
             reloads: 0,
             last_attempt_at: None,
+            cache_error: None,
         };
         Published {
             current: ArcSwap::new(snapshot),
+            ready: AtomicBool::new(ready),
             generation: AtomicU64::new(0),
             status: ArcSwap::from_pointee(status),
             callbacks: ArcSwap::from_pointee(Vec::new()),
@@ -519,6 +602,11 @@ impl Published {
 
     pub(crate) fn snapshot(&self) -> Arc<Snapshot> {
         self.current.load_full()
+    }
+
+    #[inline]
+    pub(crate) fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::Acquire)
     }
 
     #[inline]
@@ -552,31 +640,40 @@ impl Published {
         self.update(|status| status.last_attempt_at = Some(at));
     }
 
-    /// Serves `next` (a new, valid snapshot), counts the reload and sends
-    /// the event.
+    /// Serves `next` (a new, valid snapshot of the source itself), counts
+    /// the reload and sends the event.
     pub(crate) fn swap(&self, next: Arc<Snapshot>) {
         let previous = self.current.swap(Arc::clone(&next));
         self.generation.fetch_add(1, Ordering::AcqRel);
+        let was_ready = self.ready.swap(true, Ordering::AcqRel);
         let at = SystemTime::now();
         self.update(|status| {
             status.version = next.version().to_owned();
-            status.loaded_at = at;
+            status.ready = true;
+            status.stale = false;
+            status.loaded_at = Some(at);
             status.healthy = true;
             status.last_error = None;
             status.reloads += 1;
         });
         self.emit(&ReloadEvent::Reloaded {
             version: next.version().to_owned(),
-            previous: previous.version().to_owned(),
+            // Nothing was served before the first good snapshot.
+            previous: if was_ready {
+                previous.version().to_owned()
+            } else {
+                String::new()
+            },
             changes: Changes::between(&previous, &next),
         });
     }
 
     /// The source is back to the content being served after a reported
-    /// failure.
+    /// failure (or, serving a stale copy, now holds that same content).
     pub(crate) fn recovered(&self) {
         self.update(|status| {
             status.healthy = true;
+            status.stale = false;
             status.last_error = None;
         });
         let version = self.current.load().version().to_owned();
@@ -587,14 +684,34 @@ impl Published {
         });
     }
 
+    /// True while the snapshot served is a stale copy.
+    pub(crate) fn is_stale(&self) -> bool {
+        self.status.load().stale
+    }
+
     /// Reports a new bad state; the last good snapshot keeps serving.
     pub(crate) fn failed(&self, error: String) {
+        let at = SystemTime::now();
         self.update(|status| {
             status.healthy = false;
             status.last_error = Some(error.clone());
+            status.last_failure_at = Some(at);
             status.failures += 1;
         });
         self.emit(&ReloadEvent::Failed { error });
+    }
+
+    /// Records the outcome of writing the cache file; a new problem (or the
+    /// end of one) is sent as an event.
+    pub(crate) fn cache_written(&self, result: Result<(), String>) {
+        let error = result.err();
+        if self.status.load().cache_error == error {
+            return;
+        }
+        self.update(|status| status.cache_error.clone_from(&error));
+        if let Some(error) = error {
+            self.emit(&ReloadEvent::CacheFailed { error });
+        }
     }
 
     /// Runs every callback, in registration order.
@@ -609,20 +726,35 @@ impl Published {
 }
 
 /// The health of a source ([`FileSource`], and `RemoteSource` with the
-/// `remote` feature), for readiness probes and metrics.
+/// `remote` feature), for readiness probes, status pages and metrics.
+///
+/// `ready` answers "are good flags being served?" and is what a readiness
+/// probe should follow; `healthy` answers "was the source good when last
+/// read?" and is news for logs, metrics and alerts: every server reading
+/// the same file sees the same bad edit, and would all leave a load
+/// balancer at once if readiness followed it.
 #[derive(Clone, Debug)]
 pub struct SourceStatus {
-    /// Version (content hash) of the snapshot being served.
+    /// Version (content hash) of the snapshot being served; empty while
+    /// not `ready`.
     pub version: String,
-    /// When the snapshot being served was loaded.
-    pub loaded_at: SystemTime,
-    /// True when the file, as last read, was the snapshot being served or
+    /// True when a good snapshot is being served (from the source, or a
+    /// stale cache copy); false only before the first good one.
+    pub ready: bool,
+    /// True while the snapshot served came from the cache, not from the
+    /// source itself (which has been bad since start, or unreachable).
+    pub stale: bool,
+    /// When the snapshot being served was loaded; `None` while not ready.
+    pub loaded_at: Option<SystemTime>,
+    /// True when the source, as last read, was the snapshot being served or
     /// a valid new one; false while a bad file is kept out.
     pub healthy: bool,
     /// Why the file is being kept out, while not healthy: the full error
     /// text, one `file:line:col: path: message` per problem, or
     /// `file: cannot read: reason`.
     pub last_error: Option<String>,
+    /// When a bad state was last reported.
+    pub last_failure_at: Option<SystemTime>,
     /// Successful swaps after the first load.
     pub reloads: u64,
     /// Bad states reported, each distinct bad content counted once.
@@ -630,15 +762,21 @@ pub struct SourceStatus {
     /// When the file was last read after the first load, whatever the
     /// outcome.
     pub last_attempt_at: Option<SystemTime>,
+    /// Why the cache file could not be written, while it cannot.
+    pub cache_error: Option<String>,
 }
 
 /// What a reload attempt changed; sent to [`FileSource::on_event`]
 /// callbacks (and `RemoteSource::on_event` with the `remote` feature).
+///
+/// New kinds of events may be added: match with a `_` arm.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub enum ReloadEvent {
     /// A new snapshot is being served, or (with `version == previous` and
     /// no changes) the file went back to the content being served after
-    /// a failure.
+    /// a failure. `previous` is empty for the first good snapshot of a
+    /// source that started with nothing to serve.
     Reloaded {
         /// Version of the snapshot now served.
         version: String,
@@ -650,6 +788,11 @@ pub enum ReloadEvent {
     /// The file is bad; the last good snapshot keeps serving.
     Failed {
         /// The full error text, as in [`SourceStatus::last_error`].
+        error: String,
+    },
+    /// The cache file could not be written; serving is not affected.
+    CacheFailed {
+        /// What went wrong, as in [`SourceStatus::cache_error`].
         error: String,
     },
 }
@@ -721,19 +864,62 @@ impl FileSource {
     /// the [module documentation](self)). An invalid or unreadable file is
     /// an error (with every diagnostic): the caller should exit non-zero.
     /// Errors starting the threads are reported as I/O errors on the file's
-    /// directory.
+    /// directory. To start on a bad file and serve as soon as it is good
+    /// (or serve a cached copy meanwhile), use [`start`](Self::start).
     ///
     /// A process that forks after opening should use
     /// [`open_on_access`](Self::open_on_access) instead: threads do not
     /// survive a fork.
     pub fn open(path: impl AsRef<Path>, options: WatchOptions) -> Result<FileSource, Error> {
-        let path = path.as_ref().to_path_buf();
+        Self::launch(path.as_ref(), options, true)
+    }
+
+    /// Like [`open`](Self::open), but a bad file at start is not an error:
+    /// every problem is reported (in [`status`](Self::status) and to the
+    /// callbacks registered later, as [`SourceStatus::last_error`]), and
+    /// the source serves the [`WatchOptions::cache_path`] copy when that is
+    /// a good flag file ([`stale`](SourceStatus::stale)), or nothing
+    /// ([`is_ready`](Self::is_ready) false, an empty flag set) until the
+    /// file is good. The only errors are failures to start the thread or
+    /// the watcher, and a cache path that is the flag file itself.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use flags_core::watch::{FileSource, WatchOptions};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let path = dir.path().join("flags.json");
+    /// std::fs::write(&path, "{ not yet")?;
+    /// let source = FileSource::start(&path, WatchOptions::default())?;
+    /// assert!(!source.is_ready());
+    /// assert!(source.status().last_error.unwrap().contains("flags.json:1:3"));
+    ///
+    /// std::fs::write(&path, r#"{"version": 1, "flags": {"a": {"percentage": 100}}}"#)?;
+    /// source.reload_now()?;
+    /// assert!(source.is_ready());
+    /// assert_eq!(source.snapshot().len(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn start(path: impl AsRef<Path>, options: WatchOptions) -> Result<FileSource, Error> {
+        Self::launch(path.as_ref(), options, false)
+    }
+
+    fn launch(path: &Path, options: WatchOptions, strict: bool) -> Result<FileSource, Error> {
+        let path = path.to_path_buf();
         let abs = std::path::absolute(&path).unwrap_or_else(|_| path.clone());
-        let dir = abs
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."))
-            .to_path_buf();
+        let dir = directory_of(&abs);
+        if let Some(cache) = &options.cache_path {
+            let same = std::path::absolute(cache).is_ok_and(|c| c == abs)
+                || std::fs::canonicalize(cache)
+                    .ok()
+                    .is_some_and(|c| std::fs::canonicalize(&abs).is_ok_and(|a| a == c));
+            if same {
+                return Err(Error::watch(
+                    cache,
+                    "the cache path is the flag file itself; give the cache a path of its own",
+                ));
+            }
+        }
         let (tx, rx) = mpsc::channel();
 
         // Watch before the first read, so a change during it is not missed.
@@ -747,20 +933,26 @@ impl FileSource {
             None
         };
 
-        let shared = Arc::new(Shared::load(path, abs, None)?);
+        let settle = options
+            .debounce
+            .saturating_mul(5)
+            .max(Duration::from_millis(100));
+        let shared = Arc::new(Shared::load(path, abs, &options, settle, None, strict)?);
         let worker = Arc::clone(&shared);
+        let mut dir_watch = DirWatch {
+            watcher,
+            identity: dir_identity(&dir),
+            dir: dir.clone(),
+        };
         thread::Builder::new()
             .name("flags-watch".to_owned())
-            .spawn(move || run(&worker, &rx, options))
+            .spawn(move || run(&worker, &rx, &options, &mut dir_watch))
             .map_err(|e| Error::watch(dir, format!("cannot start the watcher thread: {e}")))?;
 
         Ok(FileSource {
             inner: Arc::new(Inner {
                 shared,
-                _worker: Some(Worker {
-                    shutdown: tx,
-                    _watcher: watcher,
-                }),
+                _worker: Some(Worker { shutdown: tx }),
             }),
         })
     }
@@ -771,7 +963,9 @@ impl FileSource {
     /// changed (see the [module documentation](self)). A source opened
     /// before `fork()` keeps reloading in every child.
     /// [`Duration::ZERO`] checks on every access (a `stat` and a path
-    /// resolution each time: for tests and tools, not hot paths).
+    /// resolution each time: for tests and tools, not hot paths). Files
+    /// over [`DEFAULT_MAX_FILE_BYTES`](crate::DEFAULT_MAX_FILE_BYTES) are
+    /// refused.
     ///
     /// An invalid or unreadable file is an error, as for [`open`](Self::open).
     ///
@@ -797,7 +991,14 @@ impl FileSource {
         let path = path.as_ref().to_path_buf();
         let abs = std::path::absolute(&path).unwrap_or_else(|_| path.clone());
         let on_access = OnAccess::new(check_interval);
-        let shared = Arc::new(Shared::load(path, abs, Some(on_access))?);
+        let shared = Arc::new(Shared::load(
+            path,
+            abs,
+            &WatchOptions::default(),
+            ON_ACCESS_SETTLE,
+            Some(on_access),
+            true,
+        )?);
         Ok(FileSource {
             inner: Arc::new(Inner {
                 shared,
@@ -808,8 +1009,10 @@ impl FileSource {
 
     /// The snapshot being served, as an `Arc` to keep as long as needed
     /// (a request, a batch of evaluations). Lock-free and never blocks; a
-    /// snapshot is always one whole, valid file. In the on-access mode this
-    /// is an access: it may check the file first.
+    /// snapshot is always one whole, valid file. Before a source made by
+    /// [`start`](Self::start) is [ready](Self::is_ready), an empty flag
+    /// set. In the on-access mode this is an access: it may check the file
+    /// first.
     pub fn snapshot(&self) -> Arc<Snapshot> {
         self.inner.shared.touch();
         self.inner.shared.published.snapshot()
@@ -833,6 +1036,16 @@ impl FileSource {
         self.inner.shared.published.load()
     }
 
+    /// True when a good snapshot is being served: always for a source made
+    /// by [`open`](Self::open) or [`open_on_access`](Self::open_on_access);
+    /// for one made by [`start`](Self::start), from the first good file (or
+    /// good cache copy) on. It never turns false again: a bad edit keeps
+    /// the last good snapshot serving. One atomic load.
+    #[inline]
+    pub fn is_ready(&self) -> bool {
+        self.inner.shared.published.is_ready()
+    }
+
     /// How many times a new snapshot has been swapped in since the file was
     /// opened (0 until the first reload): a cheap way to notice changes by
     /// polling. In the on-access mode this is an access: it may check the
@@ -852,13 +1065,12 @@ impl FileSource {
     pub fn reload_now(&self) -> Result<bool, Error> {
         let shared = &self.inner.shared;
         let mut state = shared.lock.acquire();
-        state.pending_since = None;
         shared.check(&mut state, Mode::Report)
     }
 
-    /// The source's health: version served, reload and failure counts, and
-    /// the error keeping a bad file out. In the on-access mode this is an
-    /// access: it may check the file first.
+    /// The source's health: whether it is ready, the version served, reload
+    /// and failure counts, and the error keeping a bad file out. In the
+    /// on-access mode this is an access: it may check the file first.
     pub fn status(&self) -> SourceStatus {
         self.inner.shared.touch();
         self.inner.shared.published.status()
@@ -872,7 +1084,9 @@ impl FileSource {
     /// at a time and in order. It may call [`snapshot`](Self::snapshot) and
     /// [`status`](Self::status) but not `reload_now` (that would wait
     /// forever), and should not keep a clone of this source (that would
-    /// keep it alive). A panic in a callback is caught.
+    /// keep it alive). A panic in a callback is caught. Events that
+    /// happened before it was registered (a bad file at start) are in
+    /// [`status`](Self::status), not sent again.
     pub fn on_event(&self, callback: impl Fn(&ReloadEvent) + Send + Sync + 'static) {
         self.inner.shared.published.on_event(Arc::new(callback));
     }
@@ -880,6 +1094,11 @@ impl FileSource {
     /// The path as given to [`open`](Self::open).
     pub fn path(&self) -> &Path {
         &self.inner.shared.path
+    }
+
+    /// The cache path of [`WatchOptions::cache_path`], if any.
+    pub fn cache_path(&self) -> Option<&Path> {
+        self.inner.shared.cache_path.as_deref()
     }
 
     /// True for a source opened with [`open_on_access`](Self::open_on_access).
@@ -893,13 +1112,38 @@ impl fmt::Debug for FileSource {
         f.debug_struct("FileSource")
             .field("path", &self.path())
             .field("on_access", &self.is_on_access())
+            .field("ready", &self.is_ready())
             .field("version", &self.inner.shared.published.load().version())
             .finish_non_exhaustive()
     }
 }
 
+/// The directory holding `abs` (`.` for a bare name).
+fn directory_of(abs: &Path) -> PathBuf {
+    abs.parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+        .to_path_buf()
+}
+
 fn start_watcher(dir: &Path, tx: Sender<Msg>) -> notify::Result<RecommendedWatcher> {
+    let watched = dir.to_path_buf();
     let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+        // The directory itself gone (inotify's IN_DELETE_SELF, which also
+        // ends the watch) or moved away (IN_MOVE_SELF: the watch follows
+        // the old directory, not the path).
+        if let Ok(event) = &event {
+            let itself = event.paths.contains(&watched);
+            if itself
+                && matches!(
+                    event.kind,
+                    EventKind::Remove(_) | EventKind::Modify(ModifyKind::Name(_))
+                )
+            {
+                let _ = tx.send(Msg::DirGone);
+                return;
+            }
+        }
         // Opening or reading a file changes nothing, and this source's own
         // reads would otherwise wake it up again. A write being closed does
         // count. Errors (such as a queue overflow) may hide changes: check.
@@ -919,25 +1163,84 @@ fn start_watcher(dir: &Path, tx: Sender<Msg>) -> notify::Result<RecommendedWatch
     Ok(watcher)
 }
 
-/// The worker: debounces events, polls metadata, reloads. Returns when the
-/// last handle is dropped.
-fn run(shared: &Shared, rx: &Receiver<Msg>, options: WatchOptions) {
+/// The directory watch, owned by the worker so that it can be re-armed
+/// when the directory is replaced.
+struct DirWatch {
+    watcher: Option<RecommendedWatcher>,
+    dir: PathBuf,
+    /// What the watch was set up on; `None` while the directory is missing
+    /// or could not be watched.
+    identity: Option<DirIdentity>,
+}
+
+/// Device and inode of a directory (its existence elsewhere).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct DirIdentity(u64, u64);
+
+fn dir_identity(dir: &Path) -> Option<DirIdentity> {
+    let meta = std::fs::metadata(dir).ok()?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt as _;
+        Some(DirIdentity(meta.dev(), meta.ino()))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = meta;
+        Some(DirIdentity(0, 0))
+    }
+}
+
+impl DirWatch {
+    /// Watches the directory again when it is not the one being watched
+    /// (deleted, re-created, renamed over; `gone` when the watch said so).
+    /// True when it changed: the file should be read.
+    fn rearm(&mut self, gone: bool) -> bool {
+        let Some(watcher) = &mut self.watcher else {
+            return false;
+        };
+        let now = dir_identity(&self.dir);
+        if !gone && now == self.identity {
+            return false;
+        }
+        // The old watch went with the old directory; forget it either way.
+        let _ = watcher.unwatch(&self.dir);
+        self.identity = match now {
+            Some(id)
+                if watcher
+                    .watch(&self.dir, RecursiveMode::NonRecursive)
+                    .is_ok() =>
+            {
+                Some(id)
+            }
+            // Missing, or not watchable yet: try again at the next check.
+            _ => None,
+        };
+        true
+    }
+}
+
+/// The worker: debounces events, polls metadata, re-arms the directory
+/// watch, reloads. Returns when the last handle is dropped (dropping the
+/// watcher with it).
+fn run(shared: &Shared, rx: &Receiver<Msg>, options: &WatchOptions, dir: &mut DirWatch) {
     let debounce = options.debounce;
     let max_wait = debounce.saturating_mul(10);
-    let settle = debounce.saturating_mul(5).max(Duration::from_millis(100));
     let poll = (!options.poll_interval.is_zero()).then_some(options.poll_interval);
 
     // (first, last) event of the burst waiting to be read.
     let mut burst: Option<(Instant, Instant)> = None;
-    // When to report a bad file that may have been caught mid-write.
-    let mut report_at: Option<Instant> = None;
+    // When to look again at a bad state that may not have settled yet.
+    let mut settle_at: Option<Instant> = shared.lock.peek().settle_due(shared.settle);
     let mut next_poll = poll.map(|p| Instant::now() + p);
+    let mut next_dir_check = dir.watcher.is_some().then(|| Instant::now() + DIR_CHECK);
 
     loop {
         let due = [
             burst.map(|(first, last)| (last + debounce).min(first + max_wait)),
-            report_at,
+            settle_at,
             next_poll,
+            next_dir_check,
         ]
         .into_iter()
         .flatten()
@@ -948,6 +1251,14 @@ fn run(shared: &Shared, rx: &Receiver<Msg>, options: WatchOptions) {
         };
         match msg {
             Ok(Msg::Changed) => {
+                let now = Instant::now();
+                burst = Some((burst.map_or(now, |(first, _)| first), now));
+            }
+            Ok(Msg::DirGone) => {
+                // Forget the dead watch now; `rearm` watches the directory
+                // again as soon as it exists (at the latest at the next
+                // directory check).
+                dir.rearm(true);
                 let now = Instant::now();
                 burst = Some((burst.map_or(now, |(first, _)| first), now));
             }
@@ -970,39 +1281,101 @@ fn run(shared: &Shared, rx: &Receiver<Msg>, options: WatchOptions) {
                 check |= shared.metadata_changed();
             }
         }
-        if check {
-            match shared.check(&mut shared.lock.acquire(), Mode::Tentative) {
-                Ok(_) => report_at = None,
-                Err(_) => {
-                    report_at.get_or_insert(now + settle);
-                }
-            }
+        if next_dir_check.is_some_and(|at| now >= at) {
+            next_dir_check = Some(now + DIR_CHECK);
+            check |= dir.rearm(false);
         }
-        if report_at.is_some_and(|at| now >= at) {
-            report_at = None;
-            let _ = shared.check(&mut shared.lock.acquire(), Mode::Report);
+        check |= settle_at.is_some_and(|at| now >= at);
+        if check {
+            let mut state = shared.lock.acquire();
+            let _ = shared.check(&mut state, Mode::Settle);
+            settle_at = state.settle_due(shared.settle);
+        }
+    }
+}
+
+impl ReloadState {
+    /// When a bad state seen but not reported will have lasted long enough
+    /// to be reported.
+    fn settle_due(&self, settle: Duration) -> Option<Instant> {
+        match &self.pending {
+            Some((bad, since)) if self.reported.as_ref() != Some(bad) => Some(*since + settle),
+            _ => None,
         }
     }
 }
 
 impl Shared {
-    /// The first read: an invalid or unreadable file is an error.
-    fn load(path: PathBuf, abs: PathBuf, on_access: Option<OnAccess>) -> Result<Shared, Error> {
+    /// The first read. Strict: a bad file is an error. Otherwise a bad file
+    /// starts the source on the cache copy, or on nothing.
+    fn load(
+        path: PathBuf,
+        abs: PathBuf,
+        options: &WatchOptions,
+        settle: Duration,
+        on_access: Option<OnAccess>,
+        strict: bool,
+    ) -> Result<Shared, Error> {
         let name = path.display().to_string();
         let fingerprint = Fingerprint::of(&abs);
-        let bytes = std::fs::read(&abs).map_err(|e| Error::io(&path, e))?;
-        let snapshot = Snapshot::from_slice_named(&bytes, &name)?;
-        Ok(Shared {
+        let max_bytes = options.max_file_bytes;
+        let first = read_flag_file(&abs, max_bytes)
+            .map_err(|e| (Bad::Io(e.kind(), e.to_string()), Error::io(&path, e)))
+            .and_then(|bytes| {
+                let version = content_version(&bytes);
+                Snapshot::from_slice_named(&bytes, &name)
+                    .map(|snapshot| (Arc::new(snapshot), bytes))
+                    .map_err(|e| (Bad::Content(version), e))
+            });
+        let mut state = ReloadState {
+            fingerprint: Some(fingerprint),
+            ..ReloadState::default()
+        };
+        let cache_path = options.cache_path.clone();
+        let mut fresh_bytes = None;
+        let start = match first {
+            Ok((snapshot, bytes)) => {
+                fresh_bytes = Some(bytes);
+                Start::Fresh(snapshot)
+            }
+            Err((_, error)) if strict => return Err(error),
+            Err((bad, error)) => {
+                state.reported = Some(bad);
+                let problem = error.to_string();
+                match cache_path.as_deref().map(|c| read_cache(c, max_bytes)) {
+                    Some(Ok(snapshot)) => {
+                        state.cached = Some(snapshot.version().into());
+                        Start::Stale(snapshot, problem)
+                    }
+                    Some(Err(cache_problem)) => {
+                        Start::Nothing(format!("{problem}\n{cache_problem}"))
+                    }
+                    None => Start::Nothing(problem),
+                }
+            }
+        };
+        let shared = Shared {
             path,
             abs,
             name,
-            published: Published::new(Arc::new(snapshot), None),
-            lock: CheckLock::new(ReloadState {
-                fingerprint: Some(fingerprint),
-                ..ReloadState::default()
-            }),
+            max_bytes,
+            cache_path,
+            settle,
+            published: Published::new(start),
+            lock: CheckLock::new(state),
             on_access,
-        })
+        };
+        if let Some(bytes) = fresh_bytes {
+            // Reads what the cache holds first, to write only a change.
+            let mut state = shared.lock.acquire();
+            if let Some(cache) = &shared.cache_path {
+                state.cached = read_flag_file(cache, max_bytes)
+                    .ok()
+                    .map(|b| content_version(&b));
+            }
+            shared.write_cache(&mut state, &bytes);
+        }
+        Ok(shared)
     }
 
     /// The on-access mode's hook in every access: when a check is due,
@@ -1024,18 +1397,14 @@ impl Shared {
         let Some(mut state) = self.lock.try_acquire() else {
             return;
         };
-        let pending = state.pending_since;
-        if pending.is_none() && state.fingerprint.as_ref() == Some(&Fingerprint::of(&self.abs)) {
+        // A bad state not yet reported is read again at every check until
+        // it settles or goes away.
+        if state.settle_due(self.settle).is_none()
+            && state.fingerprint.as_ref() == Some(&Fingerprint::of(&self.abs))
+        {
             return;
         }
-        let mode = match pending {
-            Some(since) if since.elapsed() >= ON_ACCESS_SETTLE => Mode::Report,
-            _ => Mode::Tentative,
-        };
-        state.pending_since = match self.check(&mut state, mode) {
-            Err(_) if mode == Mode::Tentative => Some(pending.unwrap_or_else(Instant::now)),
-            _ => None,
-        };
+        let _ = self.check(&mut state, Mode::Settle);
     }
 
     /// True when the file's metadata differs from what the last read saw.
@@ -1052,7 +1421,7 @@ impl Shared {
         state.fingerprint = Some(Fingerprint::of(&self.abs));
         self.published.attempted();
 
-        let bytes = match std::fs::read(&self.abs) {
+        let bytes = match read_flag_file(&self.abs, self.max_bytes) {
             Ok(bytes) => bytes,
             Err(e) => {
                 let bad = Bad::Io(e.kind(), e.to_string());
@@ -1060,8 +1429,9 @@ impl Shared {
             }
         };
         let version = content_version(&bytes);
-        if *version == *self.published.load().version() {
-            if state.reported.take().is_some() {
+        if *version == *self.published.load().version() && self.published.is_ready() {
+            state.pending = None;
+            if state.reported.take().is_some() || self.published.is_stale() {
                 // Back to the content being served: a recovery.
                 self.published.recovered();
             }
@@ -1071,22 +1441,59 @@ impl Shared {
             Ok(snapshot) => Arc::new(snapshot),
             Err(e) => return Err(self.fail(state, Bad::Content(version), e, mode)),
         };
-        drop(bytes);
 
         state.reported = None;
+        state.pending = None;
         self.published.swap(next);
+        self.write_cache(state, &bytes);
         Ok(true)
     }
 
-    /// Records a bad state (once per distinct one) and gives the error back.
+    /// Copies a good file's bytes to the cache, when there is one and it
+    /// holds something else.
+    fn write_cache(&self, state: &mut ReloadState, bytes: &[u8]) {
+        let Some(cache) = &self.cache_path else {
+            return;
+        };
+        let version = content_version(bytes);
+        if state.cached.as_deref() == Some(&*version) {
+            return;
+        }
+        let result = write_atomically(cache, bytes)
+            .map_err(|e| format!("{}: cannot write the cache: {e}", cache.display()));
+        if result.is_ok() {
+            state.cached = Some(version);
+        }
+        self.published.cache_written(result);
+    }
+
+    /// Records a bad state and gives the error back. It is reported (once
+    /// per distinct bad state) at once in [`Mode::Report`], otherwise only
+    /// once the same bad state has lasted the settling time.
     fn fail(&self, state: &mut ReloadState, bad: Bad, error: Error, mode: Mode) -> Error {
-        if mode == Mode::Tentative || state.reported.as_ref() == Some(&bad) {
+        let since = match &state.pending {
+            Some((pending, since)) if *pending == bad => *since,
+            _ => Instant::now(),
+        };
+        state.pending = Some((bad.clone(), since));
+        if state.reported.as_ref() == Some(&bad) {
+            return error;
+        }
+        if mode == Mode::Settle && since.elapsed() < self.settle {
             return error;
         }
         state.reported = Some(bad);
         self.published.failed(error.to_string());
         error
     }
+}
+
+/// A cache copy, if it is a good flag file; otherwise why not.
+fn read_cache(path: &Path, max_bytes: u64) -> Result<Arc<Snapshot>, String> {
+    let bytes = read_flag_file(path, max_bytes).map_err(|e| Error::io(path, e).to_string())?;
+    Snapshot::from_slice_named(&bytes, &path.display().to_string())
+        .map(Arc::new)
+        .map_err(|e| e.to_string())
 }
 
 /// What the metadata poll compares: enough to notice an in-place write, a

@@ -21,7 +21,7 @@ use tokio::sync::broadcast;
 use tokio_stream::StreamExt as _;
 use tokio_stream::wrappers::BroadcastStream;
 use tower_http::timeout::TimeoutLayer;
-use tracing::{error, info};
+use tracing::{error, info, warn};
 
 use super::auth::Auth;
 use super::metrics::Metrics;
@@ -84,6 +84,8 @@ impl AppState {
             ReloadEvent::Failed { error } => {
                 error!("flag file rejected, still serving the last good version:\n{error}");
             }
+            ReloadEvent::CacheFailed { error } => warn!("{error}"),
+            _ => {}
         });
         let targeting_key = if config.targeting_key.is_empty() {
             flags_core::DEFAULT_BUCKET_BY.to_owned()

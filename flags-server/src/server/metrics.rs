@@ -93,7 +93,7 @@ impl Metrics {
         let mut out = String::with_capacity(4096);
         let loaded = status
             .loaded_at
-            .duration_since(UNIX_EPOCH)
+            .and_then(|at| at.duration_since(UNIX_EPOCH).ok())
             .map_or(0.0, |d| d.as_secs_f64());
         let mut gauge = |name: &str, help: &str, kind: &str, lines: &[(String, String)]| {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
