@@ -79,6 +79,7 @@ pub mod edit;
 mod error;
 mod eval;
 mod file;
+mod ids;
 mod json;
 mod model;
 mod path;

@@ -1,6 +1,6 @@
 //! The validated, immutable flag set ([`Snapshot`]) and its parts.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::path::Path as FsPath;
 use std::sync::Arc;
 
@@ -12,7 +12,7 @@ use crate::error::Error;
 use crate::semver::{Bound, Version};
 use crate::timestamp::Timestamp;
 
-pub(crate) type IdSet = HashSet<Box<str>, RandomState>;
+pub(crate) use crate::ids::IdSet;
 
 /// A parsed and completely validated flag file. Immutable: a reload builds a
 /// new snapshot and swaps it in whole.
@@ -255,9 +255,7 @@ impl Flag {
 }
 
 fn sorted(ids: &IdSet) -> Vec<&str> {
-    let mut list: Vec<&str> = ids.iter().map(|s| &**s).collect();
-    list.sort_unstable();
-    list
+    ids.iter().collect()
 }
 
 /// Lists of ids per attribute (`pilots`, `deny`).
@@ -290,7 +288,7 @@ impl Targets {
             .iter()
             .find(|(a, _)| **a == *attribute)
             .into_iter()
-            .flat_map(|(_, ids)| ids.iter().map(|id| &**id))
+            .flat_map(|(_, ids)| ids.iter())
     }
 }
 

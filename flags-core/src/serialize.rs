@@ -195,10 +195,9 @@ fn targets(out: &mut String, targets: &Targets) {
 }
 
 fn id_list(out: &mut String, ids: &IdSet) {
-    let mut sorted: Vec<&str> = ids.iter().map(|s| &**s).collect();
-    sorted.sort_unstable();
     out.push('[');
-    for (i, id) in sorted.iter().enumerate() {
+    // Stored in sorted order.
+    for (i, id) in ids.iter().enumerate() {
         if i > 0 {
             out.push(',');
         }

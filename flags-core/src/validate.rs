@@ -282,20 +282,29 @@ impl<'t> Validator<'t> {
             self.wrong_type(node, path, "a list of strings");
             return None;
         };
-        let mut ids = IdSet::with_capacity_and_hasher(items.len(), Default::default());
+        let mut ids = Vec::with_capacity(items.len());
         let mut ok = true;
         for (i, item) in items.iter().enumerate() {
             match &item.kind {
-                Kind::String(s) => {
-                    ids.insert(Box::from(&**s));
-                }
+                Kind::String(s) => ids.push(&**s),
                 _ => {
                     ok = false;
                     self.wrong_type(item, &path.index(i), "a string");
                 }
             }
         }
-        ok.then_some(ids)
+        if !ok {
+            return None;
+        }
+        let set = IdSet::new(ids);
+        if set.is_none() {
+            self.error(
+                node.at,
+                path,
+                "the ids of this list add up to more than 4 GiB",
+            );
+        }
+        set
     }
 
     /// `{attribute: [ids]}` as used by `pilots` and `deny`.
