@@ -357,6 +357,28 @@ final class Flags
         }
     }
 
+    /**
+     * Refuses to clone: the copy would share the native source, and the
+     * first of the two to be destroyed would free it under the other (a
+     * use after free, then a double free). Share the object itself: it is
+     * safe to use from anywhere in the process.
+     *
+     * @throws \LogicException always
+     */
+    public function __clone()
+    {
+        // PHP runs the destructor of the copy when this throws: leave it
+        // nothing to free.
+        $this->source = null;
+        $this->owned = false;
+        $this->lastArray = null;
+        $this->lastContext = null;
+        throw new \LogicException(
+            'A ' . self::class . ' object cannot be cloned: it holds a native flag source, released with the '
+            . 'object. Share the object itself (it is safe to share), or open the source again.',
+        );
+    }
+
     /** @param array<string, string|int|bool|null> $context */
     private function evaluateWith(string $flag, array $context, ?int $nowMs): Evaluation
     {
