@@ -543,7 +543,10 @@ impl<'t> Validator<'t> {
                 None
             }
         });
-        let op = op?;
+        let Some(op) = op else {
+            self.operands_of_unknown_op(&fields, path);
+            return None;
+        };
         let list_op = matches!(op, "in" | "not_in");
         let (wanted, unwanted) = if list_op {
             ("values", "value")
@@ -572,18 +575,7 @@ impl<'t> Validator<'t> {
                 Test::NotIn(ids)
             }
         } else {
-            let text = self.string(operand, &operand_path)?;
-            let Some(bound) = Bound::parse(text) else {
-                self.error(
-                    operand.at,
-                    &operand_path,
-                    format!(
-                        "invalid semantic version {}: expected MAJOR.MINOR.PATCH as in SemVer 2.0, such as 3.2.0",
-                        quote(text)
-                    ),
-                );
-                return None;
-            };
+            let bound = self.version(operand, &operand_path)?;
             if op == "semver_gte" {
                 Test::SemverGte(bound)
             } else {
@@ -594,6 +586,64 @@ impl<'t> Validator<'t> {
             attribute: attribute?.into(),
             test,
         })
+    }
+
+    /// The operands of a condition whose `op` is missing or unknown. Which
+    /// one the op takes is not known, so each one present is checked by its
+    /// own shape: every op that takes `values` takes a list of strings, and
+    /// every op that takes `value` a semantic version. A condition with
+    /// neither, or with both, is wrong whatever the op.
+    fn operands_of_unknown_op(&mut self, fields: &Fields<'_, '_>, path: &Path<'_>) {
+        let values = fields.get_member("values");
+        let value = fields.get_member("value");
+        if let Some(m) = values {
+            let _ = self.id_list(&m.value, &path.key("values"));
+        }
+        if let Some(m) = value {
+            let _ = self.version(&m.value, &path.key("value"));
+        }
+        const TAKES: &str = "a condition takes one version in `value` (semver_gte, semver_lt) \
+                             or a list of strings in `values` (in, not_in)";
+        match (value, values) {
+            (None, None) => {
+                self.error(
+                    fields.at,
+                    path,
+                    format!("missing `value` or `values`: {TAKES}"),
+                );
+            }
+            (Some(value), Some(values)) => {
+                // Reported at the later of the two, as a duplicate key is.
+                let (later, name, other) = if value.key_at > values.key_at {
+                    (value, "value", "values")
+                } else {
+                    (values, "values", "value")
+                };
+                self.error(
+                    later.key_at,
+                    &path.key(name),
+                    format!("`{name}` given with `{other}`: {TAKES}, not both"),
+                );
+            }
+            _ => {}
+        }
+    }
+
+    /// A semantic version (the operand of `semver_gte` and `semver_lt`).
+    fn version(&mut self, node: &Node<'_>, path: &Path<'_>) -> Option<Bound> {
+        let text = self.string(node, path)?;
+        let bound = Bound::parse(text);
+        if bound.is_none() {
+            self.error(
+                node.at,
+                path,
+                format!(
+                    "invalid semantic version {}: expected MAJOR.MINOR.PATCH as in SemVer 2.0, such as 3.2.0",
+                    quote(text)
+                ),
+            );
+        }
+        bound
     }
 
     fn ramp(&mut self, node: &Node<'_>, path: &Path<'_>) -> Option<Vec<RampPoint>> {

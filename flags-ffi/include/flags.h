@@ -84,7 +84,10 @@
  * freed while another thread still uses it.
  * A file source (`flags_source_open_file`) starts no thread: it checks the
  * file's metadata on access, at most once per interval, so a handle opened
- * before `fork()` keeps reloading in every child process.
+ * before `fork()` keeps reloading in every child process. The shared sources
+ * (`flags_source_shared`, `flags_source_open_file_shared`) take no lock: a
+ * `fork()` while another thread is opening one leaves the child free to open
+ * shared sources too.
  */
 
 #ifndef FLAGS_H

@@ -4,7 +4,7 @@
 use std::ffi::c_char;
 use std::path::Path;
 use std::ptr;
-use std::sync::{Mutex, PoisonError};
+use std::sync::atomic::{AtomicPtr, Ordering};
 use std::time::Duration;
 
 use flags_core::Snapshot;
@@ -145,46 +145,99 @@ fn open_on_access(path: &str, interval_ms: u32) -> Result<FileSource, Failure> {
 
 /// One file source shared for the life of the process: what
 /// `flags_source_shared` returns and what the handles of
-/// `flags_source_open_file_shared` serve. The source is leaked on purpose,
-/// so that a pointer to it stays valid until the process exits.
+/// `flags_source_open_file_shared` serve. A node of the registry, leaked on
+/// purpose, so that a pointer to its source stays valid until the process
+/// exits.
 struct SharedSource {
     path: Box<str>,
     interval_ms: u32,
-    source: &'static flags_source,
+    source: flags_source,
+    /// The node pushed before this one (NULL for the first). Written before
+    /// the node is published, never changed after.
+    next: *const SharedSource,
 }
 
-/// The shared sources, in the order they were opened. A list, not a hash
-/// map: a process has a handful, a lookup borrows the path (the open of
-/// every request allocates nothing), and the list and its sources are held
-/// through pointers to their start, which valgrind reports as "still
-/// reachable" (a hash table points into the middle of its allocation,
-/// which valgrind calls "possibly lost").
-static SHARED: Mutex<Vec<SharedSource>> = Mutex::new(Vec::new());
+/// The registry of shared sources: an append-only list of leaked nodes,
+/// newest first, and no lock. A lookup walks it; a first open reads the
+/// file with nothing held, then pushes its node with a compare-and-swap.
+/// So a `fork()` while another thread is inside an open leaves the child a
+/// registry it can use (a lock held across that read would stay locked in
+/// the child forever: its holder does not survive the fork). A list, not a
+/// hash map: a process has a handful, a lookup borrows the path (the open
+/// of every request allocates nothing), and the nodes are held through
+/// pointers to their start, which valgrind reports as "still reachable".
+static SHARED: AtomicPtr<SharedSource> = AtomicPtr::new(ptr::null_mut());
+
+/// The source for (`path`, `interval_ms`) among the nodes from `node` up
+/// to, not including, `end` (NULL: to the end of the list).
+fn find(
+    mut node: *const SharedSource,
+    end: *const SharedSource,
+    path: &str,
+    interval_ms: u32,
+) -> Option<&'static flags_source> {
+    while !node.is_null() && node != end {
+        // SAFETY: a node of the list: fully written before the Release
+        // compare-and-swap that published it (this pointer was read with
+        // Acquire, or from such a node's `next`), never changed after, never
+        // freed.
+        let shared: &'static SharedSource = unsafe { &*node };
+        if shared.interval_ms == interval_ms && *shared.path == *path {
+            return Some(&shared.source);
+        }
+        node = shared.next;
+    }
+    None
+}
 
 /// The shared source for (`path`, `interval_ms`), opened on first use. A
 /// failed open is not remembered: the next call tries the file again.
 fn shared_source(path: &str, interval_ms: u32) -> Result<&'static flags_source, Failure> {
-    // A panic while the lock was held cannot leave the list half updated
-    // (one push), so a poisoned lock is still usable.
-    let mut shared = SHARED.lock().unwrap_or_else(PoisonError::into_inner);
-    let found = shared
-        .iter()
-        .find(|s| s.interval_ms == interval_ms && *s.path == *path);
-    if let Some(found) = found {
-        return Ok(found.source);
+    registered(path, interval_ms, || open_on_access(path, interval_ms))
+}
+
+/// The registered source for (`path`, `interval_ms`), or the one `open`
+/// gives, registered. `open` runs with no lock held; two first calls at
+/// once may both open the file, and the one that registers second drops
+/// its own source and returns the first one's.
+fn registered(
+    path: &str,
+    interval_ms: u32,
+    open: impl FnOnce() -> Result<FileSource, Failure>,
+) -> Result<&'static flags_source, Failure> {
+    let mut head = SHARED.load(Ordering::Acquire);
+    if let Some(found) = find(head, ptr::null(), path, interval_ms) {
+        return Ok(found);
     }
-    // Opened under the lock: two first calls at once read the file once.
-    let file = open_on_access(path, interval_ms)?;
-    let source: &'static flags_source = Box::leak(Box::new(flags_source {
-        kind: Kind::File(file),
-        process_lifetime: true,
-    }));
-    shared.push(SharedSource {
+    let file = open()?;
+    let node = Box::into_raw(Box::new(SharedSource {
         path: path.into(),
         interval_ms,
-        source,
-    });
-    Ok(source)
+        source: flags_source {
+            kind: Kind::File(file),
+            process_lifetime: true,
+        },
+        next: head,
+    }));
+    loop {
+        match SHARED.compare_exchange(head, node, Ordering::Release, Ordering::Acquire) {
+            // SAFETY: `node` is published and, like every node, never
+            // changed or freed again.
+            Ok(_) => return Ok(unsafe { &(*node).source }),
+            Err(current) => {
+                // Nodes pushed since `head` was read: one may be ours.
+                if let Some(found) = find(current, head, path, interval_ms) {
+                    // SAFETY: made by `Box::into_raw` above and never
+                    // published: this thread is its only user.
+                    drop(unsafe { Box::from_raw(node) });
+                    return Ok(found);
+                }
+                head = current;
+                // SAFETY: not published yet: this thread is its only user.
+                unsafe { (*node).next = head };
+            }
+        }
+    }
 }
 
 /// Like `flags_source_open_file`, but the process keeps one source per
@@ -467,6 +520,32 @@ mod tests {
         unsafe { flags_source_free(handle) };
         assert!(is_on(source), "freeing a handle leaves the shared source");
         assert_eq!(source, shared(path, 0));
+        remove_dir_of(&file);
+    }
+
+    /// Two first opens at once: both read the file (no lock is held while
+    /// reading), the first to register wins, and the other caller drops
+    /// its own source and returns the winner's.
+    #[test]
+    fn an_open_that_registers_second_returns_the_first_source() {
+        let file = flag_file("registers-second", ON);
+        let path = file
+            .to_str()
+            .unwrap_or_else(|| panic!("a temp path that is not UTF-8"));
+        let mut first = ptr::null();
+        let second = registered(path, DEFAULT_CHECK_INTERVAL_MS, || {
+            // Another caller opens and registers the same file meanwhile.
+            first = shared(path, 0);
+            open_on_access(path, DEFAULT_CHECK_INTERVAL_MS)
+        });
+        assert!(!first.is_null());
+        let second = second.map(ptr::from_ref);
+        assert!(
+            matches!(second, Ok(second) if second == first),
+            "one source per path and interval: {second:?}, {first:?}"
+        );
+        assert_eq!(first, shared(path, 0));
+        assert!(is_on(first));
         remove_dir_of(&file);
     }
 

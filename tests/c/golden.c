@@ -16,7 +16,9 @@
  *   6. takes the process-lifetime source of flags_source_shared: one per
  *      path and interval (also for 4 threads asking at once), NULL on any
  *      failure with flags_source_open_file_shared then giving the code and
- *      the message, and flags_source_free ignoring it;
+ *      the message, and flags_source_free ignoring it; and a fork while
+ *      another thread is inside the first open of a shared source leaves
+ *      the child able to open one;
  *   7. opens remote sources: bad URLs, an unreachable server, and (given a
  *      server URL) online, then offline from the cache file it wrote.
  * Prints `N passed, M failed` and exits non-zero on any failure. Everything
@@ -29,13 +31,18 @@
  */
 #define _POSIX_C_SOURCE 200809L
 
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -1054,6 +1061,88 @@ static void shared_source(void) {
   flags_context_free(ctx);
 }
 
+/* --------------------------------------------------- fork during an open */
+
+/* A fork while another thread is inside the first open of a shared source
+ * (reading and parsing its file) must leave the child a registry it can
+ * use: the child opens another shared source and must answer. A registry
+ * that held a lock across that read left the child waiting forever for a
+ * lock whose holder did not survive the fork.
+ *
+ * The window is certain, not lucky: the other thread's flag file is a FIFO,
+ * whose read blocks until this thread writes to it, and this thread's
+ * non-blocking open for writing succeeds only once the other thread has the
+ * FIFO open for reading, that is, once it is inside the open. */
+static void shared_source_fork(void) {
+  char fifo[600], other[600];
+  snprintf(fifo, sizeof fifo, "%s/fifo.json", scratch);
+  snprintf(other, sizeof other, "%s/other-shared.json", scratch);
+  write_file(other, ON);
+  remove(fifo);
+  if (mkfifo(fifo, 0600) != 0) {
+    perror(fifo);
+    exit(2);
+  }
+  shared_call call = {fifo, NULL};
+  pthread_t opener;
+  if (pthread_create(&opener, NULL, call_shared, &call) != 0) {
+    perror("pthread_create");
+    exit(2);
+  }
+  int fd = -1;
+  for (int i = 0; i < 3000 && fd < 0; i++) { /* up to 60 s */
+    fd = open(fifo, O_WRONLY | O_NONBLOCK);
+    if (fd < 0) sleep_ms(20);
+  }
+  if (fd < 0) {
+    fprintf(stderr, "the other thread never opened the FIFO %s (errno %d)\n", fifo, errno);
+    exit(2);
+  }
+
+  /* The other thread is now reading the FIFO, inside flags_source_shared. */
+  int answer[2];
+  if (pipe(answer) != 0) {
+    perror("pipe");
+    exit(2);
+  }
+  fflush(NULL);
+  pid_t child = fork();
+  if (child == 0) {
+    close(answer[0]);
+    const flags_source *source = flags_source_shared(other, strlen(other), 0);
+    char ok = source && flags_is_enabled(source, S("f"), NULL) ? 'y' : 'n';
+    if (write(answer[1], &ok, 1) != 1) _exit(3);
+    /* Wait to be killed: at an exit valgrind would check this process's
+     * heap, where what the other thread (gone in the fork) was holding
+     * would show as leaks. */
+    for (;;) pause();
+  }
+  close(answer[1]);
+  char got = 0;
+  struct pollfd ready = {answer[0], POLLIN, 0};
+  int polled = child > 0 ? poll(&ready, 1, 30000) : -1; /* generous: valgrind, busy CI */
+  bool answered = polled == 1 && read(answer[0], &got, 1) == 1;
+  if (child > 0) {
+    kill(child, SIGKILL);
+    waitpid(child, NULL, 0);
+  }
+  close(answer[0]);
+  CHECK(answered && got == 'y',
+        "a child forked during the first open of a shared source opens another one (%s)",
+        child <= 0 ? "fork failed"
+        : !answered ? "no answer within 30 s: blocked"
+                    : "it answered that it could not");
+
+  /* Let the other thread finish the open the fork happened in. */
+  size_t len = sizeof ON - 1;
+  bool written = write(fd, ON, len) == (ssize_t)len;
+  close(fd);
+  pthread_join(opener, NULL);
+  CHECK(written && call.got != NULL, "the open the fork happened in completes");
+  remove(fifo);
+  remove(other);
+}
+
 /* --------------------------------------------------------------------- main */
 
 int main(int argc, char **argv) {
@@ -1073,6 +1162,7 @@ int main(int argc, char **argv) {
   abuse_contexts();
   file_source();
   shared_source();
+  shared_source_fork();
   remote_source(argc == 4 ? argv[3] : NULL);
   threads();
   free_vectors();

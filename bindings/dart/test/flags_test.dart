@@ -184,6 +184,38 @@ void main() {
         () => Flags.openFile('x', checkInterval: const Duration(days: -1)),
         throwsArgumentError,
       );
+      // The C ABI reads 0 as its default; the Dart API refuses it (and a
+      // duration that rounds down to 0 ms) and names the range and the
+      // default.
+      for (final zero in [Duration.zero, const Duration(microseconds: 999)]) {
+        expect(
+          () => Flags.openFile('x', checkInterval: zero),
+          throwsA(
+            isA<ArgumentError>()
+                .having((e) => e.name, 'name', 'checkInterval')
+                .having(
+                  (e) => e.message,
+                  'message',
+                  'must be from 1 ms to 2^32 - 1 ms; '
+                      'leave it out for the default, 1 s',
+                ),
+          ),
+        );
+      }
+      expect(
+        () => Flags.openRemote(
+          'http://127.0.0.1:1/',
+          refreshInterval: Duration.zero,
+        ),
+        throwsA(
+          isA<ArgumentError>()
+              .having((e) => e.name, 'name', 'refreshInterval'),
+        ),
+      );
+      expect(
+        () => Flags.openRemote('http://127.0.0.1:1/', timeout: Duration.zero),
+        throwsA(isA<ArgumentError>().having((e) => e.name, 'name', 'timeout')),
+      );
       expect(
         () => Flags.openRemote(
           'http://127.0.0.1:1/',

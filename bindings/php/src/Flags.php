@@ -29,6 +29,8 @@ final class Flags
     private static array $registry = [];
 
     private const OPEN_OPTIONS = ['check_interval_ms' => true, 'library' => true];
+    /** The defaults of the millisecond options, used when an option is left out. */
+    private const DEFAULT_MS = ['check_interval_ms' => 1000, 'refresh_interval_ms' => 30000, 'timeout_ms' => 5000];
     private const REMOTE_OPTIONS = [
         'cache_path' => true,
         'token' => true,
@@ -75,13 +77,16 @@ final class Flags
      * as an edit of the file.
      *
      * @param array{check_interval_ms?: int, library?: string} $options
-     *        check_interval_ms: how often the file is checked (default 1000);
+     *        check_interval_ms: how often, at most, the file is checked, in
+     *        milliseconds from 1 to 4294967295 (default 1000; 0 is refused:
+     *        leave the option out for the default);
      *        library: a libflags_ffi.so to load (default: FLAGS_FFI_LIB, then
      *        the installed one; ignored when the library is preloaded)
      *
      * @throws FlagsException IO when the file cannot be read, INVALID_FLAGS
      *         (with every problem as FILE:LINE:COL: PATH: message) when it is
-     *         not a valid flag file, LIBRARY when the library cannot be loaded
+     *         not a valid flag file, INVALID_ARGUMENT for a bad option,
+     *         LIBRARY when the library cannot be loaded
      */
     public static function open(string $path, array $options = []): self
     {
@@ -95,7 +100,7 @@ final class Flags
             // here; anything else is checked (and refused with a message)
             // by checkInterval().
             $interval = $options['check_interval_ms'] ?? null;
-            if (!\is_int($interval) || $interval < 0 || $interval > 0xFFFFFFFF
+            if (!\is_int($interval) || $interval < 1 || $interval > 0xFFFFFFFF
                 || \count($options) !== (isset($options['library']) ? 2 : 1)) {
                 $interval = self::checkInterval($options);
             }
@@ -152,7 +157,10 @@ final class Flags
      * A source that follows a flag server: GET /v1/flags with ETag, refreshed
      * on an interval (and on /v1/stream events with 'stream' => true); the
      * last good flags are kept in 'cache_path' and used when the server
-     * cannot be reached at start. Cached per process like open(). A remote
+     * cannot be reached at start. refresh_interval_ms (default 30000) and
+     * timeout_ms (default 5000, per request) are milliseconds from 1 to
+     * 4294967295; 0 is refused (leave an option out for its default).
+     * Cached per process like open(). A remote
      * source refreshes from a background thread: open it after forking
      * (in the worker), not in a preload script.
      *
@@ -182,14 +190,8 @@ final class Flags
             $o->token = self::cString($ffi, (string) $options['token'], 'token', $keep);
         }
         foreach (['refresh_interval_ms', 'timeout_ms'] as $name) {
-            $value = $options[$name] ?? 0;
-            if (!\is_int($value) || $value < 0 || $value > 0xFFFFFFFF) {
-                throw new FlagsException(
-                    "$name must be an integer from 0 to 4294967295 (milliseconds)",
-                    FlagsException::INVALID_ARGUMENT,
-                );
-            }
-            $o->{$name} = $value;
+            // Left out (or null): 0, the C ABI's "default".
+            $o->{$name} = isset($options[$name]) ? self::milliseconds($options, $name) : 0;
         }
         $o->stream = (bool) ($options['stream'] ?? false);
         $out = Native::$sourceOut ??= $ffi->new('flags_source *[1]');
@@ -357,6 +359,28 @@ final class Flags
         }
     }
 
+    /**
+     * Refuses to clone: the copy would share the native source, and the
+     * first of the two to be destroyed would free it under the other (a
+     * use after free, then a double free). Share the object itself: it is
+     * safe to use from anywhere in the process.
+     *
+     * @throws \LogicException always
+     */
+    public function __clone()
+    {
+        // PHP runs the destructor of the copy when this throws: leave it
+        // nothing to free.
+        $this->source = null;
+        $this->owned = false;
+        $this->lastArray = null;
+        $this->lastContext = null;
+        throw new \LogicException(
+            'A ' . self::class . ' object cannot be cloned: it holds a native flag source, released with the '
+            . 'object. Share the object itself (it is safe to share), or open the source again.',
+        );
+    }
+
     /** @param array<string, string|int|bool|null> $context */
     private function evaluateWith(string $flag, array $context, ?int $nowMs): Evaluation
     {
@@ -428,14 +452,30 @@ final class Flags
     private static function checkInterval(array $options): int
     {
         self::checkOptions($options, self::OPEN_OPTIONS);
-        $interval = $options['check_interval_ms'] ?? 1000;
-        if (!\is_int($interval) || $interval < 0 || $interval > 0xFFFFFFFF) {
-            throw new FlagsException(
-                'check_interval_ms must be an integer from 0 to 4294967295 (milliseconds)',
-                FlagsException::INVALID_ARGUMENT,
-            );
+        return isset($options['check_interval_ms'])
+            ? self::milliseconds($options, 'check_interval_ms')
+            : self::DEFAULT_MS['check_interval_ms'];
+    }
+
+    /**
+     * The option $name, checked: an integer from 1 to 4294967295. 0 is
+     * refused rather than read as the C ABI's "the default": an option
+     * that is left out already means that.
+     *
+     * @param array<string, mixed> $options
+     */
+    private static function milliseconds(array $options, string $name): int
+    {
+        $value = $options[$name];
+        if (\is_int($value) && $value >= 1 && $value <= 0xFFFFFFFF) {
+            return $value;
         }
-        return $interval;
+        throw new FlagsException(
+            "$name must be an integer from 1 to 4294967295 (milliseconds), found "
+            . (\is_scalar($value) ? var_export($value, true) : get_debug_type($value))
+            . '; leave it out for the default, ' . self::DEFAULT_MS[$name],
+            FlagsException::INVALID_ARGUMENT,
+        );
     }
 
     /** A NUL-terminated copy of $text, kept alive in $keep for the call. */

@@ -361,14 +361,55 @@ final class FlagsTest extends TestCase
 
     public function testBadOptionsThrow(): void
     {
-        foreach ([['check_interval' => 5], ['check_interval_ms' => -1], ['check_interval_ms' => '100']] as $options) {
+        foreach ([
+            [['check_interval' => 5], 'Unknown option "check_interval"; known options: check_interval_ms, library'],
+            [['check_interval_ms' => -1], 'check_interval_ms must be an integer from 1 to 4294967295 (milliseconds), found -1'],
+            [['check_interval_ms' => '100'], "check_interval_ms must be an integer from 1 to 4294967295 (milliseconds), found '100'"],
+            [['check_interval_ms' => 1 << 32], 'check_interval_ms must be an integer from 1 to 4294967295 (milliseconds), found 4294967296'],
+        ] as [$options, $message]) {
             try {
                 Flags::open(self::file(), $options);
                 $this->fail('no exception for ' . json_encode($options));
             } catch (FlagsException $e) {
                 $this->assertSame(FlagsException::INVALID_ARGUMENT, $e->getCode(), $e->getMessage());
+                $this->assertStringStartsWith($message, $e->getMessage());
             }
         }
+    }
+
+    /**
+     * The C ABI reads a check interval of 0 as "the default"; PHP has named
+     * options, so 0 is refused rather than silently meaning 1000.
+     */
+    public function testZeroMillisecondsIsRefusedNotReadAsTheDefault(): void
+    {
+        $cache = self::tempDir() . '/cache.json';
+        file_put_contents($cache, self::flagFile(self::FLAGS));
+        foreach ([
+            'check_interval_ms' => [static fn () => Flags::open(self::file(), ['check_interval_ms' => 0]), 1000],
+            'refresh_interval_ms' => [
+                static fn () => Flags::remote('http://127.0.0.1:9/', ['cache_path' => $cache, 'refresh_interval_ms' => 0]),
+                30000,
+            ],
+            'timeout_ms' => [
+                static fn () => Flags::remote('http://127.0.0.1:9/', ['cache_path' => $cache, 'timeout_ms' => 0]),
+                5000,
+            ],
+        ] as $name => [$open, $default]) {
+            try {
+                $open();
+                $this->fail("$name => 0: no exception");
+            } catch (FlagsException $e) {
+                $this->assertSame(FlagsException::INVALID_ARGUMENT, $e->getCode(), $e->getMessage());
+                $this->assertSame(
+                    "$name must be an integer from 1 to 4294967295 (milliseconds), found 0; "
+                    . "leave it out for the default, $default",
+                    $e->getMessage(),
+                );
+            }
+        }
+        $this->assertTrue(Flags::open(self::file(), ['check_interval_ms' => 1])->isEnabled('on'), 'the smallest interval');
+        $this->assertSame(Flags::open(self::file()), Flags::open(self::file(), ['check_interval_ms' => 1000]), 'the default');
     }
 
     public function testRemoteErrorsThrow(): void

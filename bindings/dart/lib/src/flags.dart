@@ -51,7 +51,9 @@ final class Flags implements Finalizable {
   /// On access, at most once per [checkInterval], the file's metadata is
   /// checked; a changed, valid file is swapped in and a bad file keeps the
   /// last good flags. No background thread is started, so the handle also
-  /// survives a `fork`. [Duration.zero] means the library's default (1 s).
+  /// survives a `fork`. [checkInterval] is from 1 ms to 2^32 - 1 ms; a
+  /// shorter one, [Duration.zero] included, throws an [ArgumentError] (the C
+  /// ABI reads 0 as its default: leave the argument out for that, 1 s).
   ///
   /// Throws a [FlagsException] with [FlagsErrorCode.io] when the file cannot
   /// be read and [FlagsErrorCode.invalidFlags] (every problem, with line and
@@ -60,7 +62,8 @@ final class Flags implements Finalizable {
     String path, {
     Duration checkInterval = const Duration(seconds: 1),
   }) {
-    final intervalMs = _milliseconds(checkInterval, 'checkInterval');
+    final intervalMs =
+        _milliseconds(checkInterval, 'checkInterval', 'the default, 1 s');
     final handle = _open(
       (out, error) => withUtf8(
         path,
@@ -68,10 +71,7 @@ final class Flags implements Finalizable {
             native.flagsSourceOpenFile(bytes, length, intervalMs, out, error),
       ),
     );
-    final poll = checkInterval == Duration.zero
-        ? const Duration(seconds: 1)
-        : checkInterval;
-    return Flags._(handle, poll);
+    return Flags._(handle, checkInterval);
   }
 
   /// Opens flags from the text of a flag file (tests, bundled assets).
@@ -101,7 +101,9 @@ final class Flags implements Finalizable {
   /// start: an app starts offline with its last known flags.
   ///
   /// [token] is sent as a bearer token. [timeout] applies per request.
-  /// [Duration.zero] for either means the library's default (30 s, 5 s).
+  /// Both are from 1 ms to 2^32 - 1 ms; a shorter one, [Duration.zero]
+  /// included, throws an [ArgumentError] (leave the argument out for the
+  /// default, 30 s and 5 s).
   ///
   /// This call blocks the calling isolate for the first fetch (at most about
   /// [timeout]); in a Flutter app, open before `runApp` or show a splash
@@ -116,8 +118,12 @@ final class Flags implements Finalizable {
     Duration timeout = const Duration(seconds: 5),
     bool stream = true,
   }) {
-    final refreshMs = _milliseconds(refreshInterval, 'refreshInterval');
-    final timeoutMs = _milliseconds(timeout, 'timeout');
+    final refreshMs = _milliseconds(
+      refreshInterval,
+      'refreshInterval',
+      'the default, 30 s',
+    );
+    final timeoutMs = _milliseconds(timeout, 'timeout', 'the default, 5 s');
     final handle = using((arena) {
       final options = arena<native.FlagsRemoteOptions>();
       // NUL-terminated UTF-8 copies, freed by the arena after the call.
@@ -377,13 +383,16 @@ final class Flags implements Finalizable {
     );
   }
 
-  static int _milliseconds(Duration duration, String name) {
+  /// [duration] in whole milliseconds, from 1 to 2^32 - 1. Zero is refused
+  /// rather than passed on: the C ABI would read it as its default, which
+  /// a Dart caller gets by leaving the argument out ([byDefault]).
+  static int _milliseconds(Duration duration, String name, String byDefault) {
     final ms = duration.inMilliseconds;
-    if (ms < 0 || ms > 0xFFFFFFFF) {
+    if (ms < 1 || ms > 0xFFFFFFFF) {
       throw ArgumentError.value(
         duration,
         name,
-        'must be between zero and 2^32 - 1 milliseconds',
+        'must be from 1 ms to 2^32 - 1 ms; leave it out for $byDefault',
       );
     }
     return ms;

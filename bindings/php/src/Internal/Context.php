@@ -76,6 +76,23 @@ final class Context
         return $self;
     }
 
+    /**
+     * Refuses to clone: the copy would share the native context, and the
+     * first of the two to be destroyed would free it under the other.
+     *
+     * @throws \LogicException always
+     */
+    public function __clone()
+    {
+        // PHP runs the destructor of the copy when this throws: leave it
+        // nothing to free.
+        $this->ptr = null;
+        throw new \LogicException(
+            'A ' . self::class . ' object cannot be cloned: it holds a native context, released with the '
+            . 'object. Share the object itself, or build another one.',
+        );
+    }
+
     public function __destruct()
     {
         if ($this->ptr !== null) {
