@@ -394,8 +394,10 @@ uint64_t flags_source_generation(const struct flags_source *source);
 
 /**
  * The source's health as an owned JSON object (release with
- * `flags_string_free`): {"version", "healthy", "last_error" (a string or
- * null), "reloads", "failures", "kind" ("file", "json" or "remote")}.
+ * `flags_string_free`): {"version", "healthy", "stale" (true while a remote
+ * source serves its cache file because the server could not be used yet),
+ * "last_error" (a string or null), "reloads", "failures", "kind" ("file",
+ * "json" or "remote")}.
  */
 int32_t flags_source_status_json(const struct flags_source *source, char **out);
 

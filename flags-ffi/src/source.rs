@@ -40,6 +40,8 @@ enum Kind {
 struct Status<'a> {
     version: &'a str,
     healthy: bool,
+    /// Serving a cached copy: a remote source that started offline.
+    stale: bool,
     last_error: Option<&'a str>,
     reloads: u64,
     failures: u64,
@@ -79,6 +81,7 @@ impl flags_source {
             Kind::Json(snapshot) => serde_json::to_string(&Status {
                 version: snapshot.version(),
                 healthy: true,
+                stale: false,
                 last_error: None,
                 reloads: 0,
                 failures: 0,
@@ -96,6 +99,7 @@ impl<'a> Status<'a> {
         Status {
             version: &status.version,
             healthy: status.healthy,
+            stale: status.stale,
             last_error: status.last_error.as_deref(),
             reloads: status.reloads,
             failures: status.failures,
@@ -428,8 +432,10 @@ pub unsafe extern "C" fn flags_source_generation(source: *const flags_source) ->
 }
 
 /// The source's health as an owned JSON object (release with
-/// `flags_string_free`): {"version", "healthy", "last_error" (a string or
-/// null), "reloads", "failures", "kind" ("file", "json" or "remote")}.
+/// `flags_string_free`): {"version", "healthy", "stale" (true while a remote
+/// source serves its cache file because the server could not be used yet),
+/// "last_error" (a string or null), "reloads", "failures", "kind" ("file",
+/// "json" or "remote")}.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn flags_source_status_json(
     source: *const flags_source,

@@ -37,6 +37,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -679,6 +680,7 @@ static void abuse_contexts(void) {
   char *status = NULL;
   CHECK(flags_source_status_json(source, &status) == FLAGS_OK && status &&
             strstr(status, "\"kind\":\"json\"") && strstr(status, "\"healthy\":true") &&
+            strstr(status, "\"stale\":false") &&
             strstr(status, "\"last_error\":null") && strstr(status, version),
         "status_json: %s", status ? status : "(null)");
   CHECK(flags_source_generation(source) == 0, "a JSON source never swaps");
@@ -1061,6 +1063,34 @@ static void shared_source(void) {
   flags_context_free(ctx);
 }
 
+/* ------------------------------------------------- not a regular file */
+
+/* A named pipe, a device or a directory at the path is refused at once,
+ * never waited on (a FIFO's open would wait for a writer forever) or read
+ * without end (/dev/zero). */
+static void not_regular_files(void) {
+  char fifo[600];
+  snprintf(fifo, sizeof fifo, "%s/pipe.json", scratch);
+  remove(fifo);
+  if (mkfifo(fifo, 0600) != 0) {
+    perror(fifo);
+    exit(2);
+  }
+  const char *paths[] = {fifo, "/dev/zero", scratch};
+  const char *kinds[] = {"a named pipe (FIFO)", "a character device", "a directory"};
+  for (int i = 0; i < 3; i++) {
+    flags_source *source = NULL;
+    char *error = NULL;
+    int32_t rc = flags_source_open_file(paths[i], strlen(paths[i]), 0, &source, &error);
+    CHECK(rc == FLAGS_ERROR_IO && !source && error && strstr(error, kinds[i]),
+          "open_file(%s): %d %s", paths[i], rc, error ? error : "(null)");
+    flags_string_free(error);
+    CHECK(flags_source_shared(paths[i], strlen(paths[i]), 0) == NULL, "shared(%s) is NULL",
+          paths[i]);
+  }
+  remove(fifo);
+}
+
 /* --------------------------------------------------- fork during an open */
 
 /* A fork while another thread is inside the first open of a shared source
@@ -1069,77 +1099,108 @@ static void shared_source(void) {
  * that held a lock across that read left the child waiting forever for a
  * lock whose holder did not survive the fork.
  *
- * The window is certain, not lucky: the other thread's flag file is a FIFO,
- * whose read blocks until this thread writes to it, and this thread's
- * non-blocking open for writing succeeds only once the other thread has the
- * FIFO open for reading, that is, once it is inside the open. */
+ * The window is checked, not hoped for: the other thread opens a large file
+ * (a parse of a few hundred milliseconds or more) and records when its open
+ * returned; a try counts only when that was after the fork, and a try that
+ * missed the window is made again with a file twice as large. */
+typedef struct {
+  const char *path;
+  const flags_source *got;
+  atomic_bool started;
+  struct timespec done;
+} timed_call;
+
+static void *call_shared_timed(void *arg) {
+  timed_call *call = arg;
+  atomic_store(&call->started, true);
+  call->got = flags_source_shared(call->path, strlen(call->path), 0);
+  clock_gettime(CLOCK_MONOTONIC, &call->done);
+  return NULL;
+}
+
+static bool before(const struct timespec *a, const struct timespec *b) {
+  return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
+}
+
+/* A valid flag file with `ids` pilot ids. */
+static void write_pilots_file(const char *path, size_t ids) {
+  size_t cap = 64 + ids * 16;
+  char *text = malloc(cap);
+  if (!text) exit(2);
+  size_t n = (size_t)snprintf(text, cap, "{\"version\": 1, \"flags\": {\"f\": {\"percentage\": 100, "
+                                         "\"pilots\": {\"user_id\": [");
+  for (size_t i = 0; i < ids; i++) {
+    n += (size_t)snprintf(text + n, cap - n, "%s\"u%zu\"", i ? "," : "", i);
+  }
+  snprintf(text + n, cap - n, "]}}}}");
+  write_file(path, text);
+  free(text);
+}
+
 static void shared_source_fork(void) {
-  char fifo[600], other[600];
-  snprintf(fifo, sizeof fifo, "%s/fifo.json", scratch);
+  char big[600], other[600];
   snprintf(other, sizeof other, "%s/other-shared.json", scratch);
   write_file(other, ON);
-  remove(fifo);
-  if (mkfifo(fifo, 0600) != 0) {
-    perror(fifo);
-    exit(2);
-  }
-  shared_call call = {fifo, NULL};
-  pthread_t opener;
-  if (pthread_create(&opener, NULL, call_shared, &call) != 0) {
-    perror("pthread_create");
-    exit(2);
-  }
-  int fd = -1;
-  for (int i = 0; i < 3000 && fd < 0; i++) { /* up to 60 s */
-    fd = open(fifo, O_WRONLY | O_NONBLOCK);
-    if (fd < 0) sleep_ms(20);
-  }
-  if (fd < 0) {
-    fprintf(stderr, "the other thread never opened the FIFO %s (errno %d)\n", fifo, errno);
-    exit(2);
-  }
+  for (size_t ids = 250000; ids <= 16000000; ids *= 2) {
+    /* A new path each try: the registry keeps every file it opened. */
+    snprintf(big, sizeof big, "%s/big-%zu.json", scratch, ids);
+    write_pilots_file(big, ids);
+    timed_call call = {big, NULL, false, {0, 0}};
+    pthread_t opener;
+    if (pthread_create(&opener, NULL, call_shared_timed, &call) != 0) {
+      perror("pthread_create");
+      exit(2);
+    }
+    while (!atomic_load(&call.started)) sleep_ms(1);
+    sleep_ms(20); /* into the read and parse */
 
-  /* The other thread is now reading the FIFO, inside flags_source_shared. */
-  int answer[2];
-  if (pipe(answer) != 0) {
-    perror("pipe");
-    exit(2);
-  }
-  fflush(NULL);
-  pid_t child = fork();
-  if (child == 0) {
+    int answer[2];
+    if (pipe(answer) != 0) {
+      perror("pipe");
+      exit(2);
+    }
+    fflush(NULL);
+    struct timespec forked;
+    clock_gettime(CLOCK_MONOTONIC, &forked);
+    pid_t child = fork();
+    if (child == 0) {
+      close(answer[0]);
+      const flags_source *source = flags_source_shared(other, strlen(other), 0);
+      char ok = source && flags_is_enabled(source, S("f"), NULL) ? 'y' : 'n';
+      if (write(answer[1], &ok, 1) != 1) _exit(3);
+      /* Wait to be killed: at an exit valgrind would check this process's
+       * heap, where what the other thread (gone in the fork) was holding
+       * would show as leaks. */
+      for (;;) pause();
+    }
+    close(answer[1]);
+    char got = 0;
+    struct pollfd ready = {answer[0], POLLIN, 0};
+    int polled = child > 0 ? poll(&ready, 1, 30000) : -1; /* generous: valgrind, busy CI */
+    bool answered = polled == 1 && read(answer[0], &got, 1) == 1;
+    if (child > 0) {
+      kill(child, SIGKILL);
+      waitpid(child, NULL, 0);
+    }
     close(answer[0]);
-    const flags_source *source = flags_source_shared(other, strlen(other), 0);
-    char ok = source && flags_is_enabled(source, S("f"), NULL) ? 'y' : 'n';
-    if (write(answer[1], &ok, 1) != 1) _exit(3);
-    /* Wait to be killed: at an exit valgrind would check this process's
-     * heap, where what the other thread (gone in the fork) was holding
-     * would show as leaks. */
-    for (;;) pause();
+    pthread_join(opener, NULL);
+    remove(big);
+    bool in_window = before(&forked, &call.done);
+    if (!in_window && child > 0 && answered) {
+      printf("shared_source_fork: the open of %zu ids ended before the fork; trying a larger file\n",
+             ids);
+      continue;
+    }
+    CHECK(answered && got == 'y',
+          "a child forked during the first open of a shared source opens another one (%s)",
+          child <= 0 ? "fork failed"
+          : !answered ? "no answer within 30 s: blocked"
+                      : "it answered that it could not");
+    CHECK(call.got != NULL, "the open the fork happened in completes");
+    remove(other);
+    return;
   }
-  close(answer[1]);
-  char got = 0;
-  struct pollfd ready = {answer[0], POLLIN, 0};
-  int polled = child > 0 ? poll(&ready, 1, 30000) : -1; /* generous: valgrind, busy CI */
-  bool answered = polled == 1 && read(answer[0], &got, 1) == 1;
-  if (child > 0) {
-    kill(child, SIGKILL);
-    waitpid(child, NULL, 0);
-  }
-  close(answer[0]);
-  CHECK(answered && got == 'y',
-        "a child forked during the first open of a shared source opens another one (%s)",
-        child <= 0 ? "fork failed"
-        : !answered ? "no answer within 30 s: blocked"
-                    : "it answered that it could not");
-
-  /* Let the other thread finish the open the fork happened in. */
-  size_t len = sizeof ON - 1;
-  bool written = write(fd, ON, len) == (ssize_t)len;
-  close(fd);
-  pthread_join(opener, NULL);
-  CHECK(written && call.got != NULL, "the open the fork happened in completes");
-  remove(fifo);
+  CHECK(false, "no try forked while the other thread was inside its open");
   remove(other);
 }
 
@@ -1162,6 +1223,7 @@ int main(int argc, char **argv) {
   abuse_contexts();
   file_source();
   shared_source();
+  not_regular_files();
   shared_source_fork();
   remote_source(argc == 4 ? argv[3] : NULL);
   threads();

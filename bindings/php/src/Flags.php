@@ -311,8 +311,9 @@ final class Flags
     }
 
     /**
-     * The source's health: version, healthy, last_error, reloads, failures,
-     * kind ("file", "json" or "remote").
+     * The source's health: version, healthy, stale (a remote source serving
+     * its cache file because the server could not be used yet), last_error,
+     * reloads, failures, kind ("file", "json" or "remote").
      *
      * @return array<string, mixed>
      */

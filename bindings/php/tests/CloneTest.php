@@ -122,39 +122,9 @@ final class CloneTest extends TestCase
      * its standard output, after checking that it exited with status 0.
      * A child still running after 60 s is killed and fails the test.
      */
+    /** Runs $code in a child php process with this test's constants and DIR defined. */
     private function runPhp(string $code): string
     {
-        $dir = self::tempDir();
-        $script = "$dir/script.php";
-        file_put_contents($script, "<?php\ndeclare(strict_types=1);\n"
-            . 'require ' . var_export(dirname(__DIR__) . '/bootstrap/autoload.php', true) . ";\n"
-            . 'const ON = ' . var_export(self::ON, true) . ";\n"
-            . 'const KILL_ALL = ' . var_export(self::KILL_ALL, true) . ";\n"
-            . 'const PILOT = ' . var_export(self::PILOT, true) . ";\n"
-            . 'const DIR = ' . var_export($dir, true) . ";\n"
-            . $code . "\n");
-        $process = proc_open(
-            [PHP_BINARY, $script],
-            [0 => ['file', '/dev/null', 'r'], 1 => ['file', "$dir/out", 'w'], 2 => ['file', "$dir/err", 'w']],
-            $pipes,
-        );
-        $this->assertIsResource($process);
-        $deadline = microtime(true) + 60.0;
-        while (($status = proc_get_status($process))['running'] && microtime(true) < $deadline) {
-            usleep(20000);
-        }
-        if ($status['running']) {
-            proc_terminate($process, 9);
-        }
-        proc_close($process);
-        $out = (string) file_get_contents("$dir/out");
-        $err = (string) file_get_contents("$dir/err");
-        $this->assertFalse($status['running'], "the child php did not finish within 60 s\n$out$err");
-        $this->assertFalse(
-            $status['signaled'],
-            "the child php was killed by signal {$status['termsig']} (a crash)\n$out$err",
-        );
-        $this->assertSame(0, $status['exitcode'], "exit status of the child php\n$out$err");
-        return $out;
+        return $this->runChildPhp($code, ['ON' => self::ON, 'KILL_ALL' => self::KILL_ALL, 'PILOT' => self::PILOT]);
     }
 }

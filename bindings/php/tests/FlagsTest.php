@@ -448,6 +448,7 @@ final class FlagsTest extends TestCase
         $status = $flags->status();
         $this->assertSame('remote', $status['kind']);
         $this->assertFalse($status['healthy']);
+        $this->assertTrue($status['stale'], 'serving the cache file');
         $this->assertNotNull($status['last_error']);
         $this->assertSame('http://127.0.0.1:9/', $flags->source());
     }

@@ -84,6 +84,41 @@ final class ReloadTest extends TestCase
     }
 
     /**
+     * The path turned into a named pipe with no writer: every access still
+     * returns (at once, from the last good flags) and the pipe is reported,
+     * where opening it would wait for a writer forever. Run in a child
+     * process so that a hang fails the test instead of PHPUnit.
+     */
+    public function testANamedPipeAtThePathDoesNotHangAccess(): void
+    {
+        if (!\function_exists('posix_mkfifo')) {
+            $this->fail('the posix extension (posix_mkfifo) is needed for this test');
+        }
+        $out = $this->runChildPhp('
+            $path = DIR . "/flags.json";
+            file_put_contents($path, ON);
+            $flags = Flags\Flags::open($path, ["check_interval_ms" => 1]);
+            unlink($path);
+            posix_mkfifo($path, 0600);
+            for ($i = 0; $i < 20; $i++) {
+                usleep(10000);
+                $on = $flags->isEnabled("on", ["user_id" => 1]);
+            }
+            echo $on ? "on" : "off", "\n", $flags->status()["last_error"], "\n";
+            $again = null;
+            try {
+                Flags\Flags::open($path, ["check_interval_ms" => 2]);
+            } catch (Flags\FlagsException $e) {
+                $again = $e->getMessage();
+            }
+            echo $again, "\n";', ['ON' => self::flagFile(['on' => ['percentage' => 100]])], 30.0);
+        [$on, $error, $open] = explode("\n", $out, 3);
+        $this->assertSame('on', $on, 'the last good flags answer');
+        $this->assertStringContainsString('not a regular file but a named pipe (FIFO)', $error);
+        $this->assertStringContainsString('not a regular file but a named pipe (FIFO)', $open);
+    }
+
+    /**
      * Kubernetes ConfigMap volumes: flags.json -> ..data/flags.json, and an
      * update swaps the ..data symlink to a new directory and deletes the old.
      */

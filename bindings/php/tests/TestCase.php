@@ -49,6 +49,51 @@ abstract class TestCase extends \PHPUnit\Framework\TestCase
         return json_encode(['version' => 1] + $top + ['flags' => (object) $flags], JSON_PRETTY_PRINT | JSON_THROW_ON_ERROR) . "\n";
     }
 
+    /**
+     * Runs $code in a child php process (the package autoloaded, each of
+     * $constants defined, DIR a fresh temporary directory) and returns its
+     * output. A crash (a signal), a non-zero exit or a run longer than
+     * $timeout seconds fails the test instead of taking PHPUnit down or
+     * hanging it.
+     *
+     * @param array<string, string> $constants
+     */
+    protected function runChildPhp(string $code, array $constants = [], float $timeout = 60.0): string
+    {
+        $dir = self::tempDir();
+        $script = "$dir/script.php";
+        $defines = '';
+        foreach ($constants + ['DIR' => $dir] as $name => $value) {
+            $defines .= "const $name = " . var_export($value, true) . ";\n";
+        }
+        file_put_contents($script, "<?php\ndeclare(strict_types=1);\n"
+            . 'require ' . var_export(dirname(__DIR__) . '/bootstrap/autoload.php', true) . ";\n"
+            . $defines . $code . "\n");
+        $process = proc_open(
+            [PHP_BINARY, $script],
+            [0 => ['file', '/dev/null', 'r'], 1 => ['file', "$dir/out", 'w'], 2 => ['file', "$dir/err", 'w']],
+            $pipes,
+        );
+        $this->assertIsResource($process);
+        $deadline = microtime(true) + $timeout;
+        while (($status = proc_get_status($process))['running'] && microtime(true) < $deadline) {
+            usleep(20000);
+        }
+        if ($status['running']) {
+            proc_terminate($process, 9);
+        }
+        proc_close($process);
+        $out = (string) file_get_contents("$dir/out");
+        $err = (string) file_get_contents("$dir/err");
+        $this->assertFalse($status['running'], "the child php did not finish within $timeout s\n$out$err");
+        $this->assertFalse(
+            $status['signaled'],
+            "the child php was killed by signal {$status['termsig']} (a crash)\n$out$err",
+        );
+        $this->assertSame(0, $status['exitcode'], "exit status of the child php\n$out$err");
+        return $out;
+    }
+
     private static function remove(string $path): void
     {
         if (is_dir($path) && !is_link($path)) {

@@ -404,6 +404,7 @@ final class FlagsStatus {
   FlagsStatus._(Map<String, Object?> json)
       : version = json['version'] as String?,
         healthy = json['healthy'] as bool? ?? false,
+        stale = json['stale'] as bool? ?? false,
         lastError = json['last_error'] as String?,
         reloads = (json['reloads'] as num?)?.toInt() ?? 0,
         failures = (json['failures'] as num?)?.toInt() ?? 0,
@@ -415,6 +416,10 @@ final class FlagsStatus {
   /// False while the last reload or refresh failed (the last good flags are
   /// still in use).
   final bool healthy;
+
+  /// True while a remote source serves its cache file because the server
+  /// could not be used yet.
+  final bool stale;
 
   /// The last reload or refresh error, or null.
   final String? lastError;
