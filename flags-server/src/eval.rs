@@ -9,6 +9,8 @@ use flags_core::{Evaluation, OwnedContext, Snapshot, Timestamp};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
+use crate::ops::output;
+
 #[derive(clap::Args)]
 /// Options of `flags eval`.
 pub struct Args {
@@ -75,7 +77,7 @@ pub fn run(args: &Args) -> ExitCode {
             }
         };
         let result = snapshot.evaluate(flag, &ctx.as_context(), clock());
-        println!("{}", response_json(flag, &result));
+        output::print_line(&response_json(flag, &result));
         return ExitCode::SUCCESS;
     }
     let stdin = io::stdin().lock();
@@ -87,7 +89,7 @@ pub fn run(args: &Args) -> ExitCode {
             ExitCode::FAILURE
         }
         // A closed stdout (e.g. `| head`) ends the run quietly.
-        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) if output::is_closed(&e) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("flags eval: {e}");
             ExitCode::FAILURE
@@ -142,7 +144,8 @@ fn stream(
                         error: &message,
                     },
                 )
-                .map_err(io::Error::other)?;
+                // `from` keeps the kind of a write error (a closed stdout).
+                .map_err(io::Error::from)?;
             }
             Err(Answer::Io(e)) => return Err(e),
         }
@@ -188,7 +191,7 @@ fn answer(
     };
     let result = snapshot.evaluate(&request.flag, &ctx.as_context(), clock());
     serde_json::to_writer(out, &response(&request.flag, &result))
-        .map_err(|e| Answer::Io(io::Error::other(e)))
+        .map_err(|e| Answer::Io(io::Error::from(e)))
 }
 
 fn trim_line_end(line: &[u8]) -> &[u8] {

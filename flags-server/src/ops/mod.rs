@@ -9,6 +9,7 @@
 
 mod diff;
 mod file;
+pub mod output;
 mod status;
 
 use std::path::{Path, PathBuf};
@@ -276,7 +277,7 @@ fn edit(
         }
     })?;
     if document.text().as_bytes() == original.bytes {
-        println!("{name}: no changes; nothing was written");
+        output::print_line(&format!("{name}: no changes; nothing was written"));
         return Ok(());
     }
     let after = document.snapshot();
@@ -284,12 +285,12 @@ fn edit(
     let summary = summary(&lines);
     if options.dry_run {
         for line in &lines {
-            println!("{line}");
+            output::print_line(line);
         }
         if lines.is_empty() {
-            println!("no changes in meaning (layout only)");
+            output::print_line("no changes in meaning (layout only)");
         }
-        println!("dry run: nothing was written to {name}");
+        output::print_line(&format!("dry run: nothing was written to {name}"));
         return Ok(());
     }
     if let Some(ms) = std::env::var(PAUSE_ENV)
@@ -314,7 +315,6 @@ fn edit(
         }
         Err(file::WriteError::Io(message)) => return Err(message),
     }
-    println!("{name}: {summary}");
     let log = options
         .audit_log
         .clone()
@@ -333,12 +333,16 @@ fn edit(
         after: after.version(),
         summary: &summary,
     };
+    // Audited before anything is printed: whatever happens to stdout, the
+    // edit has its record.
     file::append_audit(&log, &record).map_err(|e| {
         format!(
             "{name}: written, but the audit log {} could not be appended: {e}",
             log.display()
         )
-    })
+    })?;
+    output::print_line(&format!("{name}: {summary}"));
+    Ok(())
 }
 
 fn invalid_file(name: &str, err: &flags_core::Error) -> String {
@@ -390,9 +394,9 @@ fn show_status(args: &StatusArgs) -> Result<(), String> {
     let snapshot = Snapshot::from_path(&args.file).map_err(|e| e.to_string())?;
     let name = args.file.display().to_string();
     if args.json {
-        println!("{}", status::json(&name, &snapshot, now));
+        output::print_line(&status::json(&name, &snapshot, now));
     } else {
-        print!("{}", status::table(&name, &snapshot, now));
+        output::print(&status::table(&name, &snapshot, now));
     }
     Ok(())
 }
@@ -402,10 +406,10 @@ fn diff_files(args: &DiffArgs) -> Result<(), String> {
     let new = Snapshot::from_path(&args.new).map_err(|e| e.to_string())?;
     let lines = changes(&old, &new);
     if lines.is_empty() {
-        println!("no changes");
+        output::print_line("no changes");
     }
     for line in lines {
-        println!("{line}");
+        output::print_line(&line);
     }
     Ok(())
 }
