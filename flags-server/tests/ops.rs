@@ -20,7 +20,7 @@ fn workspace(test: &str) -> PathBuf {
     dir
 }
 
-/// Runs `flags` in `dir` with a known user and no test hook.
+/// Runs `flags` in `dir` with no sudo user and no test hook.
 fn flags_in(dir: &Path, args: &[&str]) -> Output {
     command(dir, args).output().expect("flags runs")
 }
@@ -29,8 +29,7 @@ fn command(dir: &Path, args: &[&str]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_flags"));
     cmd.args(args)
         .current_dir(dir)
-        .env("USER", "test-operator")
-        .env_remove("LOGNAME")
+        .env_remove("SUDO_USER")
         .env_remove("FLAGS_TEST_PAUSE_BEFORE_WRITE_MS")
         .stdin(Stdio::null());
     cmd
@@ -170,24 +169,79 @@ fn set_percentage_writes_the_number_and_an_audit_record() {
     assert!(strays(&dir).is_empty(), "{:?}", strays(&dir));
 }
 
+/// The login name of this process's user, as `id -un` says it.
+fn login_name() -> String {
+    let out = Command::new("id").arg("-un").output().expect("id runs");
+    assert!(out.status.success());
+    stdout(&out).trim_end().to_owned()
+}
+
 #[test]
-fn the_actor_defaults_to_the_os_user() {
+fn regression_the_actor_is_the_sudo_user_or_the_login_name() {
     let dir = workspace("actor");
-    let out = flags_in(&dir, &["kill", "flags.json", "enrollment_service"]);
-    assert_ok(&out);
-    let out = command(&dir, &["unkill", "flags.json", "enrollment_service"])
-        .env_remove("USER")
-        .env("LOGNAME", "logname-user")
-        .output()
-        .expect("runs");
-    assert_ok(&out);
+    let me = login_name();
+    assert!(!me.is_empty());
+    // `env -i`: no USER, no LOGNAME (root in a container, cron).
     let out = command(&dir, &["kill", "flags.json", "enrollment_service"])
-        .env_remove("USER")
+        .env_clear()
         .output()
         .expect("runs");
+    assert_ok(&out);
+    // `sudo flags ...` by the on-call operator: USER and LOGNAME say root.
+    let out = command(&dir, &["unkill", "flags.json", "enrollment_service"])
+        .env("SUDO_USER", "oncall")
+        .env("USER", "root")
+        .env("LOGNAME", "root")
+        .output()
+        .expect("runs");
+    assert_ok(&out);
+    // USER is not who runs the command (it is not even always set).
+    let out = command(&dir, &["kill", "flags.json", "enrollment_service"])
+        .env("USER", "someone-else")
+        .env("SUDO_USER", "")
+        .output()
+        .expect("runs");
+    assert_ok(&out);
+    // --actor wins.
+    let out = command(
+        &dir,
+        &[
+            "unkill",
+            "flags.json",
+            "enrollment_service",
+            "--actor",
+            "bot",
+        ],
+    )
+    .env("SUDO_USER", "oncall")
+    .output()
+    .expect("runs");
     assert_ok(&out);
     let actors: Vec<Value> = audit(&dir).iter().map(|r| r["actor"].clone()).collect();
-    assert_eq!(actors, ["test-operator", "logname-user", "unknown"]);
+    assert_eq!(actors, [me.as_str(), "oncall", me.as_str(), "bot"]);
+}
+
+#[test]
+fn regression_an_empty_actor_is_refused() {
+    let dir = workspace("empty-actor");
+    for actor in ["", "  "] {
+        let out = flags_in(
+            &dir,
+            &["kill", "flags.json", "enrollment_service", "--actor", actor],
+        );
+        assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+        assert!(
+            stderr(&out).starts_with(&format!(
+                "error: invalid value '{actor}' for '--actor <NAME>': the actor must not be \
+                 empty: give a name, or leave --actor out to record the login name\n"
+            )),
+            "{}",
+            stderr(&out)
+        );
+        assert_eq!(stdout(&out), "");
+    }
+    assert_eq!(read(&dir), EXAMPLE);
+    assert!(audit(&dir).is_empty());
 }
 
 #[test]

@@ -65,9 +65,9 @@ pub struct EditOptions {
     /// the file.
     #[arg(long, value_name = "PATH")]
     audit_log: Option<PathBuf>,
-    /// Who makes the change, for the audit log [default: $USER, else
-    /// $LOGNAME, else "unknown"].
-    #[arg(long, value_name = "NAME")]
+    /// Who makes the change, for the audit log; not empty [default:
+    /// $SUDO_USER, else the login name of the user id, else uid:N].
+    #[arg(long, value_name = "NAME", value_parser = parse_actor)]
     actor: Option<String>,
 }
 
@@ -352,13 +352,63 @@ fn invalid_file(name: &str, err: &flags_core::Error) -> String {
     format!("{name}: the file is invalid, fix it first; nothing was written\n{err}")
 }
 
-/// `--actor`, else the OS user.
+/// `--actor` (never empty: the argument parser refuses that), else who ran
+/// the command: see [`default_actor`].
 fn actor(given: Option<&str>) -> String {
-    given
-        .map(str::to_owned)
-        .or_else(|| std::env::var("USER").ok().filter(|u| !u.is_empty()))
-        .or_else(|| std::env::var("LOGNAME").ok().filter(|u| !u.is_empty()))
-        .unwrap_or_else(|| "unknown".to_owned())
+    match given {
+        Some(actor) => actor.to_owned(),
+        None => default_actor(std::env::var("SUDO_USER").ok(), current_uid(), user_name),
+    }
+}
+
+/// `$SUDO_USER` when set (the operator behind `sudo flags ...`, not
+/// `root`), else the login name of the process's user id in the user
+/// database, else `uid:N` (a container's random uid has no entry).
+/// Never empty. `$USER` and `$LOGNAME` are not read: `env -i`, cron and
+/// containers leave them unset, and `sudo` sets them to `root`.
+fn default_actor(
+    sudo_user: Option<String>,
+    uid: u32,
+    user_name: impl FnOnce(u32) -> Option<String>,
+) -> String {
+    let named = |n: &String| !n.trim().is_empty();
+    sudo_user
+        .filter(named)
+        .or_else(|| user_name(uid).filter(named))
+        .unwrap_or_else(|| format!("uid:{uid}"))
+}
+
+#[cfg(unix)]
+fn current_uid() -> u32 {
+    nix::unistd::getuid().as_raw()
+}
+
+#[cfg(unix)]
+fn user_name(uid: u32) -> Option<String> {
+    let user = nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid));
+    user.ok().flatten().map(|user| user.name)
+}
+
+#[cfg(not(unix))]
+fn current_uid() -> u32 {
+    0
+}
+
+#[cfg(not(unix))]
+fn user_name(_uid: u32) -> Option<String> {
+    std::env::var("USERNAME").ok()
+}
+
+/// `--actor`'s value: a name, not nothing.
+fn parse_actor(text: &str) -> Result<String, String> {
+    if text.trim().is_empty() {
+        return Err(
+            "the actor must not be empty: give a name, or leave --actor out to \
+                    record the login name"
+                .to_owned(),
+        );
+    }
+    Ok(text.to_owned())
 }
 
 /// The command as typed, quoted for a POSIX shell where needed.
@@ -441,6 +491,21 @@ mod tests {
                 .expect_err("too high")
                 .contains("from 0 to 100")
         );
+    }
+
+    #[test]
+    fn the_default_actor() {
+        let named = |name: &'static str| move |_: u32| Some(name.to_owned());
+        let nobody = |_: u32| None;
+        assert_eq!(
+            default_actor(Some("oncall".into()), 0, named("root")),
+            "oncall"
+        );
+        assert_eq!(default_actor(Some(" ".into()), 0, named("root")), "root");
+        assert_eq!(default_actor(None, 1000, named("deploy")), "deploy");
+        assert_eq!(default_actor(None, 1000, named("")), "uid:1000");
+        assert_eq!(default_actor(None, 1_000_680_000, nobody), "uid:1000680000");
+        assert_eq!(default_actor(Some(String::new()), 7, nobody), "uid:7");
     }
 
     #[test]
