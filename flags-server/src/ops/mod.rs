@@ -258,11 +258,17 @@ fn edit(
     let name = path.display().to_string();
     // Held until the audit record is written: concurrent `flags` edits of
     // this directory take turns instead of refusing each other.
-    let _lock = if options.dry_run {
+    let lock = if options.dry_run {
         None
     } else {
         Some(file::lock_dir(path)?)
     };
+    if let Some(lock) = &lock {
+        if lock.held() {
+            file::remove_stale_temps(path);
+        }
+        file::reconcile(path)?;
+    }
     let original = file::read_for_edit(path)?;
     let before =
         Snapshot::from_slice_named(&original.bytes, &name).map_err(|e| invalid_file(&name, &e))?;
@@ -301,11 +307,33 @@ fn edit(
         eprintln!("{PAUSE_ENV}: pausing {ms} ms before writing");
         std::thread::sleep(Duration::from_millis(ms));
     }
+    let log = options
+        .audit_log
+        .clone()
+        .unwrap_or_else(|| file::default_audit_log(path));
+    let pending = file::Pending {
+        audit_log: std::path::absolute(&log).unwrap_or(log),
+        record: file::AuditRecord {
+            time: flags_core::now().to_string(),
+            actor: actor(options.actor.as_deref()),
+            command: command_line(),
+            file: std::path::absolute(path)
+                .unwrap_or_else(|_| path.to_path_buf())
+                .display()
+                .to_string(),
+            before: before.version().to_owned(),
+            after: after.version().to_owned(),
+            summary,
+            recovery: None,
+            recovered_at: None,
+        },
+    };
     match file::replace(
         path,
         &original.bytes,
         document.text().as_bytes(),
         &original.permissions,
+        &pending,
     ) {
         Ok(()) => {}
         Err(file::WriteError::Conflict) => {
@@ -315,33 +343,20 @@ fn edit(
         }
         Err(file::WriteError::Io(message)) => return Err(message),
     }
-    let log = options
-        .audit_log
-        .clone()
-        .unwrap_or_else(|| file::default_audit_log(path));
-    let actor = actor(options.actor.as_deref());
-    let command = command_line();
-    let record = file::AuditRecord {
-        time: flags_core::now().to_string(),
-        actor: &actor,
-        command: &command,
-        file: std::path::absolute(path)
-            .unwrap_or_else(|_| path.to_path_buf())
-            .display()
-            .to_string(),
-        before: before.version(),
-        after: after.version(),
-        summary: &summary,
-    };
     // Audited before anything is printed: whatever happens to stdout, the
     // edit has its record.
-    file::append_audit(&log, &record).map_err(|e| {
-        format!(
-            "{name}: written, but the audit log {} could not be appended: {e}",
-            log.display()
-        )
-    })?;
-    output::print_line(&format!("{name}: {summary}"));
+    let audited = file::append_audit(&pending.audit_log, &pending.record);
+    file::test_stop("audited");
+    if let Err(e) = audited {
+        return Err(format!(
+            "{name}: written, but the audit log {} could not be appended: {e}; the record \
+             stays in {} and the next edit of the file appends it",
+            pending.audit_log.display(),
+            file::journal_path(path).display()
+        ));
+    }
+    file::remove_journal(path);
+    output::print_line(&format!("{name}: {}", pending.record.summary));
     Ok(())
 }
 
@@ -443,10 +458,11 @@ fn show_status(args: &StatusArgs) -> Result<(), String> {
     };
     let snapshot = Snapshot::from_path(&args.file).map_err(|e| e.to_string())?;
     let name = args.file.display().to_string();
+    let interrupted = file::interrupted_edit(&args.file);
     if args.json {
-        output::print_line(&status::json(&name, &snapshot, now));
+        output::print_line(&status::json(&name, &snapshot, now, interrupted.as_ref()));
     } else {
-        output::print(&status::table(&name, &snapshot, now));
+        output::print(&status::table(&name, &snapshot, now, interrupted.as_ref()));
     }
     Ok(())
 }
