@@ -25,7 +25,9 @@ enum Command {
         files: Vec<PathBuf>,
     },
     /// Evaluate flags: JSON Lines requests {"flag": ..., "context": {...}} on
-    /// stdin, one JSON result line each on stdout, in order.
+    /// stdin, one JSON result line each on stdout, in order, written as soon
+    /// as the requests received so far are answered. A line over 1 MiB is
+    /// answered with an error and skipped.
     Eval(eval::Args),
     /// Serve flags over HTTP from a hot-reloading flag file.
     Serve(server::Args),
