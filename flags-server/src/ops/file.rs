@@ -1,4 +1,6 @@
-//! Reading a flag file to edit it, replacing it atomically, and the audit log.
+//! Reading a flag file to edit it, replacing it atomically, the audit log,
+//! and settling what an interrupted edit left behind (its journal and its
+//! temporary files).
 
 use std::ffi::{OsStr, OsString};
 use std::fs::{self, OpenOptions, Permissions};

@@ -4,8 +4,10 @@
 //! [`flags_core::edit`] (which keeps the file's layout and validates the
 //! result), and then either prints what would change (`--dry-run`) or
 //! replaces the file atomically, refusing when the file changed since it
-//! was read, and appends a record to the audit log. Servers watching the
-//! file pick the change up by themselves. See `docs/operations.md`.
+//! was read, and appends a record to the audit log; the record is
+//! journaled before the file is replaced, so that an edit killed half-way
+//! is still recorded by the next one. Servers watching the file pick the
+//! change up by themselves. See `docs/operations.md`.
 
 mod diff;
 mod file;
