@@ -5,6 +5,8 @@ use std::process::ExitCode;
 
 use flags_core::Snapshot;
 
+use crate::ops::output;
+
 /// Checks every file; exit status 1 when any is invalid or unreadable.
 pub fn run(files: &[PathBuf]) -> ExitCode {
     let mut failed = false;
@@ -18,7 +20,10 @@ pub fn run(files: &[PathBuf]) -> ExitCode {
                 } else {
                     ""
                 };
-                println!("{}: ok, version 1, {n} flag{plural}{kill}", file.display());
+                output::print_line(&format!(
+                    "{}: ok, version 1, {n} flag{plural}{kill}",
+                    file.display()
+                ));
             }
             Err(err) => {
                 failed = true;

@@ -1,13 +1,15 @@
 //! `flags eval`: evaluate one request, or stream JSON Lines requests.
 
 use std::borrow::Cow;
-use std::io::{self, BufRead, BufWriter, Write};
+use std::io::{self, BufWriter, Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use flags_core::{Evaluation, OwnedContext, Snapshot, Timestamp};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
+
+use crate::ops::output;
 
 #[derive(clap::Args)]
 /// Options of `flags eval`.
@@ -56,6 +58,14 @@ struct ErrorLine<'a> {
     error: &'a str,
 }
 
+/// The longest request line `flags eval` reads, not counting its line end:
+/// 1 MiB. A longer line is answered with an error, and its bytes are
+/// skipped as they arrive, never held in memory.
+pub const MAX_LINE: usize = 1024 * 1024;
+
+/// Input is read in blocks of up to this size.
+const BLOCK: usize = 64 * 1024;
+
 /// Runs `flags eval`.
 pub fn run(args: &Args) -> ExitCode {
     let snapshot = match Snapshot::from_path(&args.file) {
@@ -75,19 +85,17 @@ pub fn run(args: &Args) -> ExitCode {
             }
         };
         let result = snapshot.evaluate(flag, &ctx.as_context(), clock());
-        println!("{}", response_json(flag, &result));
+        output::print_line(&response_json(flag, &result));
         return ExitCode::SUCCESS;
     }
-    let stdin = io::stdin().lock();
-    let stdout = io::stdout().lock();
-    match stream(&snapshot, stdin, stdout, clock) {
+    match stream(&snapshot, io::stdin().lock(), io::stdout().lock(), clock) {
         Ok(0) => ExitCode::SUCCESS,
         Ok(bad) => {
             eprintln!("flags eval: {bad} request line(s) had errors");
             ExitCode::FAILURE
         }
         // A closed stdout (e.g. `| head`) ends the run quietly.
-        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) if output::is_closed(&e) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("flags eval: {e}");
             ExitCode::FAILURE
@@ -110,51 +118,155 @@ pub(crate) fn response<'a>(flag: &'a str, result: &Evaluation<'a>) -> Response<'
 }
 
 /// Answers every request line of `input` on `output`, in order, in
-/// bounded memory. Returns how many lines were bad.
+/// bounded memory (one block, one line of at most [`MAX_LINE`] and the
+/// output buffer). Returns how many lines were bad.
+///
+/// Each read returns what is there, up to a block: a whole block from a
+/// file, whatever the writer has sent from a pipe or a terminal. The
+/// answers to the lines of a block are flushed before the next read, which
+/// may wait for input: so a caller that sends one request and waits gets
+/// its answer at once, and a bulk run still writes in blocks as large as
+/// it reads them (one write per up to 64 KiB of requests).
 fn stream(
     snapshot: &Snapshot,
-    mut input: impl BufRead,
+    mut input: impl Read,
     output: impl Write,
     clock: impl Fn() -> Timestamp,
 ) -> io::Result<u64> {
-    let mut out = BufWriter::with_capacity(64 * 1024, output);
-    let mut line = Vec::new();
-    let mut number = 0u64;
-    let mut bad = 0u64;
+    let mut answers = Answers {
+        snapshot,
+        clock,
+        out: BufWriter::with_capacity(2 * BLOCK, output),
+        bad: 0,
+    };
+    let mut lines = Lines::default();
+    let mut block = vec![0; BLOCK];
     loop {
-        line.clear();
-        if input.read_until(b'\n', &mut line)? == 0 {
-            break;
-        }
-        number += 1;
-        let text = trim_line_end(&line);
-        if text.iter().all(u8::is_ascii_whitespace) {
-            continue; // blank lines are not requests
-        }
-        match answer(snapshot, text, &clock, &mut out) {
-            Ok(()) => {}
-            Err(Answer::Bad(message)) => {
-                bad += 1;
-                serde_json::to_writer(
-                    &mut out,
-                    &ErrorLine {
-                        line: number,
-                        error: &message,
-                    },
-                )
-                .map_err(io::Error::other)?;
+        let n = match input.read(&mut block) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        lines.feed(&block[..n], &mut answers)?;
+        answers.out.flush()?;
+    }
+    lines.finish(&mut answers)?;
+    answers.out.flush()?;
+    Ok(answers.bad)
+}
+
+/// Cuts blocks into lines. A line is answered straight from its block
+/// when it lies within one; only the start of a line that continues in
+/// the next block is copied, up to [`MAX_LINE`].
+#[derive(Default)]
+struct Lines {
+    /// The start of the current line, when it began in an earlier block.
+    partial: Vec<u8>,
+    /// The current line is over [`MAX_LINE`]: its bytes are dropped.
+    skipping: bool,
+    /// Lines completed so far (the current one is `number + 1`).
+    number: u64,
+}
+
+impl Lines {
+    fn feed<W: Write, C: Fn() -> Timestamp>(
+        &mut self,
+        block: &[u8],
+        answers: &mut Answers<'_, W, C>,
+    ) -> io::Result<()> {
+        let mut rest = block;
+        while let Some(end) = memchr::memchr(b'\n', rest) {
+            let segment = &rest[..end];
+            rest = &rest[end + 1..];
+            self.number += 1;
+            if self.skipping {
+                self.skipping = false;
+            } else if self.partial.is_empty() {
+                answers.line(self.number, segment)?;
+            } else if self.partial.len() + segment.len() <= MAX_LINE + 1 {
+                self.partial.extend_from_slice(segment);
+                answers.line(self.number, &self.partial)?;
+                self.partial.clear();
+            } else {
+                self.partial.clear();
+                answers.too_long(self.number)?;
             }
+        }
+        if self.skipping || rest.is_empty() {
+            return Ok(());
+        }
+        // One byte over MAX_LINE may still be the `\r` of a `\r\n`.
+        if self.partial.len() + rest.len() <= MAX_LINE + 1 {
+            self.partial.extend_from_slice(rest);
+        } else {
+            self.partial.clear();
+            self.skipping = true;
+            answers.too_long(self.number + 1)?;
+        }
+        Ok(())
+    }
+
+    /// The last line, when the input does not end with a line end.
+    fn finish<W: Write, C: Fn() -> Timestamp>(
+        &mut self,
+        answers: &mut Answers<'_, W, C>,
+    ) -> io::Result<()> {
+        if self.partial.is_empty() {
+            return Ok(());
+        }
+        self.number += 1;
+        let line = std::mem::take(&mut self.partial);
+        answers.line(self.number, &line)
+    }
+}
+
+/// Writes the answer to each request line.
+struct Answers<'s, W: Write, C> {
+    snapshot: &'s Snapshot,
+    clock: C,
+    out: BufWriter<W>,
+    bad: u64,
+}
+
+impl<W: Write, C: Fn() -> Timestamp> Answers<'_, W, C> {
+    /// Answers line `number` (without its `\n`).
+    fn line(&mut self, number: u64, line: &[u8]) -> io::Result<()> {
+        let text = line.strip_suffix(b"\r").unwrap_or(line);
+        if text.len() > MAX_LINE {
+            return self.too_long(number);
+        }
+        if text.iter().all(u8::is_ascii_whitespace) {
+            return Ok(()); // blank lines are not requests
+        }
+        match answer(self.snapshot, text, &self.clock, &mut self.out) {
+            Ok(()) => {}
+            Err(Answer::Bad(message)) => self.error(number, &message)?,
             Err(Answer::Io(e)) => return Err(e),
         }
-        out.write_all(b"\n")?;
-        // Flush when no more input is waiting, so an interactive caller
-        // gets each answer at once while a bulk run writes in large blocks.
-        if input.fill_buf()?.is_empty() {
-            out.flush()?;
-        }
+        self.out.write_all(b"\n")
     }
-    out.flush()?;
-    Ok(bad)
+
+    fn too_long(&mut self, number: u64) -> io::Result<()> {
+        self.error(
+            number,
+            &format!("request line longer than 1 MiB ({MAX_LINE} bytes); skipped"),
+        )?;
+        self.out.write_all(b"\n")
+    }
+
+    fn error(&mut self, number: u64, message: &str) -> io::Result<()> {
+        self.bad += 1;
+        serde_json::to_writer(
+            &mut self.out,
+            &ErrorLine {
+                line: number,
+                error: message,
+            },
+        )
+        // `from` keeps the kind of a write error (a closed stdout).
+        .map_err(io::Error::from)
+    }
 }
 
 enum Answer {
@@ -188,12 +300,7 @@ fn answer(
     };
     let result = snapshot.evaluate(&request.flag, &ctx.as_context(), clock());
     serde_json::to_writer(out, &response(&request.flag, &result))
-        .map_err(|e| Answer::Io(io::Error::other(e)))
-}
-
-fn trim_line_end(line: &[u8]) -> &[u8] {
-    let line = line.strip_suffix(b"\n").unwrap_or(line);
-    line.strip_suffix(b"\r").unwrap_or(line)
+        .map_err(|e| Answer::Io(io::Error::from(e)))
 }
 
 #[cfg(test)]
@@ -201,13 +308,83 @@ mod tests {
     use super::*;
 
     fn run_stream(file: &str, input: &str) -> (String, u64) {
+        run_chunked(file, input.as_bytes(), usize::MAX)
+    }
+
+    /// Reads at most `chunk` bytes a call, as a pipe fed slowly does.
+    struct Chunked {
+        data: Vec<u8>,
+        at: usize,
+        chunk: usize,
+    }
+
+    impl Read for Chunked {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let n = buf.len().min(self.chunk).min(self.data.len() - self.at);
+            buf[..n].copy_from_slice(&self.data[self.at..self.at + n]);
+            self.at += n;
+            Ok(n)
+        }
+    }
+
+    fn run_chunked(file: &str, input: &[u8], chunk: usize) -> (String, u64) {
         let snapshot = Snapshot::from_slice(file.as_bytes()).expect("valid file");
         let mut out = Vec::new();
-        let bad = stream(&snapshot, input.as_bytes(), &mut out, || {
+        let input = Chunked {
+            data: input.to_vec(),
+            at: 0,
+            chunk,
+        };
+        let bad = stream(&snapshot, input, &mut out, || {
             Timestamp::from_unix_millis(0)
         })
         .expect("in-memory io");
         (String::from_utf8(out).expect("utf-8"), bad)
+    }
+
+    const FILE: &str = r#"{"version": 1, "flags": {"a": {"percentage": 100}}}"#;
+    const ANSWER_A: &str =
+        r#"{"flag":"a","enabled":true,"variant":null,"reason":"ROLLOUT_IN","bucket":"#;
+
+    #[test]
+    fn lines_split_across_reads_are_answered_whole() {
+        let input = "{\"flag\": \"a\", \"context\": {\"user_id\": \"7\"}}\r\n\n{\"flag\": \"a\"}\n{\"flag\": \"a\", \"context\": {\"user_id\": \"8\"}}";
+        let (whole, bad) = run_stream(FILE, input);
+        assert_eq!(bad, 0);
+        assert_eq!(whole.lines().count(), 3, "{whole}");
+        for chunk in [1, 2, 3, 7] {
+            assert_eq!(
+                run_chunked(FILE, input.as_bytes(), chunk),
+                (whole.clone(), 0)
+            );
+        }
+    }
+
+    /// `{"flag": "a"}` padded with spaces to `len` bytes.
+    fn padded_request(len: usize) -> String {
+        let request = r#"{"flag": "a"}"#;
+        format!("{request}{}", " ".repeat(len - request.len()))
+    }
+
+    #[test]
+    fn regression_a_line_over_one_mib_is_refused_and_skipped() {
+        let at_cap = padded_request(MAX_LINE);
+        let over_cap = padded_request(MAX_LINE + 1);
+        let huge = "x".repeat(5 * MAX_LINE);
+        let input = format!("{at_cap}\r\n{over_cap}\n{huge}\n{{\"flag\": \"a\"}}\n{huge}");
+        let too_long =
+            r#"{"line":LINE,"error":"request line longer than 1 MiB (1048576 bytes); skipped"}"#;
+        for chunk in [usize::MAX, 1000, 4096 + 1] {
+            let (out, bad) = run_chunked(FILE, input.as_bytes(), chunk);
+            let lines: Vec<&str> = out.lines().collect();
+            assert_eq!(bad, 3, "{chunk}");
+            assert_eq!(lines.len(), 5, "{chunk}");
+            assert!(lines[0].starts_with(ANSWER_A), "{}", lines[0]);
+            assert_eq!(lines[1], too_long.replace("LINE", "2"));
+            assert_eq!(lines[2], too_long.replace("LINE", "3"));
+            assert!(lines[3].starts_with(ANSWER_A), "{}", lines[3]);
+            assert_eq!(lines[4], too_long.replace("LINE", "5"));
+        }
     }
 
     #[test]

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use flags_server::ops::output;
 use flags_server::{check, eval, ops, server};
 
 /// Feature flags and percentage rollouts from one flag file.
@@ -24,7 +25,9 @@ enum Command {
         files: Vec<PathBuf>,
     },
     /// Evaluate flags: JSON Lines requests {"flag": ..., "context": {...}} on
-    /// stdin, one JSON result line each on stdout, in order.
+    /// stdin, one JSON result line each on stdout, in order, written as soon
+    /// as the requests received so far are answered. A line over 1 MiB is
+    /// answered with an error and skipped.
     Eval(eval::Args),
     /// Serve flags over HTTP from a hot-reloading flag file.
     Serve(server::Args),
@@ -34,10 +37,17 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command {
+    let status = match cli.command {
         Command::Check { files } => check::run(&files),
         Command::Eval(args) => eval::run(&args),
         Command::Serve(args) => server::run(args),
         Command::Ops(command) => ops::run(command),
+    };
+    // A closed stdout is not a failure (`flags status | head`); a write
+    // that failed otherwise (a full disk) lost output, so it is one.
+    if let Some(error) = output::failure() {
+        eprintln!("flags: cannot write to standard output: {error}");
+        return ExitCode::FAILURE;
     }
+    status
 }

@@ -256,3 +256,150 @@ fn serve_answers_then_drains_on_sigterm() {
     log.read_to_string(&mut rest).expect("log");
     assert!(rest.contains("shutting down"), "{rest}");
 }
+
+/// A running `flags eval` whose stdin stays open until dropped, with its
+/// answers read line by line on a thread.
+struct EvalSession {
+    child: std::process::Child,
+    stdin: Option<std::process::ChildStdin>,
+    answers: std::sync::mpsc::Receiver<String>,
+}
+
+impl EvalSession {
+    fn start() -> Self {
+        use std::io::BufRead;
+        let mut child = Command::new(env!("CARGO_BIN_EXE_flags"))
+            .args([
+                "eval",
+                "--file",
+                &example(),
+                "--now",
+                "2026-11-21T12:00:00Z",
+            ])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("flags eval starts");
+        let stdout = child.stdout.take().expect("stdout");
+        let (send, answers) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if send.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let stdin = child.stdin.take();
+        Self {
+            child,
+            stdin,
+            answers,
+        }
+    }
+
+    fn send(&mut self, bytes: &[u8]) {
+        let stdin = self.stdin.as_mut().expect("stdin open");
+        stdin.write_all(bytes).expect("write a request");
+        stdin.flush().expect("flush");
+    }
+
+    /// The next answer line, waiting for it up to 30 s.
+    #[track_caller]
+    fn answer(&self) -> String {
+        self.answers
+            .recv_timeout(std::time::Duration::from_secs(30))
+            .expect("an answer within 30 s while stdin stays open")
+    }
+
+    fn finish(mut self) -> std::process::ExitStatus {
+        drop(self.stdin.take());
+        let status = self.child.wait().expect("exits");
+        assert!(
+            self.answers.recv().is_err(),
+            "no answer after the last request"
+        );
+        status
+    }
+}
+
+impl Drop for EvalSession {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn regression_eval_answers_each_request_while_stdin_stays_open() {
+    let mut session = EvalSession::start();
+    session.send(b"{\"flag\": \"enrollment_service\", \"context\": {\"user_id\": \"42\"}}\n");
+    let bucket = flags_core::bucket("enrollment_service", "42");
+    let first = session.answer();
+    assert!(
+        first.ends_with(&format!("\"bucket\":{bucket}}}")),
+        "{first}"
+    );
+    // The caller reads each answer before it sends the next request.
+    session.send(b"{\"flag\": \"tenant_billing_v2\", \"context\": {\"tenant_id\": \"acme\"}}\r\n");
+    let second = session.answer();
+    assert!(second.contains("\"reason\":\"PILOT\""), "{second}");
+    session.send(b"not json\n");
+    let third = session.answer();
+    assert!(
+        third.starts_with("{\"line\":3,\"error\":\"invalid request: "),
+        "{third}"
+    );
+    assert_eq!(session.finish().code(), Some(1), "one line had an error");
+}
+
+#[test]
+fn eval_help_states_the_line_cap() {
+    let out = flags(&["eval", "--help"], "");
+    assert!(out.status.success());
+    assert!(
+        text(&out.stdout).contains("A line over 1 MiB is answered with an error and skipped"),
+        "{}",
+        text(&out.stdout)
+    );
+}
+
+/// The peak resident set size of a running process, in KiB (Linux).
+#[cfg(target_os = "linux")]
+fn peak_rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmHWM in /proc/PID/status")
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn regression_eval_skips_a_line_over_one_mib_in_bounded_memory() {
+    let mut session = EvalSession::start();
+    // 64 MiB on one line: twice the bound below. `flags eval` keeps one
+    // 64 KiB block and at most one 1 MiB line (about 10 MiB in all, in a
+    // debug build).
+    let mut huge = b"{\"flag\": \"enrollment_service\", \"context\": {\"user_id\": \"".to_vec();
+    huge.resize(64 << 20, b'7');
+    huge.extend_from_slice(b"\"}}\n");
+    session.send(&huge);
+    drop(huge);
+    session.send(b"{\"flag\": \"enrollment_service\", \"context\": {\"user_id\": \"42\"}}\n");
+    assert_eq!(
+        session.answer(),
+        "{\"line\":1,\"error\":\"request line longer than 1 MiB (1048576 bytes); skipped\"}"
+    );
+    let bucket = flags_core::bucket("enrollment_service", "42");
+    let good = session.answer();
+    assert!(good.ends_with(&format!("\"bucket\":{bucket}}}")), "{good}");
+    let peak = peak_rss_kib(session.child.id());
+    assert!(
+        peak < 32 * 1024,
+        "peak RSS {peak} KiB: the long line was kept in memory"
+    );
+    assert_eq!(session.finish().code(), Some(1), "one line had an error");
+}

@@ -4,11 +4,14 @@
 //! [`flags_core::edit`] (which keeps the file's layout and validates the
 //! result), and then either prints what would change (`--dry-run`) or
 //! replaces the file atomically, refusing when the file changed since it
-//! was read, and appends a record to the audit log. Servers watching the
-//! file pick the change up by themselves. See `docs/operations.md`.
+//! was read, and appends a record to the audit log; the record is
+//! journaled before the file is replaced, so that an edit killed half-way
+//! is still recorded by the next one. Servers watching the file pick the
+//! change up by themselves. See `docs/operations.md`.
 
 mod diff;
 mod file;
+pub mod output;
 mod status;
 
 use std::path::{Path, PathBuf};
@@ -64,9 +67,9 @@ pub struct EditOptions {
     /// the file.
     #[arg(long, value_name = "PATH")]
     audit_log: Option<PathBuf>,
-    /// Who makes the change, for the audit log [default: $USER, else
-    /// $LOGNAME, else "unknown"].
-    #[arg(long, value_name = "NAME")]
+    /// Who makes the change, for the audit log; not empty [default:
+    /// $SUDO_USER, else the login name of the user id, else uid:N].
+    #[arg(long, value_name = "NAME", value_parser = parse_actor)]
     actor: Option<String>,
 }
 
@@ -257,11 +260,17 @@ fn edit(
     let name = path.display().to_string();
     // Held until the audit record is written: concurrent `flags` edits of
     // this directory take turns instead of refusing each other.
-    let _lock = if options.dry_run {
+    let lock = if options.dry_run {
         None
     } else {
         Some(file::lock_dir(path)?)
     };
+    if let Some(lock) = &lock {
+        if lock.held() {
+            file::remove_stale_temps(path);
+        }
+        file::reconcile(path)?;
+    }
     let original = file::read_for_edit(path)?;
     let before =
         Snapshot::from_slice_named(&original.bytes, &name).map_err(|e| invalid_file(&name, &e))?;
@@ -276,7 +285,7 @@ fn edit(
         }
     })?;
     if document.text().as_bytes() == original.bytes {
-        println!("{name}: no changes; nothing was written");
+        output::print_line(&format!("{name}: no changes; nothing was written"));
         return Ok(());
     }
     let after = document.snapshot();
@@ -284,12 +293,12 @@ fn edit(
     let summary = summary(&lines);
     if options.dry_run {
         for line in &lines {
-            println!("{line}");
+            output::print_line(line);
         }
         if lines.is_empty() {
-            println!("no changes in meaning (layout only)");
+            output::print_line("no changes in meaning (layout only)");
         }
-        println!("dry run: nothing was written to {name}");
+        output::print_line(&format!("dry run: nothing was written to {name}"));
         return Ok(());
     }
     if let Some(ms) = std::env::var(PAUSE_ENV)
@@ -300,11 +309,33 @@ fn edit(
         eprintln!("{PAUSE_ENV}: pausing {ms} ms before writing");
         std::thread::sleep(Duration::from_millis(ms));
     }
+    let log = options
+        .audit_log
+        .clone()
+        .unwrap_or_else(|| file::default_audit_log(path));
+    let pending = file::Pending {
+        audit_log: std::path::absolute(&log).unwrap_or(log),
+        record: file::AuditRecord {
+            time: flags_core::now().to_string(),
+            actor: actor(options.actor.as_deref()),
+            command: command_line(),
+            file: std::path::absolute(path)
+                .unwrap_or_else(|_| path.to_path_buf())
+                .display()
+                .to_string(),
+            before: before.version().to_owned(),
+            after: after.version().to_owned(),
+            summary,
+            recovery: None,
+            recovered_at: None,
+        },
+    };
     match file::replace(
         path,
         &original.bytes,
         document.text().as_bytes(),
         &original.permissions,
+        &pending,
     ) {
         Ok(()) => {}
         Err(file::WriteError::Conflict) => {
@@ -314,31 +345,21 @@ fn edit(
         }
         Err(file::WriteError::Io(message)) => return Err(message),
     }
-    println!("{name}: {summary}");
-    let log = options
-        .audit_log
-        .clone()
-        .unwrap_or_else(|| file::default_audit_log(path));
-    let actor = actor(options.actor.as_deref());
-    let command = command_line();
-    let record = file::AuditRecord {
-        time: flags_core::now().to_string(),
-        actor: &actor,
-        command: &command,
-        file: std::path::absolute(path)
-            .unwrap_or_else(|_| path.to_path_buf())
-            .display()
-            .to_string(),
-        before: before.version(),
-        after: after.version(),
-        summary: &summary,
-    };
-    file::append_audit(&log, &record).map_err(|e| {
-        format!(
-            "{name}: written, but the audit log {} could not be appended: {e}",
-            log.display()
-        )
-    })
+    // Audited before anything is printed: whatever happens to stdout, the
+    // edit has its record.
+    let audited = file::append_audit(&pending.audit_log, &pending.record);
+    file::test_stop("audited");
+    if let Err(e) = audited {
+        return Err(format!(
+            "{name}: written, but the audit log {} could not be appended: {e}; the record \
+             stays in {} and the next edit of the file appends it",
+            pending.audit_log.display(),
+            file::journal_path(path).display()
+        ));
+    }
+    file::remove_journal(path);
+    output::print_line(&format!("{name}: {}", pending.record.summary));
+    Ok(())
 }
 
 fn invalid_file(name: &str, err: &flags_core::Error) -> String {
@@ -348,13 +369,63 @@ fn invalid_file(name: &str, err: &flags_core::Error) -> String {
     format!("{name}: the file is invalid, fix it first; nothing was written\n{err}")
 }
 
-/// `--actor`, else the OS user.
+/// `--actor` (never empty: the argument parser refuses that), else who ran
+/// the command: see [`default_actor`].
 fn actor(given: Option<&str>) -> String {
-    given
-        .map(str::to_owned)
-        .or_else(|| std::env::var("USER").ok().filter(|u| !u.is_empty()))
-        .or_else(|| std::env::var("LOGNAME").ok().filter(|u| !u.is_empty()))
-        .unwrap_or_else(|| "unknown".to_owned())
+    match given {
+        Some(actor) => actor.to_owned(),
+        None => default_actor(std::env::var("SUDO_USER").ok(), current_uid(), user_name),
+    }
+}
+
+/// `$SUDO_USER` when set (the operator behind `sudo flags ...`, not
+/// `root`), else the login name of the process's user id in the user
+/// database, else `uid:N` (a container's random uid has no entry).
+/// Never empty. `$USER` and `$LOGNAME` are not read: `env -i`, cron and
+/// containers leave them unset, and `sudo` sets them to `root`.
+fn default_actor(
+    sudo_user: Option<String>,
+    uid: u32,
+    user_name: impl FnOnce(u32) -> Option<String>,
+) -> String {
+    let named = |n: &String| !n.trim().is_empty();
+    sudo_user
+        .filter(named)
+        .or_else(|| user_name(uid).filter(named))
+        .unwrap_or_else(|| format!("uid:{uid}"))
+}
+
+#[cfg(unix)]
+fn current_uid() -> u32 {
+    nix::unistd::getuid().as_raw()
+}
+
+#[cfg(unix)]
+fn user_name(uid: u32) -> Option<String> {
+    let user = nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid));
+    user.ok().flatten().map(|user| user.name)
+}
+
+#[cfg(not(unix))]
+fn current_uid() -> u32 {
+    0
+}
+
+#[cfg(not(unix))]
+fn user_name(_uid: u32) -> Option<String> {
+    std::env::var("USERNAME").ok()
+}
+
+/// `--actor`'s value: a name, not nothing.
+fn parse_actor(text: &str) -> Result<String, String> {
+    if text.trim().is_empty() {
+        return Err(
+            "the actor must not be empty: give a name, or leave --actor out to \
+                    record the login name"
+                .to_owned(),
+        );
+    }
+    Ok(text.to_owned())
 }
 
 /// The command as typed, quoted for a POSIX shell where needed.
@@ -389,10 +460,11 @@ fn show_status(args: &StatusArgs) -> Result<(), String> {
     };
     let snapshot = Snapshot::from_path(&args.file).map_err(|e| e.to_string())?;
     let name = args.file.display().to_string();
+    let interrupted = file::interrupted_edit(&args.file);
     if args.json {
-        println!("{}", status::json(&name, &snapshot, now));
+        output::print_line(&status::json(&name, &snapshot, now, interrupted.as_ref()));
     } else {
-        print!("{}", status::table(&name, &snapshot, now));
+        output::print(&status::table(&name, &snapshot, now, interrupted.as_ref()));
     }
     Ok(())
 }
@@ -402,10 +474,10 @@ fn diff_files(args: &DiffArgs) -> Result<(), String> {
     let new = Snapshot::from_path(&args.new).map_err(|e| e.to_string())?;
     let lines = changes(&old, &new);
     if lines.is_empty() {
-        println!("no changes");
+        output::print_line("no changes");
     }
     for line in lines {
-        println!("{line}");
+        output::print_line(&line);
     }
     Ok(())
 }
@@ -437,6 +509,21 @@ mod tests {
                 .expect_err("too high")
                 .contains("from 0 to 100")
         );
+    }
+
+    #[test]
+    fn the_default_actor() {
+        let named = |name: &'static str| move |_: u32| Some(name.to_owned());
+        let nobody = |_: u32| None;
+        assert_eq!(
+            default_actor(Some("oncall".into()), 0, named("root")),
+            "oncall"
+        );
+        assert_eq!(default_actor(Some(" ".into()), 0, named("root")), "root");
+        assert_eq!(default_actor(None, 1000, named("deploy")), "deploy");
+        assert_eq!(default_actor(None, 1000, named("")), "uid:1000");
+        assert_eq!(default_actor(None, 1_000_680_000, nobody), "uid:1000680000");
+        assert_eq!(default_actor(Some(String::new()), 7, nobody), "uid:7");
     }
 
     #[test]

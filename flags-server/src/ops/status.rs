@@ -8,6 +8,7 @@ use serde::ser::{SerializeMap, Serializer};
 use serde_json::Value;
 
 use super::diff;
+use super::file::AuditRecord;
 
 /// A flag's state, first match wins: the global kill switch, its own kill
 /// switch, a ramp that has not reached its last point, then the rollout
@@ -53,7 +54,12 @@ fn dash(text: String) -> String {
 }
 
 /// The table: a heading, then one row per flag in key order.
-pub fn table(file: &str, snapshot: &Snapshot, now: Timestamp) -> String {
+pub(crate) fn table(
+    file: &str,
+    snapshot: &Snapshot,
+    now: Timestamp,
+    interrupted: Option<&AuditRecord>,
+) -> String {
     let n = snapshot.len();
     let mut out = format!(
         "{file}: {n} flag{}, content hash {}, at {now}\n",
@@ -64,6 +70,13 @@ pub fn table(file: &str, snapshot: &Snapshot, now: Timestamp) -> String {
         out.push_str(
             "KILL_ALL is ON: every flag is off for everyone (`flags unkill-all` lifts it)\n",
         );
+    }
+    if let Some(edit) = interrupted {
+        out.push_str(&format!(
+            "interrupted edit, not yet in the audit log: {} (by {} at {}: {}); \
+             the next edit of this file records it\n",
+            edit.command, edit.actor, edit.time, edit.summary
+        ));
     }
     let global: Vec<(&str, usize)> = snapshot.pilots().collect();
     if !global.is_empty() {
@@ -144,6 +157,9 @@ struct Status<'a> {
     content_hash: &'a str,
     now: String,
     kill_all: bool,
+    /// The record of an edit that was interrupted before its audit record
+    /// was confirmed (the next edit appends it), else null.
+    interrupted_edit: Option<&'a AuditRecord>,
     pilots: Counts<'a>,
     flags: Vec<FlagStatus<'a>>,
 }
@@ -197,7 +213,12 @@ struct VariantStatus<'a> {
 }
 
 /// The status as one JSON document.
-pub fn json(file: &str, snapshot: &Snapshot, now: Timestamp) -> String {
+pub(crate) fn json(
+    file: &str,
+    snapshot: &Snapshot,
+    now: Timestamp,
+    interrupted: Option<&AuditRecord>,
+) -> String {
     let flags = snapshot
         .flags()
         .map(|flag| {
@@ -254,6 +275,7 @@ pub fn json(file: &str, snapshot: &Snapshot, now: Timestamp) -> String {
         content_hash: snapshot.version(),
         now: now.to_string(),
         kill_all: snapshot.kill_all(),
+        interrupted_edit: interrupted,
         pilots: Counts(snapshot.pilots().collect()),
         flags,
     };
