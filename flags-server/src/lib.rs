@@ -6,4 +6,5 @@
 pub mod check;
 pub mod eval;
 pub mod ops;
+pub mod output;
 pub mod server;

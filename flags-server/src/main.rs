@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use flags_server::ops::output;
+use flags_server::output;
 use flags_server::{check, eval, ops, server};
 
 /// Feature flags and percentage rollouts from one flag file.

@@ -11,7 +11,6 @@
 
 mod diff;
 mod file;
-pub mod output;
 mod status;
 
 use std::path::{Path, PathBuf};
@@ -21,6 +20,8 @@ use std::time::Duration;
 use clap::ArgGroup;
 use flags_core::edit::{Document, parse_percentage};
 use flags_core::{Snapshot, Timestamp};
+
+use crate::output;
 
 pub use diff::{changes, summary};
 
