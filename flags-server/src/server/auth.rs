@@ -11,11 +11,12 @@ use std::hash::{BuildHasher, Hasher};
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use siphasher::sip128::{Hasher128, SipHasher24};
 use subtle::ConstantTimeEq;
 
 use super::app::AppState;
+use super::errors::{self, Api};
 
 pub(crate) struct Auth {
     keys: (u64, u64),
@@ -64,7 +65,8 @@ impl Auth {
     }
 }
 
-/// Rejects requests without an accepted token: 401, no detail.
+/// Rejects requests without an accepted token: 401 with `WWW-Authenticate`
+/// and an error in the API's shape that says only that a token is needed.
 pub(crate) async fn require(
     State(state): State<AppState>,
     request: Request,
@@ -77,11 +79,15 @@ pub(crate) async fn require(
     {
         next.run(request).await
     } else {
-        (
+        let mut response = errors::error(
+            Api::of(request.uri().path()),
             StatusCode::UNAUTHORIZED,
-            [(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"))],
-        )
-            .into_response()
+            "a valid bearer token is required: Authorization: Bearer <token>",
+        );
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        response
     }
 }
 

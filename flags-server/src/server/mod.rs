@@ -7,6 +7,7 @@
 
 mod app;
 mod auth;
+mod errors;
 mod metrics;
 mod ofrep;
 
@@ -107,6 +108,7 @@ pub fn run(args: Args) -> ExitCode {
             Config {
                 tokens,
                 targeting_key: args.targeting_key,
+                ..Config::default()
             },
         );
         info!(
