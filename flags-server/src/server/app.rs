@@ -271,18 +271,17 @@ async fn healthz() -> &'static str {
 }
 
 async fn readyz(State(state): State<AppState>) -> Response {
+    // Open to anyone: the content hash, never the file's path, flags or
+    // errors (those are for logs and the token-protected API).
     #[derive(Serialize)]
     struct Ready<'a> {
         ready: bool,
         version: &'a str,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        reason: Option<&'a str>,
     }
     let status = state.shared().source.status();
     let body = Ready {
         ready: status.healthy,
         version: &status.version,
-        reason: status.last_error.as_deref(),
     };
     let code = if status.healthy {
         StatusCode::OK

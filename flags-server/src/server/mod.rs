@@ -42,7 +42,8 @@ pub struct Args {
     listen: SocketAddr,
     /// File of bearer tokens, one per line (`#` starts a comment). With
     /// tokens (here or in FLAGS_TOKENS, comma-separated), /v1/* and
-    /// /ofrep/* require `Authorization: Bearer <token>`.
+    /// /ofrep/* require `Authorization: Bearer <token>`. A tokens file or a
+    /// FLAGS_TOKENS that holds no token is an error, never "no auth".
     #[arg(long, value_name = "FILE")]
     tokens_file: Option<PathBuf>,
     /// The context attribute that OFREP's `targetingKey` fills (when the
@@ -61,7 +62,10 @@ pub struct Args {
 /// Runs the server until SIGTERM or Ctrl-C.
 pub fn run(args: Args) -> ExitCode {
     init_logging();
-    let tokens = match load_tokens(args.tokens_file.as_deref()) {
+    let tokens = match load_tokens(
+        args.tokens_file.as_deref(),
+        std::env::var_os("FLAGS_TOKENS"),
+    ) {
         Ok(tokens) => tokens,
         Err(message) => {
             eprintln!("flags serve: {message}");
@@ -203,29 +207,94 @@ fn init_logging() {
         .try_init();
 }
 
-/// Tokens from `--tokens-file` and `FLAGS_TOKENS`.
-fn load_tokens(file: Option<&std::path::Path>) -> Result<Vec<String>, String> {
+/// Tokens from `--tokens-file` and `FLAGS_TOKENS` (`env`, its value if
+/// set). Either source, when given, must hold at least one token: a
+/// mistake there fails closed instead of turning authentication off.
+fn load_tokens(
+    file: Option<&std::path::Path>,
+    env: Option<std::ffi::OsString>,
+) -> Result<Vec<String>, String> {
     let mut tokens = Vec::new();
     if let Some(path) = file {
         let text = std::fs::read_to_string(path)
             .map_err(|e| format!("cannot read tokens file {}: {e}", path.display()))?;
-        tokens.extend(
-            text.lines()
-                .map(str::trim)
-                .filter(|l| !l.is_empty() && !l.starts_with('#'))
-                .map(str::to_owned),
-        );
+        for (n, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            check_token(line)
+                .map_err(|e| format!("tokens file {} line {}: {e}", path.display(), n + 1))?;
+            tokens.push(line.to_owned());
+        }
         if tokens.is_empty() {
             return Err(format!("tokens file {} holds no tokens", path.display()));
         }
     }
-    if let Ok(list) = std::env::var("FLAGS_TOKENS") {
-        tokens.extend(
-            list.split([',', ' ', '\n'])
-                .map(str::trim)
-                .filter(|t| !t.is_empty())
-                .map(str::to_owned),
-        );
+    if let Some(list) = env {
+        let list = list
+            .into_string()
+            .map_err(|_| "FLAGS_TOKENS is not valid UTF-8".to_owned())?;
+        let from_env: Vec<&str> = list
+            .split([',', ' ', '\t', '\n'])
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .collect();
+        if from_env.is_empty() {
+            return Err(
+                "FLAGS_TOKENS is set but holds no tokens; give at least one \
+                 (comma-separated), or unset it to serve without authentication"
+                    .to_owned(),
+            );
+        }
+        for (n, token) in from_env.iter().enumerate() {
+            check_token(token).map_err(|e| format!("FLAGS_TOKENS token {}: {e}", n + 1))?;
+        }
+        tokens.extend(from_env.into_iter().map(str::to_owned));
     }
     Ok(tokens)
+}
+
+/// A token a client can send: visible ASCII only (an `Authorization` header
+/// carries nothing else), so that every configured token can match.
+fn check_token(token: &str) -> Result<(), String> {
+    match token.chars().find(|c| !c.is_ascii_graphic()) {
+        None => Ok(()),
+        Some(c) => Err(format!(
+            "a token may hold only visible ASCII characters, found {c:?}"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_set_but_empty_fail_closed() {
+        for empty in ["", ",", " , ,", "\n"] {
+            let err = load_tokens(None, Some(empty.into())).expect_err(empty);
+            assert!(
+                err.starts_with("FLAGS_TOKENS is set but holds no tokens"),
+                "{err}"
+            );
+        }
+        assert_eq!(
+            load_tokens(None, Some(" a, b ,".into())).expect("tokens"),
+            ["a", "b"]
+        );
+        assert_eq!(
+            load_tokens(None, None).expect("no tokens"),
+            Vec::<String>::new()
+        );
+    }
+
+    #[test]
+    fn tokens_must_be_sendable() {
+        let err = load_tokens(None, Some("good,caf\u{e9}".into())).expect_err("non-ASCII");
+        assert_eq!(
+            err,
+            "FLAGS_TOKENS token 2: a token may hold only visible ASCII characters, found '\u{e9}'"
+        );
+    }
 }
