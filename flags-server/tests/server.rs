@@ -801,3 +801,90 @@ async fn open_endpoints_say_nothing_about_the_file() {
     assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(reply.json(), json!({"ready": false, "version": good}));
 }
+
+/// The issue's case: the first `/v1/flags` of a big file used to render it
+/// on a runtime worker, under a lock other requests of the same version
+/// waited on, so on two workers `/healthz` stalled until it was done.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn healthz_answers_while_a_big_file_renders() {
+    // About 28 MB of pilot ids.
+    let mut content = String::from(r#"{"version": 1, "pilots": {"user_id": ["#);
+    for i in 0..2_000_000u32 {
+        if i > 0 {
+            content.push(',');
+        }
+        content.push_str(&format!("\"{}\"", 1_000_000_000 + i));
+    }
+    content.push_str(r#"]}, "flags": {"a": {"percentage": 5}}}"#);
+    // Rendering this in a debug build on a busy machine may take longer
+    // than the default request timeout.
+    let state = state_with_config(
+        &content,
+        Config {
+            request_timeout: Duration::from_secs(600),
+            ..Config::default()
+        },
+    );
+    drop(content);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(serve(listener, state, async {
+        let _ = stopped.await;
+    }));
+
+    tokio::task::spawn_blocking(move || {
+        use std::sync::Arc;
+        use std::sync::atomic::AtomicBool;
+        let answered = Arc::new(AtomicBool::new(false));
+        // Three clients want the flags at once: with the old code one renders
+        // on a worker while the others block a worker each on its lock.
+        let clients: Vec<_> = (0..3)
+            .map(|_| {
+                let answered = answered.clone();
+                std::thread::spawn(move || {
+                    let mut stream = TcpStream::connect(addr).expect("connect");
+                    stream
+                        .write_all(
+                            b"GET /v1/flags HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+                        )
+                        .expect("send");
+                    let mut status = [0u8; 12];
+                    stream.read_exact(&mut status).expect("status line");
+                    answered.store(true, Ordering::SeqCst);
+                    let mut rest = Vec::new();
+                    stream.read_to_end(&mut rest).expect("body");
+                    (String::from_utf8_lossy(&status).into_owned(), rest.len())
+                })
+            })
+            .collect();
+        // Lets the server start rendering (the assertion below does not
+        // depend on it: rendering takes far longer either way).
+        std::thread::sleep(Duration::from_millis(200));
+        let mut health = TcpStream::connect(addr).expect("connect");
+        health
+            .set_read_timeout(Some(Duration::from_secs(120)))
+            .expect("timeout");
+        health
+            .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .expect("send");
+        let mut reply = String::new();
+        health.read_to_string(&mut reply).expect("healthz answers");
+        assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+        assert!(
+            !answered.load(Ordering::SeqCst),
+            "/healthz waited for the flags to be rendered"
+        );
+        for client in clients {
+            let (status, length) = client.join().expect("client");
+            assert_eq!(status, "HTTP/1.1 200");
+            assert!(length > 20_000_000, "{length}");
+        }
+    })
+    .await
+    .expect("clients");
+    stop.send(()).expect("stop");
+    server.await.expect("server");
+}

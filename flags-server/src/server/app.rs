@@ -17,7 +17,7 @@ use flags_core::watch::{FileSource, ReloadEvent};
 use flags_core::{OwnedContext, Snapshot};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, watch};
 use tokio_stream::StreamExt as _;
 use tokio_stream::wrappers::BroadcastStream;
 use tower_http::timeout::TimeoutLayer;
@@ -77,9 +77,14 @@ pub(crate) struct Shared {
     pub reloads: broadcast::Sender<Option<String>>,
     pub targeting_key: String,
     request_timeout: Duration,
-    /// Normalized JSON of the current snapshot, rendered once per version.
-    flags_json: Mutex<Option<(Arc<Snapshot>, Bytes)>>,
+    /// Normalized JSON of the current snapshot, rendered once per version:
+    /// the lock is held only to fetch the receiver, never while rendering.
+    flags_json: Mutex<Option<(Arc<Snapshot>, Rendered)>>,
 }
+
+/// A snapshot's normalized JSON: `None` until the blocking pool has
+/// rendered it.
+type Rendered = watch::Receiver<Option<Bytes>>;
 
 impl AppState {
     /// Builds the state over `source` and subscribes to its reloads (for
@@ -321,18 +326,47 @@ async fn get_flags(State(state): State<AppState>, headers: HeaderMap) -> Respons
     if not_modified(&headers, &etag) {
         return with_etag(StatusCode::NOT_MODIFIED.into_response(), &etag);
     }
-    let body = {
+    let mut rendered = {
         let mut cache = shared.flags_json.lock().unwrap_or_else(|e| e.into_inner());
         match &*cache {
-            Some((cached, body)) if Arc::ptr_eq(cached, &snapshot) => body.clone(),
+            Some((cached, rendered)) if Arc::ptr_eq(cached, &snapshot) => rendered.clone(),
             _ => {
-                let body = Bytes::from(snapshot.to_json());
-                *cache = Some((snapshot.clone(), body.clone()));
-                body
+                // A big file takes a while to render: on the blocking pool,
+                // never on a worker, and to the end even when the requests
+                // waiting for it go away (a later one then finds it done).
+                let (sender, receiver) = watch::channel(None);
+                let to_render = snapshot.clone();
+                tokio::task::spawn_blocking(move || {
+                    let _ = sender.send(Some(Bytes::from(to_render.to_json())));
+                });
+                *cache = Some((snapshot.clone(), receiver.clone()));
+                receiver
             }
         }
     };
-    with_etag(json_bytes(StatusCode::OK, body), &etag)
+    let body = rendered
+        .wait_for(Option::is_some)
+        .await
+        .ok()
+        .and_then(|body| body.clone());
+    match body {
+        Some(body) => with_etag(json_bytes(StatusCode::OK, body), &etag),
+        None => {
+            // Rendering panicked: forget it, so that the next request retries.
+            error!("rendering the flag file failed");
+            let mut cache = shared.flags_json.lock().unwrap_or_else(|e| e.into_inner());
+            if cache
+                .as_ref()
+                .is_some_and(|(cached, _)| Arc::ptr_eq(cached, &snapshot))
+            {
+                *cache = None;
+            }
+            json_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the flag file could not be rendered",
+            )
+        }
+    }
 }
 
 async fn stream(State(state): State<AppState>) -> Response {
