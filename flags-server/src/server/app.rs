@@ -17,7 +17,7 @@ use flags_core::watch::{FileSource, ReloadEvent};
 use flags_core::{OwnedContext, Snapshot};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
-use tokio::sync::{broadcast, watch};
+use tokio::sync::{Semaphore, broadcast, watch};
 use tokio_stream::StreamExt as _;
 use tokio_stream::wrappers::BroadcastStream;
 use tower_http::timeout::TimeoutLayer;
@@ -25,6 +25,7 @@ use tracing::{error, info};
 
 use super::auth::Auth;
 use super::errors::{self, Api};
+use super::limits;
 use super::metrics::Metrics;
 use super::ofrep;
 use crate::eval::response;
@@ -49,17 +50,26 @@ pub struct Config {
     pub tokens: Vec<String>,
     /// The context attribute OFREP's `targetingKey` fills.
     pub targeting_key: String,
+    /// Most connections served at once; a connection beyond gets one
+    /// answer and is closed (`/healthz` and `/readyz` as usual, 503 for
+    /// everything else).
+    pub max_connections: usize,
+    /// Most `/v1/stream` responses open at once; more get 503.
+    pub max_streams: usize,
     /// Longest time a request may take, reading its body included (408).
     pub request_timeout: Duration,
 }
 
 impl Default for Config {
-    /// No tokens, `user_id` as the targeting attribute and a 10 s request
-    /// timeout.
+    /// No tokens, `user_id` as the targeting attribute, the caps that the
+    /// process's open-file limit allows, and a 10 s request timeout.
     fn default() -> Self {
+        let (max_connections, max_streams) = limits::defaults(limits::open_files());
         Self {
             tokens: Vec::new(),
             targeting_key: flags_core::DEFAULT_BUCKET_BY.to_owned(),
+            max_connections,
+            max_streams,
             request_timeout: REQUEST_TIMEOUT,
         }
     }
@@ -76,6 +86,11 @@ pub(crate) struct Shared {
     /// New versions for `/v1/stream`; `None` closes the streams (shutdown).
     pub reloads: broadcast::Sender<Option<String>>,
     pub targeting_key: String,
+    /// Most connections served at once (see [`Config::max_connections`]).
+    pub max_connections: usize,
+    /// Open `/v1/stream` responses, one permit each.
+    streams: Arc<Semaphore>,
+    max_streams: usize,
     request_timeout: Duration,
     /// Normalized JSON of the current snapshot, rendered once per version:
     /// the lock is held only to fetch the receiver, never while rendering.
@@ -123,6 +138,11 @@ impl AppState {
             metrics: Metrics::default(),
             reloads,
             targeting_key,
+            max_connections: config.max_connections.max(1),
+            streams: Arc::new(Semaphore::new(
+                config.max_streams.min(Semaphore::MAX_PERMITS),
+            )),
+            max_streams: config.max_streams,
             request_timeout: config.request_timeout,
             flags_json: Mutex::new(None),
         }))
@@ -371,6 +391,17 @@ async fn get_flags(State(state): State<AppState>, headers: HeaderMap) -> Respons
 
 async fn stream(State(state): State<AppState>) -> Response {
     let shared = state.shared();
+    // The permit lives as long as the stream: a client that goes away
+    // frees its place.
+    let Ok(permit) = shared.streams.clone().try_acquire_owned() else {
+        return errors::busy(
+            Api::Flags,
+            &format!(
+                "the server holds its limit of {} event streams; retry later",
+                shared.max_streams
+            ),
+        );
+    };
     let receiver = shared.reloads.subscribe();
     let current = shared.source.snapshot().version().to_owned();
     let first = tokio_stream::once(Some(current));
@@ -378,7 +409,8 @@ async fn stream(State(state): State<AppState>) -> Response {
     let events = first
         .chain(updates)
         .take_while(Option::is_some)
-        .map(|version| {
+        .map(move |version| {
+            let _held = &permit;
             let version = version.unwrap_or_default();
             Ok::<_, std::convert::Infallible>(
                 Event::default()

@@ -5,8 +5,8 @@
 //! `{"errorCode": "...", "errorDetails": "..."}` under `/ofrep/`. Handlers
 //! build their errors here; [`json_errors`], the outermost layer, rewrites
 //! whatever other error still arrives without a JSON body (a timeout, an
-//! extractor's rejection a handler did not map) into the same
-//! shapes, keeping its headers (`WWW-Authenticate` and the like).
+//! extractor's rejection that no handler mapped) into the same shapes,
+//! keeping its headers (`WWW-Authenticate`, `Retry-After`).
 //!
 //! Error text is bounded: it never echoes more than [`MAX_ECHO`] characters
 //! of a client's name or value, and no error message exceeds
@@ -16,7 +16,7 @@
 use std::borrow::Cow;
 
 use axum::extract::Request;
-use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
@@ -27,6 +27,9 @@ use super::app::BODY_LIMIT;
 pub(crate) const MAX_ECHO: usize = 64;
 /// Longest error message, in bytes.
 pub(crate) const MAX_MESSAGE: usize = 2048;
+/// Seconds a client is asked to wait after a 503 at a connection or
+/// stream cap.
+const RETRY_AFTER_SECONDS: &str = "2";
 
 /// The API a request path belongs to, which decides the shape of its errors.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -95,6 +98,19 @@ pub(crate) fn error(api: Api, status: StatusCode, message: &str) -> Response {
         Api::Flags => json_error(status, message),
         Api::Ofrep => ofrep_error(status, None, "GENERAL", message),
     }
+}
+
+/// 503 at a connection or stream cap: `Retry-After`, and the connection is
+/// closed after the answer so that it frees its slot at once.
+pub(crate) fn busy(api: Api, message: &str) -> Response {
+    let mut response = error(api, StatusCode::SERVICE_UNAVAILABLE, message);
+    let headers = response.headers_mut();
+    headers.insert(
+        header::RETRY_AFTER,
+        HeaderValue::from_static(RETRY_AFTER_SECONDS),
+    );
+    headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
+    response
 }
 
 /// At most [`MAX_ECHO`] characters of client input, marked when cut.

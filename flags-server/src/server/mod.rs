@@ -8,21 +8,27 @@
 mod app;
 mod auth;
 mod errors;
+mod limits;
 mod metrics;
 mod ofrep;
 
+use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
+use axum::http::Request;
 use flags_core::watch::{FileSource, WatchOptions};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
-use tracing::{error, info, warn};
+use tokio::sync::Semaphore;
+use tower::ServiceExt as _;
+use tracing::{debug, error, info, warn};
 
 pub use app::{AppState, Config, app};
 
@@ -30,6 +36,10 @@ pub use app::{AppState, Config, app};
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long shutdown waits for in-flight requests.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+/// The largest cap `--max-connections` and `--max-streams` accept.
+const MAX_CAP: u64 = 1_000_000;
+/// First and longest pause after a failed accept (out of descriptors).
+const ACCEPT_BACKOFF: (Duration, Duration) = (Duration::from_millis(10), Duration::from_secs(1));
 
 /// Options of `flags serve`.
 #[derive(clap::Args)]
@@ -57,6 +67,18 @@ pub struct Args {
     /// never arrive (0 disables polling).
     #[arg(long, value_name = "MS", default_value_t = 2000)]
     poll_ms: u64,
+    /// Most client connections served at once. A connection beyond gets one
+    /// answer and is closed: /healthz and /readyz as usual, 503 with
+    /// Retry-After otherwise. [default: the open-file limit minus 128
+    /// (at least half of it, at most 65536)]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=MAX_CAP))]
+    max_connections: Option<u64>,
+    /// Most /v1/stream event streams open at once; more get 503 with
+    /// Retry-After. Must be below --max-connections, so that health checks
+    /// and evaluations have room at the stream cap. [default: half of
+    /// --max-connections]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(0..=MAX_CAP))]
+    max_streams: Option<u64>,
 }
 
 /// Runs the server until SIGTERM or Ctrl-C.
@@ -72,6 +94,16 @@ pub fn run(args: Args) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    // Before anything opens a descriptor: the caps follow the raised limit.
+    let open_files = limits::raise_open_files();
+    let (max_connections, max_streams) =
+        match connection_caps(open_files, args.max_connections, args.max_streams) {
+            Ok(caps) => caps,
+            Err(message) => {
+                eprintln!("flags serve: {message}");
+                return ExitCode::FAILURE;
+            }
+        };
     let options = WatchOptions {
         debounce: Duration::from_millis(args.debounce_ms),
         poll_interval: Duration::from_millis(args.poll_ms),
@@ -112,6 +144,8 @@ pub fn run(args: Args) -> ExitCode {
             Config {
                 tokens,
                 targeting_key: args.targeting_key,
+                max_connections,
+                max_streams,
                 ..Config::default()
             },
         );
@@ -121,16 +155,59 @@ pub fn run(args: Args) -> ExitCode {
             flags = snapshot.len(),
             listen = %listener.local_addr().map_or(args.listen, |a| a),
             auth = state.auth_enabled(),
+            open_files,
+            max_connections,
+            max_streams,
             "serving flags"
         );
+        if max_connections as u64 > limits::room(open_files) {
+            warn!(
+                max_connections,
+                open_files,
+                "--max-connections is above what the open-file limit leaves room for \
+                 (the limit minus {}): accepting may fail for lack of file descriptors",
+                limits::FD_RESERVE
+            );
+        }
         drop(snapshot);
         serve(listener, state, shutdown_signal()).await;
         ExitCode::SUCCESS
     })
 }
 
+/// The caps on connections and event streams: the given ones, or the
+/// defaults for `open_files` descriptors.
+fn connection_caps(
+    open_files: u64,
+    connections: Option<u64>,
+    streams: Option<u64>,
+) -> Result<(usize, usize), String> {
+    let (default_connections, _) = limits::defaults(open_files);
+    let connections = connections.map_or(default_connections, |n| {
+        usize::try_from(n).unwrap_or(usize::MAX)
+    });
+    let streams = streams.map_or(connections / 2, |n| {
+        usize::try_from(n).unwrap_or(usize::MAX)
+    });
+    if streams >= connections {
+        return Err(format!(
+            "--max-streams ({streams}) must be below --max-connections ({connections}), \
+             so that health checks and evaluations still have room when every stream is taken"
+        ));
+    }
+    Ok((connections, streams))
+}
+
 /// Serves `state` on `listener` until `shutdown` completes, then stops
 /// accepting, ends event streams and waits (bounded) for in-flight requests.
+///
+/// At most [`Config::max_connections`] connections are served at once. A
+/// connection beyond that cap gets one answer and is closed: `/healthz` and
+/// `/readyz` as usual (probes keep working at the cap), 503 with
+/// `Retry-After` for everything else. Up to a fixed number of such
+/// connections are answered at once; past that they are closed unanswered.
+/// When accepting fails (out of file descriptors), accepting pauses, longer
+/// after each failure in a row (10 ms doubling up to 1 s).
 pub async fn serve(listener: TcpListener, state: AppState, shutdown: impl Future<Output = ()>) {
     let router = app(state.clone());
     let graceful = GracefulShutdown::new();
@@ -138,25 +215,76 @@ pub async fn serve(listener: TcpListener, state: AppState, shutdown: impl Future
     http.timer(TokioTimer::new())
         .header_read_timeout(HEADER_READ_TIMEOUT)
         .keep_alive(true);
+    let mut one_answer = http.clone();
+    one_answer.keep_alive(false);
+    let connections = Arc::new(Semaphore::new(
+        state.shared().max_connections.min(Semaphore::MAX_PERMITS),
+    ));
+    let overflow = Arc::new(Semaphore::new(limits::OVERFLOW_CONNECTIONS));
+    let mut backoff = ACCEPT_BACKOFF.0;
     tokio::pin!(shutdown);
-    loop {
+    'accept: loop {
         tokio::select! {
             accepted = listener.accept() => {
-                let (stream, _) = match accepted {
-                    Ok(pair) => pair,
+                let stream = match accepted {
+                    Ok((stream, _)) => {
+                        backoff = ACCEPT_BACKOFF.0;
+                        stream
+                    }
+                    // The client gave up before we took the connection.
+                    Err(e) if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::ConnectionAborted
+                            | std::io::ErrorKind::ConnectionReset
+                            | std::io::ErrorKind::Interrupted
+                    ) => continue,
                     Err(e) => {
-                        // Out of file descriptors and the like: back off briefly.
-                        warn!(error = %e, "accept failed");
-                        tokio::time::sleep(Duration::from_millis(20)).await;
+                        // Out of file descriptors and the like: the pending
+                        // connection stays queued, so retrying at once would
+                        // spin. Pause, longer after each failure in a row.
+                        warn!(error = %e, retry_in = ?backoff, "accept failed");
+                        tokio::select! {
+                            () = tokio::time::sleep(backoff) => {}
+                            () = &mut shutdown => break 'accept,
+                        }
+                        backoff = (backoff * 2).min(ACCEPT_BACKOFF.1);
                         continue;
                     }
                 };
                 let _ = stream.set_nodelay(true);
-                let service = TowerToHyperService::new(router.clone());
-                let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
-                tokio::spawn(async move {
-                    let _ = connection.await;
-                });
+                let io = TokioIo::new(stream);
+                if let Ok(permit) = connections.clone().try_acquire_owned() {
+                    let service = TowerToHyperService::new(router.clone());
+                    let connection = graceful.watch(http.serve_connection(io, service));
+                    tokio::spawn(async move {
+                        let _ = connection.await;
+                        drop(permit);
+                    });
+                } else if let Ok(permit) = overflow.clone().try_acquire_owned() {
+                    let router = router.clone();
+                    let service = TowerToHyperService::new(tower::service_fn(
+                        move |request: Request<hyper::body::Incoming>| {
+                            let router = router.clone();
+                            async move {
+                                if matches!(request.uri().path(), "/healthz" | "/readyz") {
+                                    router.oneshot(request).await
+                                } else {
+                                    Ok::<_, Infallible>(errors::busy(
+                                        errors::Api::of(request.uri().path()),
+                                        "the server is at its connection limit; retry later",
+                                    ))
+                                }
+                            }
+                        },
+                    ));
+                    let connection = graceful.watch(one_answer.serve_connection(io, service));
+                    tokio::spawn(async move {
+                        let _ = connection.await;
+                        drop(permit);
+                    });
+                } else {
+                    debug!("connection closed unanswered: at the connection limit");
+                }
             }
             () = &mut shutdown => break,
         }
@@ -296,5 +424,21 @@ mod tests {
             err,
             "FLAGS_TOKENS token 2: a token may hold only visible ASCII characters, found '\u{e9}'"
         );
+    }
+
+    #[test]
+    fn stream_cap_stays_below_the_connection_cap() {
+        assert_eq!(connection_caps(1024, None, None), Ok((896, 448)));
+        assert_eq!(connection_caps(1024, Some(10), None), Ok((10, 5)));
+        assert_eq!(connection_caps(1024, Some(10), Some(0)), Ok((10, 0)));
+        assert_eq!(
+            connection_caps(1024, Some(10), Some(10)),
+            Err(
+                "--max-streams (10) must be below --max-connections (10), so that health \
+                 checks and evaluations still have room when every stream is taken"
+                    .to_owned()
+            )
+        );
+        assert!(connection_caps(1024, None, Some(896)).is_err());
     }
 }
