@@ -62,6 +62,7 @@ fn state_watching(content: &str, tokens: &[&str], watch: bool) -> (AppState, Fil
         Config {
             tokens: tokens.iter().map(|t| (*t).to_owned()).collect(),
             targeting_key: "user_id".to_owned(),
+            ..Config::default()
         },
     );
     (state, source, path)
@@ -84,6 +85,35 @@ impl Reply {
     fn header(&self, name: header::HeaderName) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
+}
+
+/// Asserts an error answer of the flags API: `status`, a JSON content
+/// type and `{"error": "..."}` alone; returns the message.
+fn json_error(reply: &Reply, status: StatusCode) -> String {
+    assert_eq!(reply.status, status, "{}", reply.text());
+    assert_eq!(reply.header(header::CONTENT_TYPE), Some("application/json"));
+    let body = reply.json();
+    let fields: Vec<&String> = body.as_object().expect("an object").keys().collect();
+    assert_eq!(fields, ["error"], "{body}");
+    body["error"].as_str().expect("a message").to_owned()
+}
+
+/// Asserts an OFREP error answer: `status`, a JSON content type and
+/// `{"errorCode", "errorDetails"}` (and `key` when known); returns the
+/// details.
+fn ofrep_error(reply: &Reply, status: StatusCode) -> String {
+    assert_eq!(reply.status, status, "{}", reply.text());
+    assert_eq!(reply.header(header::CONTENT_TYPE), Some("application/json"));
+    let body = reply.json();
+    assert!(body["errorCode"].is_string(), "{body}");
+    assert!(
+        body.as_object()
+            .expect("an object")
+            .keys()
+            .all(|k| ["key", "errorCode", "errorDetails"].contains(&k.as_str())),
+        "{body}"
+    );
+    body["errorDetails"].as_str().expect("details").to_owned()
 }
 
 async fn call(state: &AppState, request: Request<Body>) -> Reply {
@@ -339,11 +369,7 @@ async fn readiness_follows_reloads_and_metrics_count_them() {
     assert!(source.reload_now().is_err());
     let reply = call(&state, get("/readyz")).await;
     assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE);
-    let reason = reply.json()["reason"].as_str().expect("reason").to_owned();
-    assert!(
-        reason.contains("flags.json:1:49: flags.half.percentage: expected a number"),
-        "{reason}"
-    );
+    assert_eq!(reply.json(), json!({"ready": false, "version": good}));
     // The last good flags keep serving.
     let reply = call(
         &state,
@@ -389,24 +415,39 @@ async fn readiness_follows_reloads_and_metrics_count_them() {
 async fn tokens_protect_the_api_but_not_health() {
     let (state, _, _) = state_with(FILE, &["s3cret", "other"]);
     let reply = call(&state, get("/v1/flags")).await;
-    assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
-    assert!(reply.body.is_empty(), "401 without detail");
+    assert_eq!(
+        json_error(&reply, StatusCode::UNAUTHORIZED),
+        "a valid bearer token is required: Authorization: Bearer <token>"
+    );
+    assert_eq!(reply.header(header::WWW_AUTHENTICATE), Some("Bearer"));
     for uri in ["/ofrep/v1/evaluate/flags/half", "/v1/evaluate"] {
         assert_eq!(
             call(&state, post(uri, "{}")).await.status,
             StatusCode::UNAUTHORIZED
         );
     }
+    let reply = call(&state, post("/ofrep/v1/evaluate/flags", "{}")).await;
+    assert_eq!(
+        ofrep_error(&reply, StatusCode::UNAUTHORIZED),
+        "a valid bearer token is required: Authorization: Bearer <token>"
+    );
+    assert_eq!(reply.header(header::WWW_AUTHENTICATE), Some("Bearer"));
     let wrong = Request::get("/v1/flags")
         .header(header::AUTHORIZATION, "Bearer s3cre")
         .body(Body::empty())
         .expect("request");
     assert_eq!(call(&state, wrong).await.status, StatusCode::UNAUTHORIZED);
-    let right = Request::get("/v1/flags")
-        .header(header::AUTHORIZATION, "Bearer other")
-        .body(Body::empty())
-        .expect("request");
-    assert_eq!(call(&state, right).await.status, StatusCode::OK);
+    for scheme in ["Bearer", "bearer", "BEARER", "BeArEr", "Bearer  "] {
+        let right = Request::get("/v1/flags")
+            .header(header::AUTHORIZATION, format!("{scheme} other"))
+            .body(Body::empty())
+            .expect("request");
+        assert_eq!(
+            call(&state, right).await.status,
+            StatusCode::OK,
+            "{scheme:?}"
+        );
+    }
     for open in ["/healthz", "/readyz", "/metrics"] {
         assert_eq!(
             call(&state, get(open)).await.status,
@@ -492,4 +533,358 @@ async fn end_to_end_reload_stream_and_graceful_shutdown() {
     let mut reader = result;
     let _ = reader.read_to_string(&mut rest);
     assert!(TcpStream::connect(addr).is_err(), "listener closed");
+}
+
+fn state_with_config(content: &str, config: Config) -> AppState {
+    let source = FileSource::open(
+        temp_file(content),
+        WatchOptions {
+            watch_events: false,
+            poll_interval: Duration::ZERO,
+            ..WatchOptions::default()
+        },
+    )
+    .expect("valid file");
+    AppState::new(source, config)
+}
+
+#[tokio::test]
+async fn every_error_is_json_in_the_shape_of_its_api() {
+    let (state, _, _) = state_with(FILE, &[]);
+    let big = format!(r#"{{"context": {{"user_id": "{}"}}}}"#, "x".repeat(100_000));
+
+    // 413: over the body limit.
+    let reply = call(&state, post("/v1/evaluate", big.clone())).await;
+    assert_eq!(
+        json_error(&reply, StatusCode::PAYLOAD_TOO_LARGE),
+        "the request body is larger than the limit of 65536 bytes"
+    );
+    for uri in ["/ofrep/v1/evaluate/flags/half", "/ofrep/v1/evaluate/flags"] {
+        let reply = call(&state, post(uri, big.clone())).await;
+        assert_eq!(
+            ofrep_error(&reply, StatusCode::PAYLOAD_TOO_LARGE),
+            "the request body is larger than the limit of 65536 bytes"
+        );
+        assert_eq!(reply.json()["errorCode"], "GENERAL");
+    }
+
+    // 405, with the methods that are allowed.
+    let reply = call(&state, get("/v1/evaluate")).await;
+    assert_eq!(
+        json_error(&reply, StatusCode::METHOD_NOT_ALLOWED),
+        "GET is not allowed here; the Allow header lists the methods that are"
+    );
+    assert_eq!(reply.header(header::ALLOW), Some("POST"));
+    let reply = call(&state, post("/healthz", "")).await;
+    assert_eq!(
+        json_error(&reply, StatusCode::METHOD_NOT_ALLOWED),
+        "POST is not allowed here; the Allow header lists the methods that are"
+    );
+    assert_eq!(reply.header(header::ALLOW), Some("GET,HEAD"));
+    let reply = call(&state, get("/ofrep/v1/evaluate/flags/half")).await;
+    assert_eq!(
+        ofrep_error(&reply, StatusCode::METHOD_NOT_ALLOWED),
+        "GET is not allowed here; the Allow header lists the methods that are"
+    );
+    assert_eq!(reply.header(header::ALLOW), Some("POST"));
+
+    // 404: unknown paths, in each API's shape.
+    let reply = call(&state, get("/nope")).await;
+    assert_eq!(
+        json_error(&reply, StatusCode::NOT_FOUND),
+        "no such endpoint"
+    );
+    let reply = call(&state, post("/ofrep/v1/evaluate/flag", "{}")).await;
+    assert_eq!(
+        ofrep_error(&reply, StatusCode::NOT_FOUND),
+        "no such endpoint"
+    );
+    assert_eq!(reply.json()["errorCode"], "GENERAL");
+
+    // 400: a flag key that is not UTF-8 once percent-decoded.
+    let reply = call(&state, post("/ofrep/v1/evaluate/flags/%FF%FE", "{}")).await;
+    assert_eq!(
+        ofrep_error(&reply, StatusCode::BAD_REQUEST),
+        "the flag key in the path is not UTF-8 once percent-decoded"
+    );
+    assert_eq!(reply.json()["errorCode"], "PARSE_ERROR");
+}
+
+#[tokio::test]
+async fn a_request_that_takes_too_long_gets_a_json_408() {
+    let state = state_with_config(
+        FILE,
+        Config {
+            request_timeout: Duration::from_millis(200),
+            ..Config::default()
+        },
+    );
+    // A body that never ends: the handler waits for it until the timeout.
+    let never = || {
+        Body::from_stream(tokio_stream::pending::<
+            Result<axum::body::Bytes, std::io::Error>,
+        >())
+    };
+    let request = |uri: &str| {
+        Request::post(uri)
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(never())
+            .expect("request")
+    };
+    let reply = call(&state, request("/v1/evaluate")).await;
+    assert_eq!(
+        json_error(&reply, StatusCode::REQUEST_TIMEOUT),
+        "the request did not complete in time"
+    );
+    let reply = call(&state, request("/ofrep/v1/evaluate/flags")).await;
+    assert_eq!(
+        ofrep_error(&reply, StatusCode::REQUEST_TIMEOUT),
+        "the request did not complete in time"
+    );
+}
+
+#[tokio::test]
+async fn bodies_must_be_json_objects() {
+    let (state, _, _) = state_with(FILE, &[]);
+    for (body, found) in [
+        ("[]", "a list"),
+        (r#"[{"user_id":42},["x"]]"#, "a list"),
+        (r#""{}""#, "a string"),
+        ("null", "null"),
+        ("7", "a number"),
+    ] {
+        let reply = call(&state, post("/v1/evaluate", body)).await;
+        assert_eq!(
+            json_error(&reply, StatusCode::BAD_REQUEST),
+            format!(
+                "invalid request: the body must be a JSON object like \
+                 {{\"context\": {{...}}}}, found {found}"
+            ),
+            "{body}"
+        );
+        for uri in ["/ofrep/v1/evaluate/flags/half", "/ofrep/v1/evaluate/flags"] {
+            let reply = call(&state, post(uri, body)).await;
+            assert_eq!(
+                ofrep_error(&reply, StatusCode::BAD_REQUEST),
+                format!(
+                    "invalid request body: the body must be a JSON object like \
+                     {{\"context\": {{...}}}}, found {found}"
+                ),
+                "{uri} {body}"
+            );
+            assert_eq!(reply.json()["errorCode"], "PARSE_ERROR");
+        }
+    }
+    // An empty OFREP body is still an empty context.
+    let reply = call(&state, post("/ofrep/v1/evaluate/flags", "")).await;
+    assert_eq!(reply.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn one_request_cannot_ask_for_a_huge_answer() {
+    let (state, _, _) = state_with(FILE, &[]);
+
+    // The issue's first case: 16,000 unknown flags in 64 KiB (repeats
+    // count: every name gets its result).
+    let names: Vec<String> = (0..16_000u32)
+        .map(|i| char::from(b'a' + (i % 26) as u8).to_string())
+        .collect();
+    let body = json!({ "flags": names }).to_string();
+    assert!(body.len() <= 64 * 1024, "{}", body.len());
+    let reply = call(&state, post("/v1/evaluate", body)).await;
+    assert_eq!(
+        json_error(&reply, StatusCode::BAD_REQUEST),
+        "invalid request: `flags` names 16000 flags, more than the 1000 one request may \
+         name; omit `flags` to evaluate every flag"
+    );
+    // At the cap, the answer is a result per name, nothing more.
+    let names: Vec<String> = (0..1000).map(|i| format!("missing_{i}")).collect();
+    let reply = call(
+        &state,
+        post("/v1/evaluate", json!({ "flags": names }).to_string()),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(
+        reply.json()["results"].as_array().expect("results").len(),
+        1000
+    );
+
+    // The issue's second case: 5,500 bad attributes.
+    let attributes: Vec<String> = (0..5500).map(|i| format!(r#""{i:x}":[]"#)).collect();
+    let body = format!(r#"{{"context":{{{}}}}}"#, attributes.join(","));
+    assert!(body.len() <= 64 * 1024, "{}", body.len());
+    for (uri, ofrep) in [
+        ("/v1/evaluate", false),
+        ("/ofrep/v1/evaluate/flags", true),
+        ("/ofrep/v1/evaluate/flags/half", true),
+    ] {
+        let reply = call(&state, post(uri, body.clone())).await;
+        let message = if ofrep {
+            ofrep_error(&reply, StatusCode::BAD_REQUEST)
+        } else {
+            json_error(&reply, StatusCode::BAD_REQUEST)
+        };
+        assert!(reply.body.len() < 2048, "{uri}: {} bytes", reply.body.len());
+        assert!(
+            message.contains(
+                "context.0: expected a string, an integer, a boolean or null, found a list; "
+            ),
+            "{message}"
+        );
+        assert!(message.contains("context.9: "), "{message}");
+        assert!(!message.contains("context.a: "), "{message}");
+        assert!(message.ends_with("; and 5490 more"), "{message}");
+    }
+
+    // Echoed names and values are cut short.
+    let long = "n".repeat(30_000);
+    let body = json!({ "context": { long.clone(): 1.5 } }).to_string();
+    let message = json_error(
+        &call(&state, post("/v1/evaluate", body)).await,
+        StatusCode::BAD_REQUEST,
+    );
+    assert!(message.len() < 300, "{message}");
+    assert!(
+        message.starts_with("invalid request: context.nnn"),
+        "{message}"
+    );
+    let number = format!("1.{}", "5".repeat(30_000));
+    let body = format!(r#"{{"context": {{"user_id": {number}}}}}"#);
+    let message = json_error(
+        &call(&state, post("/v1/evaluate", body)).await,
+        StatusCode::BAD_REQUEST,
+    );
+    assert!(message.len() < 300, "{message}");
+    let reply = call(
+        &state,
+        post(
+            &format!("/ofrep/v1/evaluate/flags/{}", "k".repeat(5000)),
+            "{}",
+        ),
+    )
+    .await;
+    let details = ofrep_error(&reply, StatusCode::NOT_FOUND);
+    assert!(details.len() < 200, "{details}");
+    assert_eq!(reply.json()["key"], "k".repeat(5000));
+}
+
+#[tokio::test]
+async fn open_endpoints_say_nothing_about_the_file() {
+    let (state, source, path) = state_with(FILE, &["s3cret"]);
+    let good = source.snapshot().version().to_owned();
+    // An e-mail address pasted where a version belongs.
+    std::fs::write(
+        &path,
+        FILE.replace(
+            "\"value\": \"3.2.0\"",
+            "\"value\": \"jane.doe@example.com\"",
+        ),
+    )
+    .expect("write");
+    assert!(source.reload_now().is_err());
+    let file_name = path.file_name().expect("name").to_str().expect("utf-8");
+    let dir = path.parent().expect("dir").to_str().expect("utf-8");
+    for open in ["/healthz", "/readyz", "/metrics"] {
+        let reply = call(&state, get(open)).await;
+        let text = reply.text();
+        for secret in ["jane.doe", "example.com", file_name, dir, "app_version"] {
+            assert!(!text.contains(secret), "{open} shows {secret:?}: {text}");
+        }
+        // Metrics name the flags that were evaluated (their labels); health
+        // names none.
+        if open != "/metrics" {
+            assert!(!text.contains("gated"), "{open}: {text}");
+        }
+    }
+    let reply = call(&state, get("/readyz")).await;
+    assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(reply.json(), json!({"ready": false, "version": good}));
+}
+
+/// The issue's case: the first `/v1/flags` of a big file used to render it
+/// on a runtime worker, under a lock other requests of the same version
+/// waited on, so on two workers `/healthz` stalled until it was done.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn healthz_answers_while_a_big_file_renders() {
+    // About 28 MB of pilot ids.
+    let mut content = String::from(r#"{"version": 1, "pilots": {"user_id": ["#);
+    for i in 0..2_000_000u32 {
+        if i > 0 {
+            content.push(',');
+        }
+        content.push_str(&format!("\"{}\"", 1_000_000_000 + i));
+    }
+    content.push_str(r#"]}, "flags": {"a": {"percentage": 5}}}"#);
+    // Rendering this in a debug build on a busy machine may take longer
+    // than the default request timeout.
+    let state = state_with_config(
+        &content,
+        Config {
+            request_timeout: Duration::from_secs(600),
+            ..Config::default()
+        },
+    );
+    drop(content);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(serve(listener, state, async {
+        let _ = stopped.await;
+    }));
+
+    tokio::task::spawn_blocking(move || {
+        use std::sync::Arc;
+        use std::sync::atomic::AtomicBool;
+        let answered = Arc::new(AtomicBool::new(false));
+        // Three clients want the flags at once: with the old code one renders
+        // on a worker while the others block a worker each on its lock.
+        let clients: Vec<_> = (0..3)
+            .map(|_| {
+                let answered = answered.clone();
+                std::thread::spawn(move || {
+                    let mut stream = TcpStream::connect(addr).expect("connect");
+                    stream
+                        .write_all(
+                            b"GET /v1/flags HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+                        )
+                        .expect("send");
+                    let mut status = [0u8; 12];
+                    stream.read_exact(&mut status).expect("status line");
+                    answered.store(true, Ordering::SeqCst);
+                    let mut rest = Vec::new();
+                    stream.read_to_end(&mut rest).expect("body");
+                    (String::from_utf8_lossy(&status).into_owned(), rest.len())
+                })
+            })
+            .collect();
+        // Lets the server start rendering (the assertion below does not
+        // depend on it: rendering takes far longer either way).
+        std::thread::sleep(Duration::from_millis(200));
+        let mut health = TcpStream::connect(addr).expect("connect");
+        health
+            .set_read_timeout(Some(Duration::from_secs(120)))
+            .expect("timeout");
+        health
+            .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .expect("send");
+        let mut reply = String::new();
+        health.read_to_string(&mut reply).expect("healthz answers");
+        assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+        assert!(
+            !answered.load(Ordering::SeqCst),
+            "/healthz waited for the flags to be rendered"
+        );
+        for client in clients {
+            let (status, length) = client.join().expect("client");
+            assert_eq!(status, "HTTP/1.1 200");
+            assert!(length > 20_000_000, "{length}");
+        }
+    })
+    .await
+    .expect("clients");
+    stop.send(()).expect("stop");
+    server.await.expect("server");
 }

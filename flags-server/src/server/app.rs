@@ -1,14 +1,14 @@
 //! Routes, shared state and the flags API (`/v1/*`, health, metrics).
 
 use std::borrow::Cow;
-use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Router;
 use axum::body::{Body, Bytes};
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::middleware;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -17,31 +17,62 @@ use flags_core::watch::{FileSource, ReloadEvent};
 use flags_core::{OwnedContext, Snapshot};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
-use tokio::sync::broadcast;
+use tokio::sync::{Semaphore, broadcast, watch};
 use tokio_stream::StreamExt as _;
 use tokio_stream::wrappers::BroadcastStream;
 use tower_http::timeout::TimeoutLayer;
 use tracing::{error, info, warn};
 
 use super::auth::Auth;
+use super::errors::{self, Api};
+use super::limits;
 use super::metrics::Metrics;
 use super::ofrep;
 use crate::eval::response;
 
 /// Largest request body accepted.
 pub(crate) const BODY_LIMIT: usize = 64 * 1024;
-/// Longest time a request may take (reading its body included).
+/// Longest time a request may take by default (reading its body included).
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// Interval of SSE keep-alive comments.
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
+/// Most flags one `/v1/evaluate` request may name.
+const MAX_NAMED_FLAGS: usize = 1000;
+/// Most context problems listed in one error.
+const MAX_PROBLEMS: usize = 10;
+/// Longest single context problem in an error, in bytes.
+const MAX_PROBLEM: usize = 160;
 
 /// Server settings beyond the flag source.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct Config {
     /// Bearer tokens accepted on `/v1/*` and `/ofrep/*`; empty: no auth.
     pub tokens: Vec<String>,
     /// The context attribute OFREP's `targetingKey` fills.
     pub targeting_key: String,
+    /// Most connections served at once; a connection beyond gets one
+    /// answer and is closed (`/healthz` and `/readyz` as usual, 503 for
+    /// everything else).
+    pub max_connections: usize,
+    /// Most `/v1/stream` responses open at once; more get 503.
+    pub max_streams: usize,
+    /// Longest time a request may take, reading its body included (408).
+    pub request_timeout: Duration,
+}
+
+impl Default for Config {
+    /// No tokens, `user_id` as the targeting attribute, the caps that the
+    /// process's open-file limit allows, and a 10 s request timeout.
+    fn default() -> Self {
+        let (max_connections, max_streams) = limits::defaults(limits::open_files());
+        Self {
+            tokens: Vec::new(),
+            targeting_key: flags_core::DEFAULT_BUCKET_BY.to_owned(),
+            max_connections,
+            max_streams,
+            request_timeout: REQUEST_TIMEOUT,
+        }
+    }
 }
 
 /// Everything a request handler needs; cheap to clone.
@@ -55,9 +86,20 @@ pub(crate) struct Shared {
     /// New versions for `/v1/stream`; `None` closes the streams (shutdown).
     pub reloads: broadcast::Sender<Option<String>>,
     pub targeting_key: String,
-    /// Normalized JSON of the current snapshot, rendered once per version.
-    flags_json: Mutex<Option<(Arc<Snapshot>, Bytes)>>,
+    /// Most connections served at once (see [`Config::max_connections`]).
+    pub max_connections: usize,
+    /// Open `/v1/stream` responses, one permit each.
+    streams: Arc<Semaphore>,
+    max_streams: usize,
+    request_timeout: Duration,
+    /// Normalized JSON of the current snapshot, rendered once per version:
+    /// the lock is held only to fetch the receiver, never while rendering.
+    flags_json: Mutex<Option<(Arc<Snapshot>, Rendered)>>,
 }
+
+/// A snapshot's normalized JSON: `None` until the blocking pool has
+/// rendered it.
+type Rendered = watch::Receiver<Option<Bytes>>;
 
 impl AppState {
     /// Builds the state over `source` and subscribes to its reloads (for
@@ -98,6 +140,12 @@ impl AppState {
             metrics: Metrics::default(),
             reloads,
             targeting_key,
+            max_connections: config.max_connections.max(1),
+            streams: Arc::new(Semaphore::new(
+                config.max_streams.min(Semaphore::MAX_PERMITS),
+            )),
+            max_streams: config.max_streams,
+            request_timeout: config.request_timeout,
             flags_json: Mutex::new(None),
         }))
     }
@@ -119,6 +167,7 @@ impl AppState {
 
 /// The whole HTTP API.
 pub fn app(state: AppState) -> Router {
+    let timeout = state.shared().request_timeout;
     let protected = Router::new()
         .route("/v1/flags", get(get_flags))
         .route("/v1/stream", get(stream))
@@ -134,6 +183,7 @@ pub fn app(state: AppState) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .merge(protected)
+        .method_not_allowed_fallback(errors::method_not_allowed)
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(
             state.clone(),
@@ -142,24 +192,42 @@ pub fn app(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
-            REQUEST_TIMEOUT,
+            timeout,
         ))
+        .layer(middleware::from_fn(errors::json_errors))
         .with_state(state)
 }
 
 /// A JSON error body `{"error": "..."}` with `status`.
 pub(crate) fn json_error(status: StatusCode, message: impl Into<String>) -> Response {
-    #[derive(Serialize)]
-    struct Body {
-        error: String,
-    }
-    (
-        status,
-        axum::Json(Body {
-            error: message.into(),
-        }),
-    )
-        .into_response()
+    errors::json_error(status, &message.into())
+}
+
+/// The request body, or the error to answer: 413 over [`BODY_LIMIT`], 400
+/// when it cannot be read.
+pub(crate) fn body(body: Result<Bytes, BytesRejection>) -> Result<Bytes, (StatusCode, String)> {
+    body.map_err(|rejection| match rejection.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => (StatusCode::PAYLOAD_TOO_LARGE, errors::body_too_large()),
+        status => (status, "the request body could not be read".to_owned()),
+    })
+}
+
+/// Refuses a body that is not one JSON object (serde's derived
+/// `Deserialize` would read a struct from a list too).
+pub(crate) fn expect_object(body: &[u8]) -> Result<(), String> {
+    let raw: &RawValue =
+        serde_json::from_slice(body).map_err(|e| format!("the body is not JSON: {e}"))?;
+    let found = match raw.get().as_bytes().first() {
+        Some(b'{') => return Ok(()),
+        Some(b'[') => "a list",
+        Some(b'"') => "a string",
+        Some(b't' | b'f') => "a boolean",
+        Some(b'n') => "null",
+        _ => "a number",
+    };
+    Err(format!(
+        "the body must be a JSON object like {{\"context\": {{...}}}}, found {found}"
+    ))
 }
 
 /// A JSON response from already-serialized bytes.
@@ -202,16 +270,25 @@ pub(crate) fn parse_context(raw: Option<&RawValue>) -> Result<OwnedContext, Stri
         return Ok(OwnedContext::new());
     };
     OwnedContext::from_json(raw.get()).map_err(|e| {
-        let details: Vec<String> = e
-            .diagnostics()
+        let problems = e.diagnostics();
+        let mut details: Vec<String> = problems
             .iter()
-            .map(|d| match d.path() {
-                "(root)" => format!("context: {}", d.message()),
-                // A quoted name (`["a.b"]`, `[""]`) follows without a dot.
-                path if path.starts_with('[') => format!("context{path}: {}", d.message()),
-                path => format!("context.{path}: {}", d.message()),
+            .take(MAX_PROBLEMS)
+            .map(|d| {
+                let message = errors::shorten(d.message(), MAX_PROBLEM);
+                match d.path() {
+                    "(root)" => format!("context: {message}"),
+                    // A quoted name (`["a.b"]`, `[""]`) follows without a dot.
+                    path if path.starts_with('[') => {
+                        format!("context{}: {message}", errors::echo(path))
+                    }
+                    path => format!("context.{}: {message}", errors::echo(path)),
+                }
             })
             .collect();
+        if problems.len() > MAX_PROBLEMS {
+            details.push(format!("and {} more", problems.len() - MAX_PROBLEMS));
+        }
         details.join("; ")
     })
 }
@@ -221,18 +298,17 @@ async fn healthz() -> &'static str {
 }
 
 async fn readyz(State(state): State<AppState>) -> Response {
+    // Open to anyone: the content hash, never the file's path, flags or
+    // errors (those are for logs and the token-protected API).
     #[derive(Serialize)]
     struct Ready<'a> {
         ready: bool,
         version: &'a str,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        reason: Option<&'a str>,
     }
     let status = state.shared().source.status();
     let body = Ready {
         ready: status.healthy,
         version: &status.version,
-        reason: status.last_error.as_deref(),
     };
     let code = if status.healthy {
         StatusCode::OK
@@ -257,8 +333,12 @@ async fn metrics(State(state): State<AppState>) -> Response {
         .into_response()
 }
 
-async fn not_found() -> Response {
-    json_error(StatusCode::NOT_FOUND, "no such endpoint")
+async fn not_found(uri: Uri) -> Response {
+    errors::error(
+        Api::of(uri.path()),
+        StatusCode::NOT_FOUND,
+        "no such endpoint",
+    )
 }
 
 async fn get_flags(State(state): State<AppState>, headers: HeaderMap) -> Response {
@@ -268,24 +348,62 @@ async fn get_flags(State(state): State<AppState>, headers: HeaderMap) -> Respons
     if not_modified(&headers, &etag) {
         return with_etag(StatusCode::NOT_MODIFIED.into_response(), &etag);
     }
-    let body = {
+    let mut rendered = {
         let mut cache = shared.flags_json.lock().unwrap_or_else(|e| e.into_inner());
         match &*cache {
-            Some((cached, body)) if Arc::ptr_eq(cached, &snapshot) => body.clone(),
+            Some((cached, rendered)) if Arc::ptr_eq(cached, &snapshot) => rendered.clone(),
             _ => {
-                let body = Bytes::from(snapshot.to_json());
-                *cache = Some((snapshot.clone(), body.clone()));
-                body
+                // A big file takes a while to render: on the blocking pool,
+                // never on a worker, and to the end even when the requests
+                // waiting for it go away (a later one then finds it done).
+                let (sender, receiver) = watch::channel(None);
+                let to_render = snapshot.clone();
+                tokio::task::spawn_blocking(move || {
+                    let _ = sender.send(Some(Bytes::from(to_render.to_json())));
+                });
+                *cache = Some((snapshot.clone(), receiver.clone()));
+                receiver
             }
         }
     };
-    with_etag(json_bytes(StatusCode::OK, body), &etag)
+    let body = rendered
+        .wait_for(Option::is_some)
+        .await
+        .ok()
+        .and_then(|body| body.clone());
+    match body {
+        Some(body) => with_etag(json_bytes(StatusCode::OK, body), &etag),
+        None => {
+            // Rendering panicked: forget it, so that the next request retries.
+            error!("rendering the flag file failed");
+            let mut cache = shared.flags_json.lock().unwrap_or_else(|e| e.into_inner());
+            if cache
+                .as_ref()
+                .is_some_and(|(cached, _)| Arc::ptr_eq(cached, &snapshot))
+            {
+                *cache = None;
+            }
+            json_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the flag file could not be rendered",
+            )
+        }
+    }
 }
 
-async fn stream(
-    State(state): State<AppState>,
-) -> Sse<impl tokio_stream::Stream<Item = Result<Event, Infallible>>> {
+async fn stream(State(state): State<AppState>) -> Response {
     let shared = state.shared();
+    // The permit lives as long as the stream: a client that goes away
+    // frees its place.
+    let Ok(permit) = shared.streams.clone().try_acquire_owned() else {
+        return errors::busy(
+            Api::Flags,
+            &format!(
+                "the server holds its limit of {} event streams; retry later",
+                shared.max_streams
+            ),
+        );
+    };
     let receiver = shared.reloads.subscribe();
     let current = shared.source.snapshot().version().to_owned();
     let first = tokio_stream::once(Some(current));
@@ -293,13 +411,18 @@ async fn stream(
     let events = first
         .chain(updates)
         .take_while(Option::is_some)
-        .map(|version| {
+        .map(move |version| {
+            let _held = &permit;
             let version = version.unwrap_or_default();
-            Ok(Event::default()
-                .event("version")
-                .data(format!("{{\"version\":\"{version}\"}}")))
+            Ok::<_, std::convert::Infallible>(
+                Event::default()
+                    .event("version")
+                    .data(format!("{{\"version\":\"{version}\"}}")),
+            )
         });
-    Sse::new(events).keep_alive(KeepAlive::new().interval(KEEP_ALIVE))
+    Sse::new(events)
+        .keep_alive(KeepAlive::new().interval(KEEP_ALIVE))
+        .into_response()
 }
 
 #[derive(Deserialize)]
@@ -311,11 +434,30 @@ struct EvaluateRequest<'a> {
     flags: Option<Vec<Cow<'a, str>>>,
 }
 
-async fn evaluate(State(state): State<AppState>, body: Bytes) -> Response {
+async fn evaluate(State(state): State<AppState>, body: Result<Bytes, BytesRejection>) -> Response {
+    let body = match self::body(body) {
+        Ok(body) => body,
+        Err((status, message)) => return json_error(status, message),
+    };
+    if let Err(e) = expect_object(&body) {
+        return json_error(StatusCode::BAD_REQUEST, format!("invalid request: {e}"));
+    }
     let request: EvaluateRequest<'_> = match serde_json::from_slice(&body) {
         Ok(r) => r,
         Err(e) => return json_error(StatusCode::BAD_REQUEST, format!("invalid request: {e}")),
     };
+    // Bounds the answer: one result per named flag, repeats included (the
+    // results follow the order of `flags`).
+    if let Some(named) = request.flags.as_ref().filter(|f| f.len() > MAX_NAMED_FLAGS) {
+        return json_error(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "invalid request: `flags` names {} flags, more than the {MAX_NAMED_FLAGS} \
+                 one request may name; omit `flags` to evaluate every flag",
+                named.len()
+            ),
+        );
+    }
     let ctx = match parse_context(request.context) {
         Ok(ctx) => ctx,
         Err(e) => return json_error(StatusCode::BAD_REQUEST, format!("invalid request: {e}")),

@@ -1,5 +1,9 @@
 //! Optional bearer tokens, compared in constant time.
 //!
+//! The header is `Authorization: Bearer <token>`; the scheme name is
+//! case-insensitive (RFC 9110, 11.1), and any number of spaces may separate
+//! it from the token (RFC 9110's `1*SP`).
+//!
 //! Tokens are kept only as keyed 128-bit hashes (the key is random per
 //! process), and a presented token is hashed the same way and compared with
 //! every configured hash without an early exit: the time taken says nothing
@@ -11,11 +15,12 @@ use std::hash::{BuildHasher, Hasher};
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use siphasher::sip128::{Hasher128, SipHasher24};
 use subtle::ConstantTimeEq;
 
 use super::app::AppState;
+use super::errors::{self, Api};
 
 pub(crate) struct Auth {
     keys: (u64, u64),
@@ -49,13 +54,13 @@ impl Auth {
         if !self.enabled() {
             return true;
         }
-        let Some(token) = authorization.and_then(|v| v.to_str().ok()).and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        }) else {
+        let Some(token) = authorization
+            .and_then(|v| v.to_str().ok())
+            .and_then(bearer_token)
+        else {
             return false;
         };
-        let presented = self.hash(token.trim().as_bytes());
+        let presented = self.hash(token.as_bytes());
         let mut accepted = subtle::Choice::from(0);
         for known in &self.hashes {
             accepted |= presented.ct_eq(known);
@@ -64,7 +69,17 @@ impl Auth {
     }
 }
 
-/// Rejects requests without an accepted token: 401, no detail.
+/// The token of a `Bearer` credential: the scheme in any case, then one or
+/// more spaces, then a token without spaces.
+fn bearer_token(value: &str) -> Option<&str> {
+    let (scheme, token) = value.trim().split_once(' ')?;
+    let token = token.trim_start_matches(' ');
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty() && !token.contains(' '))
+        .then_some(token)
+}
+
+/// Rejects requests without an accepted token: 401 with `WWW-Authenticate`
+/// and an error in the API's shape that says only that a token is needed.
 pub(crate) async fn require(
     State(state): State<AppState>,
     request: Request,
@@ -77,11 +92,15 @@ pub(crate) async fn require(
     {
         next.run(request).await
     } else {
-        (
+        let mut response = errors::error(
+            Api::of(request.uri().path()),
             StatusCode::UNAUTHORIZED,
-            [(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"))],
-        )
-            .into_response()
+            "a valid bearer token is required: Authorization: Bearer <token>",
+        );
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        response
     }
 }
 
@@ -99,5 +118,31 @@ mod tests {
         assert!(!auth.allows(Some(&header("alpha"))));
         assert!(!auth.allows(None));
         assert!(Auth::new(&[]).allows(None));
+    }
+
+    #[test]
+    fn the_scheme_is_case_insensitive_and_spaces_may_repeat() {
+        let auth = Auth::new(&["alpha".to_owned()]);
+        let header = |v: &str| HeaderValue::from_str(v).expect("header");
+        for accepted in [
+            "bearer alpha",
+            "BEARER alpha",
+            "BeArEr alpha",
+            "Bearer   alpha",
+            "Bearer alpha ",
+        ] {
+            assert!(auth.allows(Some(&header(accepted))), "{accepted:?}");
+        }
+        for refused in [
+            "Bearer",
+            "Bearer ",
+            "Bearer\talpha",
+            "Bearer alpha beta",
+            "Bearerr alpha",
+            "Basic alpha",
+            "alpha",
+        ] {
+            assert!(!auth.allows(Some(&header(refused))), "{refused:?}");
+        }
     }
 }

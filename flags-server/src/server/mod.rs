@@ -7,21 +7,28 @@
 
 mod app;
 mod auth;
+mod errors;
+mod limits;
 mod metrics;
 mod ofrep;
 
+use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
+use axum::http::Request;
 use flags_core::watch::{FileSource, WatchOptions};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
-use tracing::{error, info, warn};
+use tokio::sync::Semaphore;
+use tower::ServiceExt as _;
+use tracing::{debug, error, info, warn};
 
 pub use app::{AppState, Config, app};
 
@@ -29,6 +36,10 @@ pub use app::{AppState, Config, app};
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long shutdown waits for in-flight requests.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+/// The largest cap `--max-connections` and `--max-streams` accept.
+const MAX_CAP: u64 = 1_000_000;
+/// First and longest pause after a failed accept (out of descriptors).
+const ACCEPT_BACKOFF: (Duration, Duration) = (Duration::from_millis(10), Duration::from_secs(1));
 
 /// Options of `flags serve`.
 #[derive(clap::Args)]
@@ -41,7 +52,8 @@ pub struct Args {
     listen: SocketAddr,
     /// File of bearer tokens, one per line (`#` starts a comment). With
     /// tokens (here or in FLAGS_TOKENS, comma-separated), /v1/* and
-    /// /ofrep/* require `Authorization: Bearer <token>`.
+    /// /ofrep/* require `Authorization: Bearer <token>`. A tokens file or a
+    /// FLAGS_TOKENS that holds no token is an error, never "no auth".
     #[arg(long, value_name = "FILE")]
     tokens_file: Option<PathBuf>,
     /// The context attribute that OFREP's `targetingKey` fills (when the
@@ -55,18 +67,43 @@ pub struct Args {
     /// never arrive (0 disables polling).
     #[arg(long, value_name = "MS", default_value_t = 2000)]
     poll_ms: u64,
+    /// Most client connections served at once. A connection beyond gets one
+    /// answer and is closed: /healthz and /readyz as usual, 503 with
+    /// Retry-After otherwise. [default: the open-file limit minus 128
+    /// (at least half of it, at most 65536)]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=MAX_CAP))]
+    max_connections: Option<u64>,
+    /// Most /v1/stream event streams open at once; more get 503 with
+    /// Retry-After. Must be below --max-connections, so that health checks
+    /// and evaluations have room at the stream cap. [default: half of
+    /// --max-connections]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(0..=MAX_CAP))]
+    max_streams: Option<u64>,
 }
 
 /// Runs the server until SIGTERM or Ctrl-C.
 pub fn run(args: Args) -> ExitCode {
     init_logging();
-    let tokens = match load_tokens(args.tokens_file.as_deref()) {
+    let tokens = match load_tokens(
+        args.tokens_file.as_deref(),
+        std::env::var_os("FLAGS_TOKENS"),
+    ) {
         Ok(tokens) => tokens,
         Err(message) => {
             eprintln!("flags serve: {message}");
             return ExitCode::FAILURE;
         }
     };
+    // Before anything opens a descriptor: the caps follow the raised limit.
+    let open_files = limits::raise_open_files();
+    let (max_connections, max_streams) =
+        match connection_caps(open_files, args.max_connections, args.max_streams) {
+            Ok(caps) => caps,
+            Err(message) => {
+                eprintln!("flags serve: {message}");
+                return ExitCode::FAILURE;
+            }
+        };
     let options = WatchOptions {
         debounce: Duration::from_millis(args.debounce_ms),
         poll_interval: Duration::from_millis(args.poll_ms),
@@ -107,6 +144,9 @@ pub fn run(args: Args) -> ExitCode {
             Config {
                 tokens,
                 targeting_key: args.targeting_key,
+                max_connections,
+                max_streams,
+                ..Config::default()
             },
         );
         info!(
@@ -115,16 +155,59 @@ pub fn run(args: Args) -> ExitCode {
             flags = snapshot.len(),
             listen = %listener.local_addr().map_or(args.listen, |a| a),
             auth = state.auth_enabled(),
+            open_files,
+            max_connections,
+            max_streams,
             "serving flags"
         );
+        if max_connections as u64 > limits::room(open_files) {
+            warn!(
+                max_connections,
+                open_files,
+                "--max-connections is above what the open-file limit leaves room for \
+                 (the limit minus {}): accepting may fail for lack of file descriptors",
+                limits::FD_RESERVE
+            );
+        }
         drop(snapshot);
         serve(listener, state, shutdown_signal()).await;
         ExitCode::SUCCESS
     })
 }
 
+/// The caps on connections and event streams: the given ones, or the
+/// defaults for `open_files` descriptors.
+fn connection_caps(
+    open_files: u64,
+    connections: Option<u64>,
+    streams: Option<u64>,
+) -> Result<(usize, usize), String> {
+    let (default_connections, _) = limits::defaults(open_files);
+    let connections = connections.map_or(default_connections, |n| {
+        usize::try_from(n).unwrap_or(usize::MAX)
+    });
+    let streams = streams.map_or(connections / 2, |n| {
+        usize::try_from(n).unwrap_or(usize::MAX)
+    });
+    if streams >= connections {
+        return Err(format!(
+            "--max-streams ({streams}) must be below --max-connections ({connections}), \
+             so that health checks and evaluations still have room when every stream is taken"
+        ));
+    }
+    Ok((connections, streams))
+}
+
 /// Serves `state` on `listener` until `shutdown` completes, then stops
 /// accepting, ends event streams and waits (bounded) for in-flight requests.
+///
+/// At most [`Config::max_connections`] connections are served at once. A
+/// connection beyond that cap gets one answer and is closed: `/healthz` and
+/// `/readyz` as usual (probes keep working at the cap), 503 with
+/// `Retry-After` for everything else. Up to a fixed number of such
+/// connections are answered at once; past that they are closed unanswered.
+/// When accepting fails (out of file descriptors), accepting pauses, longer
+/// after each failure in a row (10 ms doubling up to 1 s).
 pub async fn serve(listener: TcpListener, state: AppState, shutdown: impl Future<Output = ()>) {
     let router = app(state.clone());
     let graceful = GracefulShutdown::new();
@@ -132,25 +215,76 @@ pub async fn serve(listener: TcpListener, state: AppState, shutdown: impl Future
     http.timer(TokioTimer::new())
         .header_read_timeout(HEADER_READ_TIMEOUT)
         .keep_alive(true);
+    let mut one_answer = http.clone();
+    one_answer.keep_alive(false);
+    let connections = Arc::new(Semaphore::new(
+        state.shared().max_connections.min(Semaphore::MAX_PERMITS),
+    ));
+    let overflow = Arc::new(Semaphore::new(limits::OVERFLOW_CONNECTIONS));
+    let mut backoff = ACCEPT_BACKOFF.0;
     tokio::pin!(shutdown);
-    loop {
+    'accept: loop {
         tokio::select! {
             accepted = listener.accept() => {
-                let (stream, _) = match accepted {
-                    Ok(pair) => pair,
+                let stream = match accepted {
+                    Ok((stream, _)) => {
+                        backoff = ACCEPT_BACKOFF.0;
+                        stream
+                    }
+                    // The client gave up before we took the connection.
+                    Err(e) if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::ConnectionAborted
+                            | std::io::ErrorKind::ConnectionReset
+                            | std::io::ErrorKind::Interrupted
+                    ) => continue,
                     Err(e) => {
-                        // Out of file descriptors and the like: back off briefly.
-                        warn!(error = %e, "accept failed");
-                        tokio::time::sleep(Duration::from_millis(20)).await;
+                        // Out of file descriptors and the like: the pending
+                        // connection stays queued, so retrying at once would
+                        // spin. Pause, longer after each failure in a row.
+                        warn!(error = %e, retry_in = ?backoff, "accept failed");
+                        tokio::select! {
+                            () = tokio::time::sleep(backoff) => {}
+                            () = &mut shutdown => break 'accept,
+                        }
+                        backoff = (backoff * 2).min(ACCEPT_BACKOFF.1);
                         continue;
                     }
                 };
                 let _ = stream.set_nodelay(true);
-                let service = TowerToHyperService::new(router.clone());
-                let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
-                tokio::spawn(async move {
-                    let _ = connection.await;
-                });
+                let io = TokioIo::new(stream);
+                if let Ok(permit) = connections.clone().try_acquire_owned() {
+                    let service = TowerToHyperService::new(router.clone());
+                    let connection = graceful.watch(http.serve_connection(io, service));
+                    tokio::spawn(async move {
+                        let _ = connection.await;
+                        drop(permit);
+                    });
+                } else if let Ok(permit) = overflow.clone().try_acquire_owned() {
+                    let router = router.clone();
+                    let service = TowerToHyperService::new(tower::service_fn(
+                        move |request: Request<hyper::body::Incoming>| {
+                            let router = router.clone();
+                            async move {
+                                if matches!(request.uri().path(), "/healthz" | "/readyz") {
+                                    router.oneshot(request).await
+                                } else {
+                                    Ok::<_, Infallible>(errors::busy(
+                                        errors::Api::of(request.uri().path()),
+                                        "the server is at its connection limit; retry later",
+                                    ))
+                                }
+                            }
+                        },
+                    ));
+                    let connection = graceful.watch(one_answer.serve_connection(io, service));
+                    tokio::spawn(async move {
+                        let _ = connection.await;
+                        drop(permit);
+                    });
+                } else {
+                    debug!("connection closed unanswered: at the connection limit");
+                }
             }
             () = &mut shutdown => break,
         }
@@ -201,29 +335,110 @@ fn init_logging() {
         .try_init();
 }
 
-/// Tokens from `--tokens-file` and `FLAGS_TOKENS`.
-fn load_tokens(file: Option<&std::path::Path>) -> Result<Vec<String>, String> {
+/// Tokens from `--tokens-file` and `FLAGS_TOKENS` (`env`, its value if
+/// set). Either source, when given, must hold at least one token: a
+/// mistake there fails closed instead of turning authentication off.
+fn load_tokens(
+    file: Option<&std::path::Path>,
+    env: Option<std::ffi::OsString>,
+) -> Result<Vec<String>, String> {
     let mut tokens = Vec::new();
     if let Some(path) = file {
         let text = std::fs::read_to_string(path)
             .map_err(|e| format!("cannot read tokens file {}: {e}", path.display()))?;
-        tokens.extend(
-            text.lines()
-                .map(str::trim)
-                .filter(|l| !l.is_empty() && !l.starts_with('#'))
-                .map(str::to_owned),
-        );
+        for (n, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            check_token(line)
+                .map_err(|e| format!("tokens file {} line {}: {e}", path.display(), n + 1))?;
+            tokens.push(line.to_owned());
+        }
         if tokens.is_empty() {
             return Err(format!("tokens file {} holds no tokens", path.display()));
         }
     }
-    if let Ok(list) = std::env::var("FLAGS_TOKENS") {
-        tokens.extend(
-            list.split([',', ' ', '\n'])
-                .map(str::trim)
-                .filter(|t| !t.is_empty())
-                .map(str::to_owned),
-        );
+    if let Some(list) = env {
+        let list = list
+            .into_string()
+            .map_err(|_| "FLAGS_TOKENS is not valid UTF-8".to_owned())?;
+        let from_env: Vec<&str> = list
+            .split([',', ' ', '\t', '\n'])
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .collect();
+        if from_env.is_empty() {
+            return Err(
+                "FLAGS_TOKENS is set but holds no tokens; give at least one \
+                 (comma-separated), or unset it to serve without authentication"
+                    .to_owned(),
+            );
+        }
+        for (n, token) in from_env.iter().enumerate() {
+            check_token(token).map_err(|e| format!("FLAGS_TOKENS token {}: {e}", n + 1))?;
+        }
+        tokens.extend(from_env.into_iter().map(str::to_owned));
     }
     Ok(tokens)
+}
+
+/// A token a client can send: visible ASCII only (an `Authorization` header
+/// carries nothing else), so that every configured token can match.
+fn check_token(token: &str) -> Result<(), String> {
+    match token.chars().find(|c| !c.is_ascii_graphic()) {
+        None => Ok(()),
+        Some(c) => Err(format!(
+            "a token may hold only visible ASCII characters, found {c:?}"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_set_but_empty_fail_closed() {
+        for empty in ["", ",", " , ,", "\n"] {
+            let err = load_tokens(None, Some(empty.into())).expect_err(empty);
+            assert!(
+                err.starts_with("FLAGS_TOKENS is set but holds no tokens"),
+                "{err}"
+            );
+        }
+        assert_eq!(
+            load_tokens(None, Some(" a, b ,".into())).expect("tokens"),
+            ["a", "b"]
+        );
+        assert_eq!(
+            load_tokens(None, None).expect("no tokens"),
+            Vec::<String>::new()
+        );
+    }
+
+    #[test]
+    fn tokens_must_be_sendable() {
+        let err = load_tokens(None, Some("good,caf\u{e9}".into())).expect_err("non-ASCII");
+        assert_eq!(
+            err,
+            "FLAGS_TOKENS token 2: a token may hold only visible ASCII characters, found '\u{e9}'"
+        );
+    }
+
+    #[test]
+    fn stream_cap_stays_below_the_connection_cap() {
+        assert_eq!(connection_caps(1024, None, None), Ok((896, 448)));
+        assert_eq!(connection_caps(1024, Some(10), None), Ok((10, 5)));
+        assert_eq!(connection_caps(1024, Some(10), Some(0)), Ok((10, 0)));
+        assert_eq!(
+            connection_caps(1024, Some(10), Some(10)),
+            Err(
+                "--max-streams (10) must be below --max-connections (10), so that health \
+                 checks and evaluations still have room when every stream is taken"
+                    .to_owned()
+            )
+        );
+        assert!(connection_caps(1024, None, Some(896)).is_err());
+    }
 }

@@ -18,6 +18,8 @@
 //! attribute itself.
 
 use axum::body::Bytes;
+use axum::extract::path::ErrorKind;
+use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -26,7 +28,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use siphasher::sip128::{Hasher128, SipHasher24};
 
-use super::app::{AppState, json_bytes, not_modified, parse_context, with_etag};
+use super::app::{self, AppState, json_bytes, not_modified, parse_context, with_etag};
+use super::errors::{self, echo};
 
 #[derive(Deserialize)]
 struct Request<'a> {
@@ -51,15 +54,6 @@ struct Metadata<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     bucket: Option<u16>,
     version: &'a str,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Failure<'a> {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    key: Option<&'a str>,
-    error_code: &'static str,
-    error_details: String,
 }
 
 fn reason(reason: Reason) -> &'static str {
@@ -89,23 +83,31 @@ fn success<'a>(key: &'a str, result: &Evaluation<'a>, version: &'a str) -> Succe
 }
 
 fn failure(status: StatusCode, key: Option<&str>, code: &'static str, details: String) -> Response {
-    let body = serde_json::to_vec(&Failure {
-        key,
-        error_code: code,
-        error_details: details,
-    })
-    .unwrap_or_default();
-    json_bytes(status, body)
+    errors::ofrep_error(status, key, code, &details)
 }
 
-/// The request's context, with `targetingKey` mapped.
-fn context(state: &AppState, body: &[u8]) -> Result<OwnedContext, (&'static str, String)> {
+/// The request's context, with `targetingKey` mapped; or the error's status,
+/// OFREP code and details.
+fn context(
+    state: &AppState,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<OwnedContext, (StatusCode, &'static str, String)> {
+    let body = app::body(body).map_err(|(status, message)| (status, "GENERAL", message))?;
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(OwnedContext::new());
     }
-    let request: Request<'_> = serde_json::from_slice(body)
-        .map_err(|e| ("PARSE_ERROR", format!("invalid request body: {e}")))?;
-    let mut ctx = parse_context(request.context).map_err(|e| ("INVALID_CONTEXT", e))?;
+    let parse_error = |e| {
+        (
+            StatusCode::BAD_REQUEST,
+            "PARSE_ERROR",
+            format!("invalid request body: {e}"),
+        )
+    };
+    app::expect_object(&body).map_err(parse_error)?;
+    let request: Request<'_> =
+        serde_json::from_slice(&body).map_err(|e| parse_error(e.to_string()))?;
+    let mut ctx = parse_context(request.context)
+        .map_err(|e| (StatusCode::BAD_REQUEST, "INVALID_CONTEXT", e))?;
     let attribute = &state.shared().targeting_key;
     let ctx_view = ctx.as_context();
     if let (Some(key), None) = (ctx_view.get("targetingKey"), ctx_view.get(attribute)) {
@@ -118,12 +120,33 @@ fn context(state: &AppState, body: &[u8]) -> Result<OwnedContext, (&'static str,
 /// `POST /ofrep/v1/evaluate/flags/{key}`
 pub(crate) async fn single(
     State(state): State<AppState>,
-    Path(key): Path<String>,
-    body: Bytes,
+    key: Result<Path<String>, PathRejection>,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let ctx = match context(&state, &body) {
+    let key = match key {
+        Ok(Path(key)) => key,
+        Err(PathRejection::FailedToDeserializePathParams(e))
+            if matches!(e.kind(), ErrorKind::InvalidUtf8InPathParam { .. }) =>
+        {
+            return failure(
+                StatusCode::BAD_REQUEST,
+                None,
+                "PARSE_ERROR",
+                "the flag key in the path is not UTF-8 once percent-decoded".to_owned(),
+            );
+        }
+        Err(e) => {
+            return failure(
+                e.status(),
+                None,
+                "GENERAL",
+                "the flag key in the path could not be read".to_owned(),
+            );
+        }
+    };
+    let ctx = match context(&state, body) {
         Ok(ctx) => ctx,
-        Err((code, details)) => return failure(StatusCode::BAD_REQUEST, Some(&key), code, details),
+        Err((status, code, details)) => return failure(status, Some(&key), code, details),
     };
     let shared = state.shared();
     let snapshot = shared.source.snapshot();
@@ -134,7 +157,7 @@ pub(crate) async fn single(
             StatusCode::NOT_FOUND,
             Some(&key),
             "FLAG_NOT_FOUND",
-            format!("flag `{key}` is not in the flag file"),
+            format!("flag `{}` is not in the flag file", echo(&key)),
         );
     }
     match serde_json::to_vec(&success(&key, &result, snapshot.version())) {
@@ -153,11 +176,11 @@ pub(crate) async fn single(
 pub(crate) async fn bulk(
     State(state): State<AppState>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let ctx = match context(&state, &body) {
+    let ctx = match context(&state, body) {
         Ok(ctx) => ctx,
-        Err((code, details)) => return failure(StatusCode::BAD_REQUEST, None, code, details),
+        Err((status, code, details)) => return failure(status, None, code, details),
     };
     let shared = state.shared();
     let snapshot: std::sync::Arc<Snapshot> = shared.source.snapshot();
