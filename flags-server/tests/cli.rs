@@ -198,30 +198,6 @@ fn eval_rejects_a_bad_time_and_a_bad_file() {
 }
 
 #[test]
-fn serve_refuses_an_invalid_file_at_start() {
-    let bad = temp_file(
-        "serve-bad.json",
-        "{\"version\": 1, \"flags\": {\"a\": {\"percentage\": 101}}}",
-    );
-    let out = flags(
-        &[
-            "serve",
-            bad.to_str().expect("utf-8"),
-            "--listen",
-            "127.0.0.1:0",
-        ],
-        "",
-    );
-    assert_eq!(out.status.code(), Some(1));
-    let stderr = text(&out.stderr);
-    assert!(
-        stderr.contains(":1:46: flags.a.percentage: expected a number from 0 to 100"),
-        "{stderr}"
-    );
-    assert!(stderr.contains("not starting"), "{stderr}");
-}
-
-#[test]
 fn serve_answers_then_drains_on_sigterm() {
     use std::io::{BufRead, BufReader, Read};
     let mut child = Command::new(env!("CARGO_BIN_EXE_flags"))

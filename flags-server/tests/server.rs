@@ -354,12 +354,24 @@ async fn ofrep_bulk_with_etag() {
     assert_ne!(other.header(header::ETAG), Some(etag.as_str()));
 }
 
+/// The rule of readiness: a bad edit is reported (log, metrics, status),
+/// never by leaving the load balancer, while good flags are served.
 #[tokio::test]
-async fn readiness_follows_reloads_and_metrics_count_them() {
+async fn a_bad_reload_keeps_the_server_ready_and_is_reported() {
     let (state, source, path) = state_with(FILE, &[]);
     assert_eq!(call(&state, get("/healthz")).await.status, StatusCode::OK);
     assert_eq!(call(&state, get("/readyz")).await.status, StatusCode::OK);
     let good = source.snapshot().version().to_owned();
+    let metrics = call(&state, get("/metrics")).await.text();
+    assert_metrics(
+        &metrics,
+        &[
+            "flags_ready 1",
+            "flags_reload_failing 0",
+            "flags_reload_last_failure_timestamp_seconds 0.000",
+            "flags_snapshot_stale 0",
+        ],
+    );
 
     std::fs::write(
         &path,
@@ -368,8 +380,8 @@ async fn readiness_follows_reloads_and_metrics_count_them() {
     .expect("write");
     assert!(source.reload_now().is_err());
     let reply = call(&state, get("/readyz")).await;
-    assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE);
-    assert_eq!(reply.json(), json!({"ready": false, "version": good}));
+    assert_eq!(reply.status, StatusCode::OK, "good flags are still served");
+    assert_eq!(reply.json(), json!({"ready": true, "version": good}));
     // The last good flags keep serving.
     let reply = call(
         &state,
@@ -381,6 +393,35 @@ async fn readiness_follows_reloads_and_metrics_count_them() {
     .await;
     assert_eq!(reply.json()["version"], good.as_str());
     assert_eq!(reply.json()["results"][0]["reason"], "PILOT");
+    // Reported: in the metrics, and in full at /v1/status.
+    let metrics = call(&state, get("/metrics")).await.text();
+    assert_metrics(&metrics, &["flags_ready 1", "flags_reload_failing 1"]);
+    let failed_at: f64 = metric(&metrics, "flags_reload_last_failure_timestamp_seconds");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs_f64();
+    assert!(
+        (now - 600.0..=now + 1.0).contains(&failed_at),
+        "{failed_at} vs {now}"
+    );
+    let status = call(&state, get("/v1/status")).await.json();
+    assert_eq!(status["ready"], true);
+    assert_eq!(status["failing"], true);
+    assert_eq!(status["stale"], false);
+    assert_eq!(status["version"], good.as_str());
+    assert_eq!(status["failures"], 1);
+    assert_eq!(status["file"], path.to_str().expect("utf-8"));
+    let error = status["last_error"].as_str().expect("the reason");
+    assert!(
+        error.starts_with(&format!("{}:1:49: flags.half.percentage:", path.display())),
+        "{error}"
+    );
+    assert!(
+        status["last_failure_at"]
+            .as_str()
+            .is_some_and(|t| t.ends_with('Z'))
+    );
 
     std::fs::write(
         &path,
@@ -389,26 +430,162 @@ async fn readiness_follows_reloads_and_metrics_count_them() {
     .expect("write");
     assert!(source.reload_now().expect("valid again"));
     assert_eq!(call(&state, get("/readyz")).await.status, StatusCode::OK);
+    let status = call(&state, get("/v1/status")).await.json();
+    assert_eq!(
+        (&status["failing"], &status["last_error"]),
+        (&json!(false), &Value::Null)
+    );
 
     let metrics = call(&state, get("/metrics")).await.text();
-    for line in [
-        format!(
-            "flags_snapshot_info{{version=\"{}\"}} 1",
-            source.snapshot().version()
-        ),
-        "flags_snapshot_flags 5".to_owned(),
-        "flags_ready 1".to_owned(),
-        "flags_reloads_total{result=\"success\"} 1".to_owned(),
-        "flags_reloads_total{result=\"failure\"} 1".to_owned(),
-        "flags_http_requests_total{route=\"/readyz\",status=\"503\"} 1".to_owned(),
-        "flags_http_requests_total{route=\"/readyz\",status=\"200\"} 2".to_owned(),
-        "flags_evaluations_total{flag=\"all\",reason=\"PILOT\",enabled=\"true\"} 1".to_owned(),
-    ] {
+    assert_metrics(
+        &metrics,
+        &[
+            &format!(
+                "flags_snapshot_info{{version=\"{}\"}} 1",
+                source.snapshot().version()
+            ),
+            "flags_snapshot_flags 5",
+            "flags_ready 1",
+            "flags_reload_failing 0",
+            "flags_reloads_total{result=\"success\"} 1",
+            "flags_reloads_total{result=\"failure\"} 1",
+            "flags_http_requests_total{route=\"/readyz\",status=\"200\"} 3",
+            "flags_evaluations_total{flag=\"all\",reason=\"PILOT\",enabled=\"true\"} 1",
+        ],
+    );
+}
+
+fn assert_metrics(metrics: &str, lines: &[&str]) {
+    for line in lines {
         assert!(
-            metrics.lines().any(|l| l == line),
+            metrics.lines().any(|l| l == *line),
             "missing {line:?} in:\n{metrics}"
         );
     }
+}
+
+fn metric(metrics: &str, name: &str) -> f64 {
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+        .unwrap_or_else(|| panic!("no {name} in:\n{metrics}"))
+        .parse()
+        .expect("a number")
+}
+
+/// A source started on a bad file: not ready, and no flags at all are
+/// answered (an empty flag set would look real to a relay or an SDK), until
+/// the file is good.
+#[tokio::test]
+async fn started_on_a_bad_file_nothing_is_served_until_it_is_good() {
+    let path = temp_file("{\"version\": 1, \"flags\": {\"half\": {\"percentage\": 50},}}");
+    let options = WatchOptions {
+        watch_events: false,
+        poll_interval: Duration::ZERO,
+        ..WatchOptions::default()
+    };
+    let source = FileSource::start(&path, options).expect("starts on a bad file");
+    let state = AppState::new(source.clone(), Config::default());
+
+    let reply = call(&state, get("/readyz")).await;
+    assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(reply.json(), json!({"ready": false, "version": null}));
+    assert_eq!(call(&state, get("/healthz")).await.status, StatusCode::OK);
+    for request in [
+        get("/v1/flags"),
+        get("/v1/stream"),
+        post("/v1/evaluate", "{}"),
+    ] {
+        let reply = call(&state, request).await;
+        assert_eq!(reply.header(header::RETRY_AFTER), Some("1"));
+        let message = json_error(&reply, StatusCode::SERVICE_UNAVAILABLE);
+        assert!(
+            message.contains("no valid flag file has been loaded yet"),
+            "{message}"
+        );
+    }
+    for request in [
+        post("/ofrep/v1/evaluate/flags/half", "{}"),
+        post("/ofrep/v1/evaluate/flags", "{}"),
+    ] {
+        let reply = call(&state, request).await;
+        ofrep_error(&reply, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(reply.json()["errorCode"], "GENERAL");
+    }
+    let status = call(&state, get("/v1/status")).await.json();
+    assert_eq!(
+        (&status["ready"], &status["version"]),
+        (&json!(false), &Value::Null)
+    );
+    assert!(
+        status["last_error"]
+            .as_str()
+            .is_some_and(|e| e.starts_with(&format!("{}:1:53:", path.display()))),
+        "{status}"
+    );
+    let metrics = call(&state, get("/metrics")).await.text();
+    assert_metrics(&metrics, &["flags_ready 0", "flags_reload_failing 1"]);
+    assert!(!metrics.contains("flags_snapshot_info{"), "{metrics}");
+
+    std::fs::write(&path, FILE).expect("write");
+    assert!(source.reload_now().expect("good now"));
+    assert_eq!(call(&state, get("/readyz")).await.status, StatusCode::OK);
+    let reply = call(&state, post("/v1/evaluate", r#"{"flags": ["all"]}"#)).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(reply.json()["results"][0]["enabled"], true);
+}
+
+/// With `--cache`, a server started while the file is bad serves the last
+/// good copy: ready, and stale until the file is good.
+#[tokio::test]
+async fn started_on_a_bad_file_with_a_cache_serves_the_cached_copy_as_stale() {
+    let path = temp_file(FILE);
+    let cache = path.with_file_name("last-good.json");
+    let options = |cache: &std::path::Path| WatchOptions {
+        watch_events: false,
+        poll_interval: Duration::ZERO,
+        cache_path: Some(cache.to_path_buf()),
+        ..WatchOptions::default()
+    };
+    let first = FileSource::start(&path, options(&cache)).expect("good file");
+    let good = first.snapshot().version().to_owned();
+    drop(first);
+    std::fs::write(&path, "{").expect("write");
+
+    let source = FileSource::start(&path, options(&cache)).expect("starts");
+    let state = AppState::new(source.clone(), Config::default());
+    let reply = call(&state, get("/readyz")).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(reply.json(), json!({"ready": true, "version": good}));
+    let reply = call(&state, post("/v1/evaluate", r#"{"flags": ["all"]}"#)).await;
+    assert_eq!(reply.json()["version"], good.as_str());
+    let status = call(&state, get("/v1/status")).await.json();
+    assert_eq!(
+        (&status["stale"], &status["failing"]),
+        (&json!(true), &json!(true))
+    );
+    assert_eq!(status["cache"], cache.to_str().expect("utf-8"));
+    let metrics = call(&state, get("/metrics")).await.text();
+    assert_metrics(
+        &metrics,
+        &[
+            "flags_ready 1",
+            "flags_snapshot_stale 1",
+            "flags_reload_failing 1",
+        ],
+    );
+
+    std::fs::write(
+        &path,
+        FILE.replace("\"percentage\": 50", "\"percentage\": 51"),
+    )
+    .expect("write");
+    assert!(source.reload_now().expect("good now"));
+    let metrics = call(&state, get("/metrics")).await.text();
+    assert_metrics(
+        &metrics,
+        &["flags_snapshot_stale 0", "flags_reload_failing 0"],
+    );
 }
 
 #[tokio::test]
@@ -426,6 +603,14 @@ async fn tokens_protect_the_api_but_not_health() {
             StatusCode::UNAUTHORIZED
         );
     }
+    // The status names the file and shows its errors: for token holders.
+    let reply = call(&state, get("/v1/status")).await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+    let authorized = Request::get("/v1/status")
+        .header(header::AUTHORIZATION, "Bearer s3cret")
+        .body(Body::empty())
+        .expect("request");
+    assert_eq!(call(&state, authorized).await.json()["ready"], true);
     let reply = call(&state, post("/ofrep/v1/evaluate/flags", "{}")).await;
     assert_eq!(
         ofrep_error(&reply, StatusCode::UNAUTHORIZED),
@@ -798,8 +983,8 @@ async fn open_endpoints_say_nothing_about_the_file() {
         }
     }
     let reply = call(&state, get("/readyz")).await;
-    assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE);
-    assert_eq!(reply.json(), json!({"ready": false, "version": good}));
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(reply.json(), json!({"ready": true, "version": good}));
 }
 
 /// The issue's case: the first `/v1/flags` of a big file used to render it

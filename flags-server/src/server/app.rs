@@ -13,8 +13,8 @@ use axum::middleware;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use flags_core::OwnedContext;
 use flags_core::watch::{FileSource, ReloadEvent};
-use flags_core::{OwnedContext, Snapshot};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use tokio::sync::{Semaphore, broadcast, watch};
@@ -34,6 +34,8 @@ use crate::eval::response;
 pub(crate) const BODY_LIMIT: usize = 64 * 1024;
 /// Longest time a request may take by default (reading its body included).
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// Seconds a client is asked to wait while no good flags are loaded.
+const NOT_READY_RETRY_AFTER: &str = "1";
 /// Interval of SSE keep-alive comments.
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
 /// Most flags one `/v1/evaluate` request may name.
@@ -94,8 +96,12 @@ pub(crate) struct Shared {
     request_timeout: Duration,
     /// Normalized JSON of the current snapshot, rendered once per version:
     /// the lock is held only to fetch the receiver, never while rendering.
-    flags_json: Mutex<Option<(Arc<Snapshot>, Rendered)>>,
+    /// Emptied by every reload, so that an old file's rendering is not kept.
+    flags_json: Arc<RenderCache>,
 }
+
+/// The version last rendered for `/v1/flags`, and its rendering.
+type RenderCache = Mutex<Option<(Box<str>, Rendered)>>;
 
 /// A snapshot's normalized JSON: `None` until the blocking pool has
 /// rendered it.
@@ -107,21 +113,38 @@ impl AppState {
     pub fn new(source: FileSource, config: Config) -> Self {
         let (reloads, _) = broadcast::channel(64);
         let sender = reloads.clone();
+        let flags_json: Arc<RenderCache> = Arc::default();
+        let rendered = Arc::clone(&flags_json);
+        // Callbacks run on the watch thread: work for the runtime is handed
+        // over through its handle (none in tests built without a runtime).
+        let runtime = tokio::runtime::Handle::try_current().ok();
         source.on_event(move |event| match event {
             ReloadEvent::Reloaded {
                 version,
                 previous,
                 changes,
             } => {
-                info!(
-                    version = %version,
-                    previous = %previous,
-                    added = ?changes.added,
-                    removed = ?changes.removed,
-                    changed = ?changes.changed,
-                    "flag file reloaded"
-                );
-                let _ = sender.send(Some(version.clone()));
+                if previous.is_empty() {
+                    info!(version = %version, flags = changes.added.len(), "flag file loaded: ready");
+                } else if version == previous {
+                    info!(version = %version, "flag file good again: it holds the flags being served");
+                } else {
+                    info!(
+                        version = %version,
+                        previous = %previous,
+                        added = ?changes.added,
+                        removed = ?changes.removed,
+                        changed = ?changes.changed,
+                        "flag file reloaded"
+                    );
+                }
+                if version != previous {
+                    let _ = sender.send(Some(version.clone()));
+                    *rendered.lock().unwrap_or_else(|e| e.into_inner()) = None;
+                    if let Some(runtime) = &runtime {
+                        super::memory::trim_later(runtime);
+                    }
+                }
             }
             ReloadEvent::Failed { error } => {
                 error!("flag file rejected, still serving the last good version:\n{error}");
@@ -146,7 +169,7 @@ impl AppState {
             )),
             max_streams: config.max_streams,
             request_timeout: config.request_timeout,
-            flags_json: Mutex::new(None),
+            flags_json,
         }))
     }
 
@@ -168,12 +191,18 @@ impl AppState {
 /// The whole HTTP API.
 pub fn app(state: AppState) -> Router {
     let timeout = state.shared().request_timeout;
-    let protected = Router::new()
+    // Flags are answered only once good ones are loaded: never an empty
+    // flag set that relays and SDKs would take for the real one.
+    let flags = Router::new()
         .route("/v1/flags", get(get_flags))
         .route("/v1/stream", get(stream))
         .route("/v1/evaluate", post(evaluate))
         .route("/ofrep/v1/evaluate/flags/{key}", post(ofrep::single))
         .route("/ofrep/v1/evaluate/flags", post(ofrep::bulk))
+        .route_layer(middleware::from_fn_with_state(state.clone(), require_ready));
+    let protected = Router::new()
+        .route("/v1/status", get(status))
+        .merge(flags)
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             super::auth::require,
@@ -297,25 +326,113 @@ async fn healthz() -> &'static str {
     "ok\n"
 }
 
+/// Ready means one thing: good flags are being served (the file's, or the
+/// cached copy's while the file has been bad since start). A rejected
+/// reload is news for the log, the metrics and `/v1/status`, never a
+/// reason to leave a load balancer: every replica reads the same file and
+/// would leave together.
 async fn readyz(State(state): State<AppState>) -> Response {
     // Open to anyone: the content hash, never the file's path, flags or
     // errors (those are for logs and the token-protected API).
     #[derive(Serialize)]
     struct Ready<'a> {
         ready: bool,
-        version: &'a str,
+        version: Option<&'a str>,
     }
-    let status = state.shared().source.status();
+    let source = &state.shared().source;
+    let ready = source.is_ready();
+    let snapshot = source.load();
     let body = Ready {
-        ready: status.healthy,
-        version: &status.version,
+        ready,
+        version: ready.then(|| snapshot.version()),
     };
-    let code = if status.healthy {
+    let code = if ready {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
     (code, axum::Json(body)).into_response()
+}
+
+/// Answers 503 (in the shape of the API asked) until good flags are loaded.
+async fn require_ready(
+    State(state): State<AppState>,
+    request: axum::extract::Request,
+    next: middleware::Next,
+) -> Response {
+    if state.shared().source.is_ready() {
+        return next.run(request).await;
+    }
+    let mut response = errors::error(
+        Api::of(request.uri().path()),
+        StatusCode::SERVICE_UNAVAILABLE,
+        "no valid flag file has been loaded yet: the server's log and GET /v1/status say why",
+    );
+    response.headers_mut().insert(
+        header::RETRY_AFTER,
+        HeaderValue::from_static(NOT_READY_RETRY_AFTER),
+    );
+    response
+}
+
+/// `GET /v1/status`: everything about the source, for operators (behind the
+/// tokens): readiness, the version served, whether it is a stale cached
+/// copy, and why the file is being kept out.
+async fn status(State(state): State<AppState>) -> Response {
+    #[derive(Serialize)]
+    struct Status<'a> {
+        ready: bool,
+        stale: bool,
+        failing: bool,
+        version: Option<&'a str>,
+        flags: usize,
+        file: String,
+        cache: Option<String>,
+        loaded_at: Option<String>,
+        last_attempt_at: Option<String>,
+        last_failure_at: Option<String>,
+        last_error: Option<&'a str>,
+        cache_error: Option<&'a str>,
+        reloads: u64,
+        failures: u64,
+    }
+    let source = &state.shared().source;
+    let status = source.status();
+    let snapshot = source.snapshot();
+    let absolute = |p: &std::path::Path| {
+        std::path::absolute(p)
+            .unwrap_or_else(|_| p.to_path_buf())
+            .display()
+            .to_string()
+    };
+    let body = Status {
+        ready: status.ready,
+        stale: status.stale,
+        failing: !status.healthy,
+        version: status.ready.then_some(snapshot.version()),
+        flags: snapshot.len(),
+        file: absolute(source.path()),
+        cache: source.cache_path().map(absolute),
+        loaded_at: status.loaded_at.map(rfc3339),
+        last_attempt_at: status.last_attempt_at.map(rfc3339),
+        last_failure_at: status.last_failure_at.map(rfc3339),
+        last_error: status.last_error.as_deref(),
+        cache_error: status.cache_error.as_deref(),
+        reloads: status.reloads,
+        failures: status.failures,
+    };
+    match serde_json::to_vec(&body) {
+        Ok(bytes) => json_bytes(StatusCode::OK, bytes),
+        Err(e) => json_error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
+}
+
+/// A time as RFC 3339 UTC with milliseconds.
+fn rfc3339(at: std::time::SystemTime) -> String {
+    let millis = at
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+    flags_core::Timestamp::from_unix_millis(millis).to_string()
 }
 
 async fn metrics(State(state): State<AppState>) -> Response {
@@ -351,7 +468,7 @@ async fn get_flags(State(state): State<AppState>, headers: HeaderMap) -> Respons
     let mut rendered = {
         let mut cache = shared.flags_json.lock().unwrap_or_else(|e| e.into_inner());
         match &*cache {
-            Some((cached, rendered)) if Arc::ptr_eq(cached, &snapshot) => rendered.clone(),
+            Some((cached, rendered)) if **cached == *snapshot.version() => rendered.clone(),
             _ => {
                 // A big file takes a while to render: on the blocking pool,
                 // never on a worker, and to the end even when the requests
@@ -361,7 +478,7 @@ async fn get_flags(State(state): State<AppState>, headers: HeaderMap) -> Respons
                 tokio::task::spawn_blocking(move || {
                     let _ = sender.send(Some(Bytes::from(to_render.to_json())));
                 });
-                *cache = Some((snapshot.clone(), receiver.clone()));
+                *cache = Some((snapshot.version().into(), receiver.clone()));
                 receiver
             }
         }
@@ -379,7 +496,7 @@ async fn get_flags(State(state): State<AppState>, headers: HeaderMap) -> Respons
             let mut cache = shared.flags_json.lock().unwrap_or_else(|e| e.into_inner());
             if cache
                 .as_ref()
-                .is_some_and(|(cached, _)| Arc::ptr_eq(cached, &snapshot))
+                .is_some_and(|(cached, _)| **cached == *snapshot.version())
             {
                 *cache = None;
             }

@@ -91,30 +91,37 @@ impl Metrics {
 
     pub fn render(&self, snapshot: &Snapshot, status: &SourceStatus) -> String {
         let mut out = String::with_capacity(4096);
-        let loaded = status
-            .loaded_at
-            .and_then(|at| at.duration_since(UNIX_EPOCH).ok())
-            .map_or(0.0, |d| d.as_secs_f64());
+        let seconds = |at: Option<std::time::SystemTime>| {
+            at.and_then(|at| at.duration_since(UNIX_EPOCH).ok())
+                .map_or(0.0, |d| d.as_secs_f64())
+        };
         let mut gauge = |name: &str, help: &str, kind: &str, lines: &[(String, String)]| {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
             for (labels, value) in lines {
                 let _ = writeln!(out, "{name}{labels} {value}");
             }
         };
+        let flag = |on: bool| vec![(String::new(), u8::from(on).to_string())];
+        // Nothing is served before the first good file: no version to name.
+        let served: Vec<(String, String)> = if status.ready {
+            vec![(
+                format!("{{version=\"{}\"}}", escape(snapshot.version())),
+                "1".into(),
+            )]
+        } else {
+            Vec::new()
+        };
         gauge(
             "flags_snapshot_info",
             "The flag file version being served (content hash).",
             "gauge",
-            &[(
-                format!("{{version=\"{}\"}}", escape(snapshot.version())),
-                "1".into(),
-            )],
+            &served,
         );
         gauge(
             "flags_snapshot_loaded_timestamp_seconds",
-            "When the served flag file was loaded (Unix time).",
+            "When the served flags were loaded (Unix time; 0 before the first good file).",
             "gauge",
-            &[(String::new(), format!("{loaded:.3}"))],
+            &[(String::new(), format!("{:.3}", seconds(status.loaded_at)))],
         );
         gauge(
             "flags_snapshot_flags",
@@ -124,9 +131,36 @@ impl Metrics {
         );
         gauge(
             "flags_ready",
-            "1 when the last reload succeeded (see /readyz), else 0.",
+            "1 when good flags are being served (see /readyz), else 0.",
             "gauge",
-            &[(String::new(), u8::from(status.healthy).to_string())],
+            &flag(status.ready),
+        );
+        gauge(
+            "flags_snapshot_stale",
+            "1 while the flags served are the --cache copy because the flag file has been bad since start.",
+            "gauge",
+            &flag(status.stale),
+        );
+        gauge(
+            "flags_reload_failing",
+            "1 while the flag file is bad and kept out (the last good flags keep serving), else 0.",
+            "gauge",
+            &flag(!status.healthy),
+        );
+        gauge(
+            "flags_reload_last_failure_timestamp_seconds",
+            "When a bad flag file was last reported (Unix time; 0 if never).",
+            "gauge",
+            &[(
+                String::new(),
+                format!("{:.3}", seconds(status.last_failure_at)),
+            )],
+        );
+        gauge(
+            "flags_cache_failing",
+            "1 while the --cache copy cannot be written, else 0.",
+            "gauge",
+            &flag(status.cache_error.is_some()),
         );
         gauge(
             "flags_reloads_total",

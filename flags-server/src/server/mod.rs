@@ -9,6 +9,7 @@ mod app;
 mod auth;
 mod errors;
 mod limits;
+mod memory;
 mod metrics;
 mod ofrep;
 
@@ -79,10 +80,23 @@ pub struct Args {
     /// --max-connections]
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(0..=MAX_CAP))]
     max_streams: Option<u64>,
+    /// Keep a copy of the last good flag file here (written atomically after
+    /// each good load whose content changed). When FILE is bad at start,
+    /// the server serves this copy, ready but marked stale, until FILE is
+    /// good. Without it, a server started on a bad file serves nothing
+    /// (not ready) until FILE is good. The directory must exist.
+    #[arg(long, value_name = "FILE")]
+    cache: Option<PathBuf>,
+    /// The largest flag file accepted, in bytes; a bigger one is a rejected
+    /// reload (never read past this).
+    #[arg(long, value_name = "BYTES", default_value_t = flags_core::DEFAULT_MAX_FILE_BYTES,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    max_file_bytes: u64,
 }
 
 /// Runs the server until SIGTERM or Ctrl-C.
 pub fn run(args: Args) -> ExitCode {
+    memory::configure();
     init_logging();
     let tokens = match load_tokens(
         args.tokens_file.as_deref(),
@@ -107,19 +121,21 @@ pub fn run(args: Args) -> ExitCode {
     let options = WatchOptions {
         debounce: Duration::from_millis(args.debounce_ms),
         poll_interval: Duration::from_millis(args.poll_ms),
+        max_file_bytes: args.max_file_bytes,
+        cache_path: args.cache.clone(),
         ..WatchOptions::default()
     };
-    let source = match FileSource::open(&args.file, options) {
+    // A bad file at start is no reason to exit: a replica that crash-loops
+    // while the file is bad helps nobody. It waits (not ready), or serves
+    // the cached copy.
+    let source = match FileSource::start(&args.file, options) {
         Ok(source) => source,
         Err(err) => {
-            eprintln!("{err}");
-            eprintln!(
-                "flags serve: {} is not a valid flag file; not starting",
-                args.file.display()
-            );
+            eprintln!("flags serve: {err}");
             return ExitCode::FAILURE;
         }
     };
+    report_start(&source);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -139,6 +155,8 @@ pub fn run(args: Args) -> ExitCode {
             }
         };
         let snapshot = source.snapshot();
+        let ready = source.is_ready();
+        let stale = source.status().stale;
         let state = AppState::new(
             source,
             Config {
@@ -149,11 +167,14 @@ pub fn run(args: Args) -> ExitCode {
                 ..Config::default()
             },
         );
+        let address = listener.local_addr().map_or(args.listen, |a| a);
         info!(
             file = %args.file.display(),
             version = snapshot.version(),
             flags = snapshot.len(),
-            listen = %listener.local_addr().map_or(args.listen, |a| a),
+            listen = %address,
+            ready,
+            stale,
             auth = state.auth_enabled(),
             open_files,
             max_connections,
@@ -169,10 +190,35 @@ pub fn run(args: Args) -> ExitCode {
                 limits::FD_RESERVE
             );
         }
+        info!("listening on {address}");
         drop(snapshot);
         serve(listener, state, shutdown_signal()).await;
         ExitCode::SUCCESS
     })
+}
+
+/// Says, before anything is served, what a start on a bad file means: every
+/// problem, and whether the cached copy or nothing is served until the file
+/// is good.
+fn report_start(source: &FileSource) {
+    let status = source.status();
+    let Some(problem) = status.last_error.as_deref() else {
+        return;
+    };
+    let file = source.path().display();
+    if status.stale {
+        let cache = source.cache_path().map(|c| c.display().to_string());
+        warn!(
+            "{file} is not a valid flag file; serving the last good copy from {} (stale, version \
+             {}) until it is:\n{problem}",
+            cache.unwrap_or_default(),
+            status.version
+        );
+    } else {
+        error!(
+            "{file} is not a valid flag file; not ready (no flags served) until it is:\n{problem}"
+        );
+    }
 }
 
 /// The caps on connections and event streams: the given ones, or the
