@@ -182,6 +182,25 @@ impl AppState {
         self.0.auth.enabled()
     }
 
+    /// The answer of every flags endpoint until good flags are loaded: 503
+    /// in the shape of `api`, with `Retry-After`. `None` once ready (one
+    /// atomic load; a check in each handler costs less than a layer).
+    pub(crate) fn not_ready(&self, api: Api) -> Option<Response> {
+        if self.0.source.is_ready() {
+            return None;
+        }
+        let mut response = errors::error(
+            api,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "no valid flag file has been loaded yet: the server's log and GET /v1/status say why",
+        );
+        response.headers_mut().insert(
+            header::RETRY_AFTER,
+            HeaderValue::from_static(NOT_READY_RETRY_AFTER),
+        );
+        Some(response)
+    }
+
     /// Ends every `/v1/stream` response (used on shutdown).
     pub fn close_streams(&self) {
         let _ = self.0.reloads.send(None);
@@ -191,18 +210,16 @@ impl AppState {
 /// The whole HTTP API.
 pub fn app(state: AppState) -> Router {
     let timeout = state.shared().request_timeout;
-    // Flags are answered only once good ones are loaded: never an empty
-    // flag set that relays and SDKs would take for the real one.
-    let flags = Router::new()
+    // The flags handlers answer only once good flags are loaded (see
+    // `AppState::not_ready`): never an empty flag set that relays and SDKs
+    // would take for the real one.
+    let protected = Router::new()
+        .route("/v1/status", get(status))
         .route("/v1/flags", get(get_flags))
         .route("/v1/stream", get(stream))
         .route("/v1/evaluate", post(evaluate))
         .route("/ofrep/v1/evaluate/flags/{key}", post(ofrep::single))
         .route("/ofrep/v1/evaluate/flags", post(ofrep::bulk))
-        .route_layer(middleware::from_fn_with_state(state.clone(), require_ready));
-    let protected = Router::new()
-        .route("/v1/status", get(status))
-        .merge(flags)
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             super::auth::require,
@@ -354,27 +371,6 @@ async fn readyz(State(state): State<AppState>) -> Response {
     (code, axum::Json(body)).into_response()
 }
 
-/// Answers 503 (in the shape of the API asked) until good flags are loaded.
-async fn require_ready(
-    State(state): State<AppState>,
-    request: axum::extract::Request,
-    next: middleware::Next,
-) -> Response {
-    if state.shared().source.is_ready() {
-        return next.run(request).await;
-    }
-    let mut response = errors::error(
-        Api::of(request.uri().path()),
-        StatusCode::SERVICE_UNAVAILABLE,
-        "no valid flag file has been loaded yet: the server's log and GET /v1/status say why",
-    );
-    response.headers_mut().insert(
-        header::RETRY_AFTER,
-        HeaderValue::from_static(NOT_READY_RETRY_AFTER),
-    );
-    response
-}
-
 /// `GET /v1/status`: everything about the source, for operators (behind the
 /// tokens): readiness, the version served, whether it is a stale cached
 /// copy, and why the file is being kept out.
@@ -459,6 +455,9 @@ async fn not_found(uri: Uri) -> Response {
 }
 
 async fn get_flags(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    if let Some(response) = state.not_ready(Api::Flags) {
+        return response;
+    }
     let shared = state.shared();
     let snapshot = shared.source.snapshot();
     let etag = format!("\"{}\"", snapshot.version());
@@ -509,6 +508,9 @@ async fn get_flags(State(state): State<AppState>, headers: HeaderMap) -> Respons
 }
 
 async fn stream(State(state): State<AppState>) -> Response {
+    if let Some(response) = state.not_ready(Api::Flags) {
+        return response;
+    }
     let shared = state.shared();
     // The permit lives as long as the stream: a client that goes away
     // frees its place.
@@ -552,6 +554,9 @@ struct EvaluateRequest<'a> {
 }
 
 async fn evaluate(State(state): State<AppState>, body: Result<Bytes, BytesRejection>) -> Response {
+    if let Some(response) = state.not_ready(Api::Flags) {
+        return response;
+    }
     let body = match self::body(body) {
         Ok(body) => body,
         Err((status, message)) => return json_error(status, message),

@@ -29,7 +29,7 @@ use serde_json::value::RawValue;
 use siphasher::sip128::{Hasher128, SipHasher24};
 
 use super::app::{self, AppState, json_bytes, not_modified, parse_context, with_etag};
-use super::errors::{self, echo};
+use super::errors::{self, Api, echo};
 
 #[derive(Deserialize)]
 struct Request<'a> {
@@ -123,6 +123,9 @@ pub(crate) async fn single(
     key: Result<Path<String>, PathRejection>,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
+    if let Some(response) = state.not_ready(Api::Ofrep) {
+        return response;
+    }
     let key = match key {
         Ok(Path(key)) => key,
         Err(PathRejection::FailedToDeserializePathParams(e))
@@ -178,6 +181,9 @@ pub(crate) async fn bulk(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
+    if let Some(response) = state.not_ready(Api::Ofrep) {
+        return response;
+    }
     let ctx = match context(&state, body) {
         Ok(ctx) => ctx,
         Err((status, code, details)) => return failure(status, None, code, details),
