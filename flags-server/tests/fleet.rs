@@ -3,17 +3,12 @@
 //! replica started while the file is bad must not exit, and memory taken by
 //! a big file must go back when the file shrinks.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
-
-/// Generous bound for anything the tests wait for (CI runs on 2 busy cores).
-const PATIENCE: Duration = Duration::from_secs(30);
+use common::{PATIENCE, Server};
 
 fn good(percentage: u32) -> String {
     format!(
@@ -35,127 +30,40 @@ fn write_atomic(path: &Path, text: &str) {
     std::fs::rename(&tmp, path).expect("rename");
 }
 
-/// A running `flags serve`, its address and everything it logged.
-struct Server {
-    child: Child,
-    addr: String,
-    log: Arc<Mutex<String>>,
+/// What a fleet test asks of a server.
+trait Probe {
+    fn get(&self, path: &str) -> (u16, String);
+    fn post(&self, path: &str, body: &str) -> (u16, String);
+    /// The version `/readyz` names while ready.
+    fn version(&self) -> Option<String>;
+    fn rss_kib(&self) -> u64;
 }
 
-impl Server {
-    fn start(file: &Path, args: &[&str]) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_flags"))
-            .arg("serve")
-            .arg(file)
-            .args(["--listen", "127.0.0.1:0"])
-            .args(args)
-            .env("FLAGS_LOG", "info")
-            .env_remove("FLAGS_TOKENS")
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("flags serve starts");
-        let mut stderr = BufReader::new(child.stderr.take().expect("stderr"));
-        let log = Arc::new(Mutex::new(String::new()));
-        let mut addr = None;
-        let mut line = String::new();
-        while addr.is_none() && stderr.read_line(&mut line).is_ok_and(|n| n > 0) {
-            log.lock().expect("log").push_str(&line);
-            addr = line
-                .split_once("listening on ")
-                .map(|(_, a)| a.trim().to_owned());
-            line.clear();
-        }
-        let Some(addr) = addr else {
-            let _ = child.kill();
-            panic!(
-                "flags serve exited before listening:\n{}",
-                log.lock().expect("log")
-            );
-        };
-        let sink = log.clone();
-        std::thread::spawn(move || {
-            let mut line = String::new();
-            while stderr.read_line(&mut line).is_ok_and(|n| n > 0) {
-                sink.lock().expect("log").push_str(&line);
-                line.clear();
-            }
-        });
-        Server { child, addr, log }
-    }
-
-    fn log(&self) -> String {
-        self.log.lock().expect("log").clone()
-    }
-
-    fn alive(&mut self) -> bool {
-        self.child.try_wait().expect("try_wait").is_none()
-    }
-
-    /// One request on a fresh connection: status and body.
-    fn request(&self, method: &str, path: &str, body: &str) -> (u16, String) {
-        let mut stream = TcpStream::connect(&self.addr).expect("connect");
-        stream.set_read_timeout(Some(PATIENCE)).expect("timeout");
-        write!(
-            stream,
-            "{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\
-             Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-            body.len()
-        )
-        .expect("send");
-        let mut reply = String::new();
-        stream.read_to_string(&mut reply).expect("read");
-        let status = reply
-            .split(' ')
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .unwrap_or_else(|| panic!("no status in {reply:?}"));
-        let body = reply
-            .split_once("\r\n\r\n")
-            .map(|(_, b)| b.to_owned())
-            .unwrap_or_default();
-        (status, body)
-    }
-
+impl Probe for Server {
     fn get(&self, path: &str) -> (u16, String) {
-        self.request("GET", path, "")
+        let reply = self.request("GET", path, "");
+        (reply.status, reply.body)
     }
 
-    fn json(&self, path: &str) -> Value {
-        let (status, body) = self.get(path);
-        assert_eq!(status, 200, "{path}: {body}");
-        serde_json::from_str(&body).unwrap_or_else(|e| panic!("{path}: {e}: {body}"))
-    }
-
-    fn metric(&self, name: &str) -> f64 {
-        let (_, body) = self.get("/metrics");
-        body.lines()
-            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
-            .unwrap_or_else(|| panic!("no {name} in:\n{body}"))
-            .parse()
-            .expect("a number")
+    fn post(&self, path: &str, body: &str) -> (u16, String) {
+        let reply = self.request("POST", path, body);
+        (reply.status, reply.body)
     }
 
     fn version(&self) -> Option<String> {
-        let (status, body) = self.get("/readyz");
-        let ready: Value = serde_json::from_str(&body).expect("JSON");
-        (status == 200).then(|| ready["version"].as_str().expect("a version").to_owned())
+        let reply = self.request("GET", "/readyz", "");
+        let ready = reply.json();
+        (reply.status == 200).then(|| ready["version"].as_str().expect("a version").to_owned())
     }
 
     fn rss_kib(&self) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
-            .expect("/proc status");
+        let status =
+            std::fs::read_to_string(format!("/proc/{}/status", self.pid())).expect("/proc status");
         status
             .lines()
             .find_map(|l| l.strip_prefix("VmRSS:"))
             .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
             .expect("VmRSS")
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -181,7 +89,7 @@ fn a_bad_edit_never_takes_the_fleet_out_of_rotation() {
         .collect();
     let mut fleet: Vec<Server> = caches
         .iter()
-        .map(|c| Server::start(&file, &["--cache", c.to_str().expect("utf-8")]))
+        .map(|c| Server::start(&file, &["--cache", c.to_str().expect("utf-8")], None))
         .collect();
     let good_version = fleet[0].version().expect("ready");
 
@@ -197,7 +105,7 @@ fn a_bad_edit_never_takes_the_fleet_out_of_rotation() {
     while Instant::now() < end {
         for server in &fleet {
             assert_eq!(server.version().as_deref(), Some(good_version.as_str()));
-            let (status, body) = server.request("POST", "/v1/evaluate", r#"{"flags": ["search"]}"#);
+            let (status, body) = server.post("/v1/evaluate", r#"{"flags": ["search"]}"#);
             assert_eq!(status, 200, "{body}");
         }
     }
@@ -217,7 +125,7 @@ fn a_bad_edit_never_takes_the_fleet_out_of_rotation() {
 
     // A fourth replica started now does not exit: it waits, not ready.
     let late_dir = temp_dir("typo-late");
-    let mut late = Server::start(&file, &[]);
+    let mut late = Server::start(&file, &[], None);
     assert!(
         late.log().contains("is not a valid flag file; not ready"),
         "{}",
@@ -228,10 +136,14 @@ fn a_bad_edit_never_takes_the_fleet_out_of_rotation() {
         (status, body.as_str()),
         (503, r#"{"ready":false,"version":null}"#)
     );
-    let (status, body) = late.request("POST", "/v1/evaluate", "{}");
+    let (status, body) = late.post("/v1/evaluate", "{}");
     assert_eq!(status, 503, "{body}");
     // A replica restarted with its cache serves the cached copy, stale.
-    let restarted = Server::start(&file, &["--cache", caches[0].to_str().expect("utf-8")]);
+    let restarted = Server::start(
+        &file,
+        &["--cache", caches[0].to_str().expect("utf-8")],
+        None,
+    );
     assert_eq!(restarted.version().as_deref(), Some(good_version.as_str()));
     assert_eq!(restarted.metric("flags_snapshot_stale"), 1.0);
     assert!(
@@ -269,10 +181,10 @@ fn memory_goes_back_after_a_big_file_is_replaced() {
     let dir = temp_dir("memory");
     let file = dir.join("flags.json");
     write_atomic(&file, &good(1));
-    let server = Server::start(&file, &[]);
+    let server = Server::start(&file, &[], None);
     for _ in 0..3 {
         server.get("/v1/flags");
-        server.request("POST", "/v1/evaluate", "{}");
+        server.post("/v1/evaluate", "{}");
     }
     let fresh = server.rss_kib();
 

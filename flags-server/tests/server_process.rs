@@ -2,16 +2,16 @@
 //! event streams under a lowered open-file limit, accepting when out of file
 //! descriptors, and start-up checks of tokens and caps.
 
-use std::io::{BufRead, BufReader, Read, Write};
+mod common;
+
+use std::io::Read;
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::{PATIENCE, Reply, Server, field};
 use serde_json::Value;
-
-/// Generous bound for anything the tests wait for (CI runs on 2 busy cores).
-const PATIENCE: Duration = Duration::from_secs(30);
 
 const FILE: &str = r#"{"version": 1, "flags": {"half": {"percentage": 50}}}"#;
 
@@ -23,159 +23,19 @@ fn flag_file() -> String {
     path.to_str().expect("utf-8 path").to_owned()
 }
 
-/// A running `flags serve` with its open-file limit set to `open_files`
-/// (soft and hard, so it cannot raise it), its address and its log.
-struct Server {
-    child: Child,
-    addr: String,
-    startup: String,
-    log: Arc<Mutex<String>>,
+/// A running `flags serve` on the test's file with its open-file limit set
+/// to `open_files` (soft and hard, so it cannot raise it).
+fn start(open_files: u32, args: &[&str]) -> Server {
+    Server::start(Path::new(&flag_file()), args, Some(open_files))
 }
 
-impl Server {
-    fn start(open_files: u32, args: &[&str]) -> Server {
-        let mut child = Command::new("sh")
-            .arg("-c")
-            .arg(format!("ulimit -n {open_files} && exec \"$0\" \"$@\""))
-            .arg(env!("CARGO_BIN_EXE_flags"))
-            .args(["serve", &flag_file(), "--listen", "127.0.0.1:0"])
-            .args(args)
-            .env("FLAGS_LOG", "info")
-            .env_remove("FLAGS_TOKENS")
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("flags serve starts");
-        let mut stderr = BufReader::new(child.stderr.take().expect("stderr"));
-        let mut startup = String::new();
-        stderr.read_line(&mut startup).expect("start-up line");
-        let addr = field(&startup, "listen")
-            .unwrap_or_else(|| panic!("no listen address in {startup:?}"))
-            .to_owned();
-        let log = Arc::new(Mutex::new(String::new()));
-        let sink = log.clone();
-        std::thread::spawn(move || {
-            let mut line = String::new();
-            while stderr.read_line(&mut line).is_ok_and(|n| n > 0) {
-                sink.lock().expect("log").push_str(&line);
-                line.clear();
-            }
-        });
-        Server {
-            child,
-            addr,
-            startup,
-            log,
-        }
-    }
-
-    fn log(&self) -> String {
-        self.log.lock().expect("log").clone()
-    }
-
-    fn connect(&self) -> Conn {
-        let stream = TcpStream::connect(&self.addr).expect("connect");
-        stream.set_read_timeout(Some(PATIENCE)).expect("timeout");
-        Conn { stream }
-    }
-
-    /// Waits until `condition` holds of the log.
-    fn wait_for_log(&self, what: &str, condition: impl Fn(&str) -> bool) {
-        let deadline = Instant::now() + PATIENCE;
-        while !condition(&self.log()) {
-            assert!(
-                Instant::now() < deadline,
-                "no {what} in the log within {PATIENCE:?}:\n{}",
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// The value of `name=value` in a log line.
-fn field<'a>(line: &'a str, name: &str) -> Option<&'a str> {
-    line.split_whitespace()
-        .find_map(|w| w.strip_prefix(name)?.strip_prefix('='))
-}
-
-struct Reply {
-    status: u16,
-    head: String,
-    body: String,
-}
-
-impl Reply {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.head.lines().skip(1).find_map(|line| {
-            let (n, v) = line.split_once(':')?;
-            n.trim().eq_ignore_ascii_case(name).then(|| v.trim())
-        })
-    }
-
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.body)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {}{}", self.head, self.body))
-    }
-
-    /// Asserts a 503 at a cap: JSON, `Retry-After`, connection closed.
-    fn assert_busy(&self) -> Value {
-        assert_eq!(self.status, 503, "{}{}", self.head, self.body);
-        assert_eq!(self.header("content-type"), Some("application/json"));
-        assert_eq!(self.header("retry-after"), Some("2"), "{}", self.head);
-        assert_eq!(self.header("connection"), Some("close"), "{}", self.head);
-        self.json()
-    }
-}
-
-struct Conn {
-    stream: TcpStream,
-}
-
-impl Conn {
-    fn send(&mut self, method: &str, path: &str, body: &str) {
-        let request = format!(
-            "{method} {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
-             Content-Length: {}\r\n\r\n{body}",
-            body.len()
-        );
-        self.stream.write_all(request.as_bytes()).expect("send");
-    }
-
-    /// Reads a response's head, then its body when it has a length (an
-    /// event stream's body never ends: it is left unread).
-    fn reply(&mut self) -> Reply {
-        let mut head = Vec::new();
-        let mut byte = [0u8];
-        while !head.ends_with(b"\r\n\r\n") {
-            self.stream.read_exact(&mut byte).expect("response head");
-            head.push(byte[0]);
-        }
-        let head = String::from_utf8(head).expect("utf-8 head");
-        let status = head[9..12].parse().expect("status code");
-        let mut reply = Reply {
-            status,
-            head,
-            body: String::new(),
-        };
-        if let Some(length) = reply.header("content-length") {
-            let mut body = vec![0; length.parse().expect("length")];
-            self.stream.read_exact(&mut body).expect("body");
-            reply.body = String::from_utf8(body).expect("utf-8 body");
-        }
-        reply
-    }
-
-    fn request(&mut self, method: &str, path: &str, body: &str) -> Reply {
-        self.send(method, path, body);
-        self.reply()
-    }
+/// Asserts a 503 at a cap: JSON, `Retry-After`, connection closed.
+fn assert_busy(reply: &Reply) -> Value {
+    assert_eq!(reply.status, 503, "{}{}", reply.head, reply.body);
+    assert_eq!(reply.header("content-type"), Some("application/json"));
+    assert_eq!(reply.header("retry-after"), Some("2"), "{}", reply.head);
+    assert_eq!(reply.header("connection"), Some("close"), "{}", reply.head);
+    reply.json()
 }
 
 const EVALUATE: &str = r#"{"context": {"user_id": "7"}}"#;
@@ -185,8 +45,8 @@ const EVALUATE: &str = r#"{"context": {"user_id": "7"}}"#;
 /// are 256 - 128 = 128 connections and 64 streams.
 #[test]
 fn caps_follow_the_open_file_limit_and_answer_503_beyond() {
-    let server = Server::start(256, &[]);
-    let startup = &server.startup;
+    let server = start(256, &[]);
+    let startup = &server.startup();
     assert_eq!(field(startup, "open_files"), Some("256"), "{startup}");
     assert_eq!(field(startup, "max_connections"), Some("128"), "{startup}");
     assert_eq!(field(startup, "max_streams"), Some("64"), "{startup}");
@@ -201,7 +61,7 @@ fn caps_follow_the_open_file_limit_and_answer_503_beyond() {
             assert_eq!(reply.header("content-type"), Some("text/event-stream"));
             streams.push(conn);
         } else {
-            let body = reply.assert_busy();
+            let body = assert_busy(&reply);
             assert_eq!(
                 body["error"],
                 "the server holds its limit of 64 event streams; retry later"
@@ -230,7 +90,7 @@ fn caps_follow_the_open_file_limit_and_answer_503_beyond() {
         assert!(held.len() <= 64, "served more than 128 connections");
     };
     assert_eq!(
-        busy.assert_busy()["error"],
+        assert_busy(&busy)["error"],
         "the server is at its connection limit; retry later"
     );
     assert!(!held.is_empty());
@@ -243,7 +103,7 @@ fn caps_follow_the_open_file_limit_and_answer_503_beyond() {
     let reply = server
         .connect()
         .request("POST", "/ofrep/v1/evaluate/flags", EVALUATE);
-    let body = reply.assert_busy();
+    let body = assert_busy(&reply);
     assert_eq!(body["errorCode"], "GENERAL");
     // Connections already served keep being served.
     let reply = held[0].request("POST", "/v1/evaluate", EVALUATE);
@@ -270,7 +130,7 @@ fn caps_follow_the_open_file_limit_and_answer_503_beyond() {
 /// and recovers once descriptors are free again.
 #[test]
 fn accepting_backs_off_when_out_of_file_descriptors() {
-    let server = Server::start(48, &["--max-connections", "1000", "--max-streams", "10"]);
+    let server = start(48, &["--max-connections", "1000", "--max-streams", "10"]);
     server.wait_for_log("warning about the cap", |log| {
         log.contains("--max-connections is above what the open-file limit leaves room for")
     });
