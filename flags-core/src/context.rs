@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use crate::error::{Diagnostic, Error};
 use crate::json::{self, Kind};
-use crate::path::{Path, format_segs};
+use crate::json_path::{Path, format_segs};
 
 /// The attributes of whoever a flag is evaluated for, borrowed.
 ///

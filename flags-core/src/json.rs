@@ -8,7 +8,7 @@
 
 use std::borrow::Cow;
 
-use crate::path::Seg;
+use crate::json_path::Seg;
 
 /// Deepest nesting accepted, counting the top-level value as one level.
 pub(crate) const MAX_DEPTH: usize = 64;

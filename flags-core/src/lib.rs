@@ -81,8 +81,8 @@ mod eval;
 mod file;
 mod ids;
 mod json;
+mod json_path;
 mod model;
-mod path;
 #[cfg(feature = "remote")]
 pub mod remote;
 mod semver;

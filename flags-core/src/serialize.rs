@@ -7,8 +7,8 @@
 //! decimal form; ramp times as written.
 
 use crate::decimal::format_basis_points;
+use crate::json_path::push_json_string;
 use crate::model::{Flag, IdSet, Rollout, Snapshot, Targets, Test};
-use crate::path::push_json_string;
 
 impl Snapshot {
     /// The snapshot as normalized, compact JSON (a valid flag file).

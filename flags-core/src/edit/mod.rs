@@ -51,8 +51,8 @@ use std::ops::Range;
 use crate::decimal::{self, BpError};
 use crate::error::Error;
 use crate::json::{self, Kind, Member, Node};
+use crate::json_path::push_json_string;
 use crate::model::{Rollout, Snapshot};
-use crate::path::push_json_string;
 use crate::timestamp::parse_millis;
 
 use crate::validate::{FLAG_FIELDS as FLAG_ORDER, MAX_KEY_LEN, TOP_FIELDS as TOP_ORDER};
@@ -1110,7 +1110,7 @@ mod tests {
 
     #[test]
     fn detects_the_style_of_the_example() {
-        let text = include_str!("../../examples/flags.json");
+        let text = include_str!("../../../examples/flags.json");
         let root = json::parse(text).expect("valid");
         let style = Style::detect(text, &root);
         assert_eq!(style.colon, ": ");

@@ -11,8 +11,8 @@ use crate::bucket::Prefix;
 use crate::decimal::{self, BpError};
 use crate::error::{Diagnostic, Error};
 use crate::json::{self, Kind, Member, Node};
+use crate::json_path::{Path, format_segs, quote};
 use crate::model::{Condition, Flag, IdSet, RampPoint, Rollout, Snapshot, Targets, Test, Variant};
-use crate::path::{Path, format_segs, quote};
 use crate::semver::Bound;
 use crate::timestamp::parse_millis;
 
