@@ -82,6 +82,7 @@ mod file;
 mod ids;
 mod json;
 mod json_path;
+mod load;
 mod model;
 #[cfg(feature = "remote")]
 pub mod remote;

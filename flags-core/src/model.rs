@@ -1,14 +1,14 @@
-//! The validated, immutable flag set ([`Snapshot`]) and its parts.
+//! The validated, immutable flag set ([`Snapshot`]) and its parts: plain
+//! data with the accessors callers read and the small rules evaluation asks
+//! of it (a condition holds, a ramp's percentage at a time). Making one
+//! from bytes or a file is `load`'s job, checking it `validate`'s.
 
 use std::collections::HashMap;
-use std::path::Path as FsPath;
-use std::sync::Arc;
 
 use foldhash::fast::RandomState;
 
 use crate::bucket::Prefix;
 use crate::context::Context;
-use crate::error::Error;
 use crate::semver::{Bound, Version};
 use crate::timestamp::Timestamp;
 
@@ -36,32 +36,9 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
-    /// Parses and validates a flag file held in memory. Errors name the
-    /// source `<input>`.
-    pub fn from_slice(bytes: &[u8]) -> Result<Self, Error> {
-        crate::validate::snapshot(bytes, Arc::from("<input>"))
-    }
-
-    /// Parses and validates a flag file held in memory, naming it `source`
-    /// in errors (a file name, a URL).
-    pub fn from_slice_named(bytes: &[u8], source: &str) -> Result<Self, Error> {
-        crate::validate::snapshot(bytes, Arc::from(source))
-    }
-
-    /// Reads, parses and validates the flag file at `path`. Anything but a
-    /// regular file (a named pipe, a device, a directory) and a file over
-    /// [`DEFAULT_MAX_FILE_BYTES`](crate::DEFAULT_MAX_FILE_BYTES) are refused
-    /// without blocking or reading it whole.
-    pub fn from_path(path: impl AsRef<FsPath>) -> Result<Self, Error> {
-        let path = path.as_ref();
-        let bytes = crate::file::read_flag_file(path, crate::DEFAULT_MAX_FILE_BYTES)
-            .map_err(|e| Error::io(path, e))?;
-        Self::from_slice_named(&bytes, &path.display().to_string())
-    }
-
     /// No flags and no version: what a source serves before it has a good
     /// file (every flag is off, `FLAG_NOT_FOUND`).
-    #[cfg(feature = "watch")]
+    #[cfg(any(feature = "watch", feature = "remote"))]
     pub(crate) fn empty() -> Self {
         Snapshot {
             version: "".into(),

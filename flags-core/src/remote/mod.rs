@@ -100,8 +100,8 @@ use tokio::time::Instant;
 use crate::error::Error;
 use crate::file::{DEFAULT_MAX_FILE_BYTES, read_flag_file, write_atomically};
 use crate::json::{self, Kind};
+use crate::load::content_version;
 use crate::model::Snapshot;
-use crate::validate::content_version;
 use crate::watch::{Published, ReloadEvent, SnapshotGuard, SourceStatus, Start};
 
 /// Largest `/v1/flags` body accepted; a bigger one is a bad answer.

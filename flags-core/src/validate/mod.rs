@@ -3,18 +3,22 @@
 //! Syntax errors (and invalid UTF-8) stop at the first one: nothing after it
 //! can be read reliably. Everything else is collected, so one run of
 //! `flags check` lists every typo, wrong type and out-of-range value.
+//!
+//! This module checks the document (its top-level fields, the `pilots`
+//! and `flags` objects) and holds the checks every part uses (objects and
+//! their keys, strings, percentages, id lists); [`flag`] checks each flag.
+//! The result has no version yet: `load` names it by its content hash.
+
+mod flag;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::bucket::Prefix;
 use crate::decimal::{self, BpError};
 use crate::error::{Diagnostic, Error};
 use crate::json::{self, Kind, Member, Node};
 use crate::json_path::{Path, format_segs, quote};
-use crate::model::{Condition, Flag, IdSet, RampPoint, Rollout, Snapshot, Targets, Test, Variant};
-use crate::semver::Bound;
-use crate::timestamp::parse_millis;
+use crate::model::{Flag, IdSet, Snapshot, Targets};
 
 /// The flag file versions this build understands.
 pub const SUPPORTED_VERSIONS: &[u32] = &[1];
@@ -36,13 +40,11 @@ pub(crate) const FLAG_FIELDS: &[&str] = &[
     "salt",
     "variants",
 ];
-const CONDITION_FIELDS: &[&str] = &["attribute", "op", "value", "values"];
-const RAMP_FIELDS: &[&str] = &["at", "percentage"];
-const VARIANT_FIELDS: &[&str] = &["name", "weight"];
-const OPS: &[&str] = &["in", "not_in", "semver_gte", "semver_lt"];
 /// Longest flag key.
 pub(crate) const MAX_KEY_LEN: usize = 128;
 
+/// Parses and validates `bytes`, naming them `source` in diagnostics. The
+/// snapshot's `version` is left for the caller to fill in (see `load`).
 pub(crate) fn snapshot(bytes: &[u8], source: Arc<str>) -> Result<Snapshot, Error> {
     let text = match std::str::from_utf8(bytes) {
         Ok(text) => text,
@@ -77,7 +79,7 @@ pub(crate) fn snapshot(bytes: &[u8], source: Arc<str>) -> Result<Snapshot, Error
         errors: Vec::new(),
         locator: json::Locator::new(text),
     };
-    let snapshot = v.root(&root, content_version(bytes));
+    let snapshot = v.root(&root);
     if v.errors.is_empty() {
         if let Some(snapshot) = snapshot {
             return Ok(snapshot);
@@ -335,7 +337,7 @@ impl<'t> Validator<'t> {
         ok.then_some(Targets(targets))
     }
 
-    fn root(&mut self, root: &Node<'_>, version: Box<str>) -> Option<Snapshot> {
+    fn root(&mut self, root: &Node<'_>) -> Option<Snapshot> {
         let path = Path::Root;
         let fields = self.object(root, &path, Some(TOP_FIELDS), "a JSON object")?;
         // An unsupported version means the rest may follow other rules:
@@ -382,7 +384,7 @@ impl<'t> Validator<'t> {
             index.insert(flag.key.clone(), i);
         }
         Some(Snapshot {
-            version,
+            version: Box::default(),
             kill_all,
             pilots,
             flags,
@@ -417,419 +419,11 @@ impl<'t> Validator<'t> {
         }
         ok.then_some(flags)
     }
-
-    fn flag(&mut self, key: &str, node: &Node<'_>, path: &Path<'_>) -> Option<Flag> {
-        let fields = self.object(node, path, Some(FLAG_FIELDS), "a flag object")?;
-        let mut ok = true;
-        let text = |v: &mut Self, name: &str, non_empty: bool| -> Option<Option<Box<str>>> {
-            match fields.get(name) {
-                None => Some(None),
-                Some(node) => {
-                    let p = path.key(name);
-                    let s = if non_empty {
-                        v.non_empty(node, &p)
-                    } else {
-                        v.string(node, &p)
-                    };
-                    s.map(|s| Some(Box::from(s)))
-                }
-            }
-        };
-        let description = text(self, "description", false);
-        let owner = text(self, "owner", false);
-        let bucket_by = text(self, "bucket_by", true);
-        let salt = text(self, "salt", true);
-        let killed = match fields.get("killed") {
-            Some(node) => self.boolean(node, &path.key("killed")),
-            None => Some(false),
-        };
-        let requires = match fields.get("requires") {
-            Some(node) => self.conditions(node, &path.key("requires")),
-            None => Some(Vec::new()),
-        };
-        let deny = match fields.get("deny") {
-            Some(node) => self.targets(node, &path.key("deny")),
-            None => Some(Targets::default()),
-        };
-        let pilots = match fields.get("pilots") {
-            Some(node) => self.targets(node, &path.key("pilots")),
-            None => Some(Targets::default()),
-        };
-        let rollout = match (fields.get("percentage"), fields.get_member("ramp")) {
-            (Some(_), Some(ramp)) => {
-                ok = false;
-                self.error(
-                    ramp.value.at,
-                    &path.key("ramp"),
-                    "`percentage` and `ramp` cannot both be set: keep one",
-                );
-                None
-            }
-            (Some(node), None) => self
-                .percentage(node, &path.key("percentage"))
-                .map(Rollout::Percentage),
-            (None, Some(ramp)) => self.ramp(&ramp.value, &path.key("ramp")).map(Rollout::Ramp),
-            (None, None) => Some(Rollout::Unset),
-        };
-        let variants = match fields.get("variants") {
-            Some(node) => self.variants(node, &path.key("variants")),
-            None => Some(Vec::new()),
-        };
-        let (description, owner, bucket_by, salt) = (description?, owner?, bucket_by?, salt?);
-        let (killed, requires, deny, pilots) = (killed?, requires?, deny?, pilots?);
-        let (rollout, variants) = (rollout?, variants?);
-        if !ok {
-            return None;
-        }
-        let salt_text = salt.as_deref().unwrap_or(key);
-        Some(Flag {
-            bucket_prefix: Prefix::new(salt_text, ":"),
-            variant_prefix: Prefix::new(salt_text, ":variant:"),
-            key: key.into(),
-            description,
-            owner,
-            killed,
-            requires,
-            deny,
-            pilots,
-            rollout,
-            bucket_by,
-            salt,
-            variants,
-        })
-    }
-
-    fn conditions(&mut self, node: &Node<'_>, path: &Path<'_>) -> Option<Vec<Condition>> {
-        let Kind::Array(items) = &node.kind else {
-            self.wrong_type(node, path, "a list of conditions");
-            return None;
-        };
-        let mut out = Vec::with_capacity(items.len());
-        let mut ok = true;
-        for (i, item) in items.iter().enumerate() {
-            match self.condition(item, &path.index(i)) {
-                Some(c) => out.push(c),
-                None => ok = false,
-            }
-        }
-        ok.then_some(out)
-    }
-
-    fn condition(&mut self, node: &Node<'_>, path: &Path<'_>) -> Option<Condition> {
-        let fields = self.object(
-            node,
-            path,
-            Some(CONDITION_FIELDS),
-            "a condition object {attribute, op, value|values}",
-        )?;
-        let attribute = self
-            .require(&fields, "attribute", path)
-            .and_then(|n| self.non_empty(n, &path.key("attribute")));
-        let op = self.require(&fields, "op", path).and_then(|n| {
-            let p = path.key("op");
-            let op = self.string(n, &p)?;
-            if OPS.contains(&op) {
-                Some(op)
-            } else {
-                self.error(
-                    n.at,
-                    &p,
-                    format!(
-                        "unknown op {}; expected one of: {}",
-                        quote(op),
-                        OPS.join(", ")
-                    ),
-                );
-                None
-            }
-        });
-        let Some(op) = op else {
-            self.operands_of_unknown_op(&fields, path);
-            return None;
-        };
-        let list_op = matches!(op, "in" | "not_in");
-        let (wanted, unwanted) = if list_op {
-            ("values", "value")
-        } else {
-            ("value", "values")
-        };
-        if let Some(m) = fields.get_member(unwanted) {
-            let hint = if list_op {
-                "a list of strings in `values`"
-            } else {
-                "one version in `value`"
-            };
-            self.error(
-                m.key_at,
-                &path.key(unwanted),
-                format!("op \"{op}\" does not take `{unwanted}`; it takes {hint}"),
-            );
-        }
-        let operand = self.require(&fields, wanted, path)?;
-        let operand_path = path.key(wanted);
-        let test = if list_op {
-            let ids = self.id_list(operand, &operand_path)?;
-            if op == "in" {
-                Test::In(ids)
-            } else {
-                Test::NotIn(ids)
-            }
-        } else {
-            let bound = self.version(operand, &operand_path)?;
-            if op == "semver_gte" {
-                Test::SemverGte(bound)
-            } else {
-                Test::SemverLt(bound)
-            }
-        };
-        Some(Condition {
-            attribute: attribute?.into(),
-            test,
-        })
-    }
-
-    /// The operands of a condition whose `op` is missing or unknown. Which
-    /// one the op takes is not known, so each one present is checked by its
-    /// own shape: every op that takes `values` takes a list of strings, and
-    /// every op that takes `value` a semantic version. A condition with
-    /// neither, or with both, is wrong whatever the op.
-    fn operands_of_unknown_op(&mut self, fields: &Fields<'_, '_>, path: &Path<'_>) {
-        let values = fields.get_member("values");
-        let value = fields.get_member("value");
-        if let Some(m) = values {
-            let _ = self.id_list(&m.value, &path.key("values"));
-        }
-        if let Some(m) = value {
-            let _ = self.version(&m.value, &path.key("value"));
-        }
-        const TAKES: &str = "a condition takes one version in `value` (semver_gte, semver_lt) \
-                             or a list of strings in `values` (in, not_in)";
-        match (value, values) {
-            (None, None) => {
-                self.error(
-                    fields.at,
-                    path,
-                    format!("missing `value` or `values`: {TAKES}"),
-                );
-            }
-            (Some(value), Some(values)) => {
-                // Reported at the later of the two, as a duplicate key is.
-                let (later, name, other) = if value.key_at > values.key_at {
-                    (value, "value", "values")
-                } else {
-                    (values, "values", "value")
-                };
-                self.error(
-                    later.key_at,
-                    &path.key(name),
-                    format!("`{name}` given with `{other}`: {TAKES}, not both"),
-                );
-            }
-            _ => {}
-        }
-    }
-
-    /// A semantic version (the operand of `semver_gte` and `semver_lt`).
-    fn version(&mut self, node: &Node<'_>, path: &Path<'_>) -> Option<Bound> {
-        let text = self.string(node, path)?;
-        let bound = Bound::parse(text);
-        if bound.is_none() {
-            self.error(
-                node.at,
-                path,
-                format!(
-                    "invalid semantic version {}: expected MAJOR.MINOR.PATCH as in SemVer 2.0, such as 3.2.0",
-                    quote(text)
-                ),
-            );
-        }
-        bound
-    }
-
-    fn ramp(&mut self, node: &Node<'_>, path: &Path<'_>) -> Option<Vec<RampPoint>> {
-        let Kind::Array(items) = &node.kind else {
-            self.wrong_type(node, path, "a list of ramp points {at, percentage}");
-            return None;
-        };
-        if items.is_empty() {
-            self.error(
-                node.at,
-                path,
-                "expected at least one ramp point, found an empty list",
-            );
-            return None;
-        }
-        let mut points = Vec::with_capacity(items.len());
-        let mut ok = true;
-        // The previous point's time, when it could be read: each point must
-        // come after the one before it.
-        let mut previous: Option<(i64, &str)> = None;
-        for (i, item) in items.iter().enumerate() {
-            let item_path = path.index(i);
-            let Some(fields) = self.object(
-                item,
-                &item_path,
-                Some(RAMP_FIELDS),
-                "a ramp point {at, percentage}",
-            ) else {
-                ok = false;
-                previous = None;
-                continue;
-            };
-            let at = self.require(&fields, "at", &item_path).and_then(|n| {
-                let p = item_path.key("at");
-                let text = self.string(n, &p)?;
-                match parse_millis(text) {
-                    Some(ms) => Some((n, ms, text)),
-                    None => {
-                        self.error(
-                            n.at,
-                            &p,
-                            format!("invalid time {}: expected an RFC 3339 time with an offset, such as 2026-11-21T00:00:00Z", quote(text)),
-                        );
-                        None
-                    }
-                }
-            });
-            if let (Some((n, ms, text)), Some((prev_ms, prev_text))) = (at, previous) {
-                if ms <= prev_ms {
-                    self.error(
-                        n.at,
-                        &item_path.key("at"),
-                        format!(
-                            "ramp times must strictly increase: {} is not after {}",
-                            quote(text),
-                            quote(prev_text)
-                        ),
-                    );
-                    ok = false;
-                }
-            }
-            previous = at.map(|(_, ms, text)| (ms, text));
-            let bp = self
-                .require(&fields, "percentage", &item_path)
-                .and_then(|n| self.percentage(n, &item_path.key("percentage")));
-            match (at, bp) {
-                (Some((_, at, text)), Some(bp)) => points.push(RampPoint {
-                    at,
-                    at_text: text.into(),
-                    bp,
-                }),
-                _ => ok = false,
-            }
-        }
-        ok.then_some(points)
-    }
-
-    fn variants(&mut self, node: &Node<'_>, path: &Path<'_>) -> Option<Vec<Variant>> {
-        let Kind::Array(items) = &node.kind else {
-            self.wrong_type(node, path, "a list of variants {name, weight}");
-            return None;
-        };
-        if items.is_empty() {
-            self.error(
-                node.at,
-                path,
-                "expected at least one variant, found an empty list",
-            );
-            return None;
-        }
-        let mut variants: Vec<Variant> = Vec::with_capacity(items.len());
-        let mut names: Vec<(&str, usize)> = Vec::with_capacity(items.len());
-        let mut names_ok = true;
-        let mut weights_ok = true;
-        let mut total = 0;
-        for (i, item) in items.iter().enumerate() {
-            let item_path = path.index(i);
-            let Some(fields) = self.object(
-                item,
-                &item_path,
-                Some(VARIANT_FIELDS),
-                "a variant {name, weight}",
-            ) else {
-                names_ok = false;
-                weights_ok = false;
-                continue;
-            };
-            let name = self.require(&fields, "name", &item_path).and_then(|n| {
-                let p = item_path.key("name");
-                let name = self.non_empty(n, &p)?;
-                // Names are returned to callers (JSON, C strings, PHP, Dart);
-                // a control character, NUL above all, cannot come out the
-                // same everywhere.
-                if let Some(c) = name.chars().find(|c| c.is_control()) {
-                    self.error(
-                        n.at,
-                        &p,
-                        format!(
-                            "invalid variant name {}: expected no control characters \
-                             (U+0000 to U+001F, U+007F to U+009F), found U+{:04X}",
-                            quote(name),
-                            u32::from(c)
-                        ),
-                    );
-                    return None;
-                }
-                if let Some(&(_, first_at)) = names.iter().find(|(seen, _)| *seen == name) {
-                    let (line, column) = self.line_col(first_at);
-                    self.error(
-                        n.at,
-                        &p,
-                        format!(
-                            "duplicate variant name {} (first at line {line}, column {column})",
-                            quote(name)
-                        ),
-                    );
-                    return None;
-                }
-                names.push((name, n.at));
-                Some(name)
-            });
-            let weight = self
-                .require(&fields, "weight", &item_path)
-                .and_then(|n| self.percentage(n, &item_path.key("weight")));
-            match weight {
-                Some(w) => total += w,
-                None => weights_ok = false,
-            }
-            match (name, weight) {
-                (Some(name), Some(weight)) => variants.push(Variant {
-                    name: name.into(),
-                    weight,
-                }),
-                _ => names_ok = false,
-            }
-        }
-        // The sum is checked whenever every weight could be read, so a
-        // duplicate name and a bad total are reported together.
-        if weights_ok && total != decimal::FULL {
-            self.error(
-                node.at,
-                path,
-                format!(
-                    "variant weights must sum to exactly 100, found {}",
-                    decimal::format_basis_points(total)
-                ),
-            );
-            return None;
-        }
-        if !(names_ok && weights_ok) {
-            return None;
-        }
-        Some(variants)
-    }
 }
 
-/// The content hash behind [`Snapshot::version`].
-pub(crate) fn content_version(bytes: &[u8]) -> Box<str> {
-    use std::hash::Hasher as _;
-    let mut hasher = siphasher::sip128::SipHasher24::new_with_keys(0, 0);
-    hasher.write(bytes);
-    let hash = siphasher::sip128::Hasher128::finish128(&hasher).as_u128();
-    format!("{hash:032x}").into()
-}
-
-fn valid_flag_key(key: &str) -> bool {
+/// The rule for flag keys (`docs/flag-file.md`, "Keys"): 1 to
+/// [`MAX_KEY_LEN`] characters of `A-Z a-z 0-9 _ - .`.
+pub(crate) fn valid_flag_key(key: &str) -> bool {
     (1..=MAX_KEY_LEN).contains(&key.len())
         && key
             .bytes()

@@ -164,8 +164,8 @@ use notify::{EventKind, RecommendedWatcher, RecursiveMode, Watcher as _};
 
 use crate::error::Error;
 use crate::file::{DEFAULT_MAX_FILE_BYTES, read_flag_file, write_atomically};
+use crate::load::content_version;
 use crate::model::Snapshot;
-use crate::validate::content_version;
 
 /// How a [`FileSource`] watches its file.
 ///
