@@ -114,7 +114,7 @@ fn describe(kind: &fs::FileType) -> &'static str {
 /// one, never a part: a temporary file in the same directory
 /// (`.NAME.PID.N.tmp`), `fsync`, rename over `path`, then `fsync` of the
 /// directory (best effort). The temporary file is removed on failure.
-#[cfg(feature = "watch")]
+#[cfg(any(feature = "watch", feature = "remote"))]
 pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
     use std::io::Write as _;
     use std::sync::atomic::{AtomicU64, Ordering};

@@ -88,6 +88,8 @@ mod model;
 pub mod remote;
 mod semver;
 mod serialize;
+#[cfg(any(feature = "watch", feature = "remote"))]
+pub mod source;
 mod timestamp;
 mod validate;
 #[cfg(feature = "watch")]

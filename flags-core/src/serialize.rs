@@ -34,16 +34,6 @@ impl Snapshot {
     }
 }
 
-impl Snapshot {
-    /// The file-wide part of the normalized JSON: `kill_all` and `pilots`.
-    #[cfg(feature = "watch")]
-    pub(crate) fn globals_json(&self) -> String {
-        let mut out = String::from(if self.kill_all { "true" } else { "false" });
-        targets(&mut out, &self.pilots);
-        out
-    }
-}
-
 impl Flag {
     /// The flag's normalized JSON object (as it appears in
     /// [`Snapshot::to_json`]): equal strings mean equal behaviour.
@@ -181,7 +171,9 @@ impl<'o> Fields<'o> {
     }
 }
 
-fn targets(out: &mut String, targets: &Targets) {
+/// Writes `{"attribute": [ids...], ...}` (also what change detection
+/// compares of the file-wide `pilots`).
+pub(crate) fn targets(out: &mut String, targets: &Targets) {
     out.push('{');
     for (i, (attribute, ids)) in targets.0.iter().enumerate() {
         if i > 0 {

@@ -19,8 +19,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use flags_core::Snapshot;
-use flags_core::remote::{RemoteOptions, RemoteSource};
-use flags_core::watch::{Changes, ReloadEvent};
+use flags_core::remote::{Changes, ReloadEvent, RemoteOptions, RemoteSource};
 
 const DEADLINE: Duration = Duration::from_secs(5);
 
