@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 /// Everything that can go wrong in this crate: an unreadable file, a flag
 /// file or context that fails validation, a malformed time, or an edit
-/// that cannot be made ([`crate::edit`]).
+/// that cannot be made (`edit`, cargo feature `edit`).
 ///
 /// Validation errors carry every problem found as [`Diagnostic`]s; the
 /// `Display` form prints one per line as `SOURCE:LINE:COL: PATH: message`.
@@ -45,6 +45,7 @@ enum ErrorKind {
     Time { text: String },
     /// An edit that cannot be made (see `edit`): an unknown flag, a key
     /// that already exists, a value out of range.
+    #[cfg(feature = "edit")]
     #[error("{message}")]
     Edit { message: String },
 }
@@ -106,6 +107,7 @@ impl Error {
         }
     }
 
+    #[cfg(feature = "edit")]
     pub(crate) fn edit(message: impl Into<String>) -> Self {
         Self {
             kind: ErrorKind::Edit {

@@ -17,7 +17,9 @@ pub(crate) const MAX_DEPTH: usize = 64;
 pub(crate) struct Node<'a> {
     /// Byte offset of the value's first character.
     pub at: usize,
-    /// Byte offset just past the value's last character.
+    /// Byte offset just past the value's last character (what edits
+    /// replace; validation needs only the start).
+    #[cfg_attr(not(feature = "edit"), allow(dead_code))]
     pub end: usize,
     pub kind: Kind<'a>,
 }

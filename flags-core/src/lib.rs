@@ -54,27 +54,42 @@
 //! - [`Context`]: borrowed attributes, free to build; [`OwnedContext`] for
 //!   contexts built once (from JSON, from another language) and reused.
 //!
-//! - [`edit`]: changes to a flag file's text (set a percentage, add pilots,
-//!   kill a flag) that keep its layout, key order and untouched content.
-//! - `watch` (cargo feature `watch`): a hot-reloading file source that
-//!   swaps in a new snapshot atomically and keeps the last good one when an
-//!   edit is bad.
-//! - `remote` (cargo feature `remote`): a flag-server source with ETags, a
-//!   change stream and an offline cache file.
+//! With cargo features:
+//! - `watch`: a hot-reloading file source that swaps in a new snapshot
+//!   atomically and keeps the last good one when an edit is bad.
+//! - `remote`: a flag-server source with ETags, a change stream and an
+//!   offline cache file.
+//! - `source` (with `watch` or `remote`): what both sources share: the
+//!   status, the reload events and the changes between two snapshots.
+//! - `edit`: changes to a flag file's text (set a percentage, add pilots,
+//!   kill a flag) that keep its layout, key order and untouched content,
+//!   and the atomic replacement of a file to write them with.
+//!
+//! # Where things are
+//! Loading (bytes or a path to a validated snapshot, and the content hash
+//! that names it) is in `load.rs`; the checks in `validate/`; the snapshot
+//! itself, plain data, in `model.rs`; evaluation in `eval.rs` and
+//! `bucket.rs`; normalized JSON output in `serialize.rs`; the JSON parser
+//! in `json.rs` and the paths its messages print in `json_path.rs`;
+//! reading a flag file safely and writing one atomically in `file.rs`.
+//! The sources live in `source/`, `watch/` and `remote/`, the editor in
+//! `edit/`.
 //!
 //! # What it does not do
 //! Evaluation reads no clock (pass [`now()`] or any [`Timestamp`]), does no
 //! I/O and never allocates. With no features enabled the crate starts no
 //! threads, watches no files and opens no sockets: `watch` adds file
 //! watching (one worker thread, or none with `FileSource::open_on_access`),
-//! `remote` adds an HTTP client for a flag server. Serving flags over HTTP
-//! lives in `flags-server`.
+//! `remote` adds an HTTP client for a flag server; `edit` does no I/O but
+//! its atomic file replacement. Serving flags over HTTP lives in
+//! `flags-server`.
 
 #![forbid(unsafe_code)]
 
 mod bucket;
 mod context;
 mod decimal;
+#[cfg(feature = "edit")]
 pub mod edit;
 mod error;
 mod eval;
