@@ -43,7 +43,9 @@
 //! ```
 //!
 //! Edits do no I/O: reading, writing and auditing are the caller's job
-//! (`flags set`, `flags kill`, ... in `flags-server`).
+//! (`flags set`, `flags kill`, ... in `flags-server`), which writes the
+//! result with [`replace_atomically`]: the file is replaced whole, with a
+//! last check of what it holds just before the rename.
 //!
 //! # Why a hand-written editor
 //! The `cst` feature of `jsonc-parser` (0.34) edits JSON keeping comments
@@ -70,6 +72,8 @@ use crate::validate::{MAX_KEY_LEN, valid_flag_key};
 mod plan;
 mod style;
 mod syntax;
+
+pub use crate::file::{ReplaceError, Replaced, is_temporary_file_of, replace_atomically};
 
 use plan::{Splice, Tree};
 

@@ -147,13 +147,14 @@
 //! then). Callbacks run on the accessing thread, inside that access.
 
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::mpsc::{self, Sender};
 use std::thread;
 use std::time::Duration;
 
 use crate::error::Error;
+use crate::file::directory_of;
 use crate::model::Snapshot;
 
 mod fingerprint;
@@ -455,12 +456,4 @@ impl fmt::Debug for FileSource {
             .field("version", &self.inner.shared.published.load().version())
             .finish_non_exhaustive()
     }
-}
-
-/// The directory holding `abs` (`.` for a bare name).
-fn directory_of(abs: &Path) -> PathBuf {
-    abs.parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."))
-        .to_path_buf()
 }

@@ -2,13 +2,14 @@
 //! and settling what an interrupted edit left behind (its journal and its
 //! temporary files).
 
-use std::ffi::{OsStr, OsString};
+use std::ffi::OsString;
 use std::fs::{self, OpenOptions, Permissions};
 use std::io::{self, BufRead as _, Write as _};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use flags_core::Snapshot;
+use flags_core::edit::{ReplaceError, is_temporary_file_of, replace_atomically};
 use serde::{Deserialize, Serialize};
 
 /// The bytes of a flag file, read for editing, and its permissions.
@@ -127,6 +128,28 @@ pub(crate) fn test_stop(point: &str) {
 #[cfg(not(debug_assertions))]
 pub(crate) fn test_stop(_point: &str) {}
 
+/// Test hook, debug builds only, not for operators: with
+/// `FLAGS_TEST_PAUSE_BEFORE_WRITE_MS=N` an edit says
+/// `FLAGS_TEST_PAUSE_BEFORE_WRITE_MS: pausing N ms before writing` on stderr
+/// and sleeps N ms after it is computed and before the file is written, so
+/// that a test can change the file in between and see the conflict
+/// refusal.
+#[cfg(debug_assertions)]
+pub(crate) fn test_pause() {
+    const PAUSE_ENV: &str = "FLAGS_TEST_PAUSE_BEFORE_WRITE_MS";
+    if let Some(ms) = std::env::var(PAUSE_ENV)
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        // Said on stderr so that the test knows the file has been read.
+        eprintln!("{PAUSE_ENV}: pausing {ms} ms before writing");
+        std::thread::sleep(Duration::from_millis(ms));
+    }
+}
+
+#[cfg(not(debug_assertions))]
+pub(crate) fn test_pause() {}
+
 /// Why [`replace`] wrote nothing.
 pub(crate) enum WriteError {
     /// The file no longer holds the bytes the edit was made on.
@@ -134,40 +157,12 @@ pub(crate) enum WriteError {
     Io(String),
 }
 
-/// `.NAME.PID.NANOS.tmp` beside `path`: the temporary file of an edit.
-fn temp_path(path: &Path) -> PathBuf {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
-    let mut name = OsString::from(".");
-    name.push(path.file_name().unwrap_or_default());
-    name.push(format!(".{}.{nanos}.tmp", std::process::id()));
-    parent(path).join(name)
-}
-
-/// Whether `name` is one of [`temp_path`]'s names for the flag file named
-/// `file_name`: exactly `.` `file_name` `.` digits `.` digits `.tmp`.
-fn is_temp_of(name: &OsStr, file_name: &OsStr) -> bool {
-    let (name, file_name) = (name.as_encoded_bytes(), file_name.as_encoded_bytes());
-    let Some(rest) = name
-        .strip_prefix(b".")
-        .and_then(|r| r.strip_prefix(file_name))
-        .and_then(|r| r.strip_prefix(b"."))
-        .and_then(|r| r.strip_suffix(b".tmp"))
-    else {
-        return false;
-    };
-    let mut parts = rest.split(|&b| b == b'.');
-    let digits =
-        |p: Option<&[u8]>| p.is_some_and(|p| !p.is_empty() && p.iter().all(u8::is_ascii_digit));
-    digits(parts.next()) && digits(parts.next()) && parts.next().is_none()
-}
-
 /// Removes the temporary files of `path` that edits killed while writing
 /// them left behind (they can be megabytes each). Call it only while
 /// holding the [`DirLock`]: then no other `flags` command is writing one.
-/// Only regular files named exactly as [`temp_path`] names them for this
-/// flag file are removed; a note on stderr says which.
+/// Only regular files named exactly as [`replace_atomically`] names them
+/// for this flag file ([`is_temporary_file_of`]) are removed; a note on
+/// stderr says which.
 pub(crate) fn remove_stale_temps(path: &Path) {
     let Some(file_name) = path.file_name() else {
         return;
@@ -177,7 +172,8 @@ pub(crate) fn remove_stale_temps(path: &Path) {
     };
     for entry in entries.flatten() {
         let name = entry.file_name();
-        if !is_temp_of(&name, file_name) || !entry.file_type().is_ok_and(|t| t.is_file()) {
+        if !is_temporary_file_of(&name, file_name) || !entry.file_type().is_ok_and(|t| t.is_file())
+        {
             continue;
         }
         match fs::remove_file(entry.path()) {
@@ -195,15 +191,15 @@ pub(crate) fn remove_stale_temps(path: &Path) {
     }
 }
 
-/// Replaces `path` with `new`, atomically: a temporary file in the same
-/// directory, written and synced, with the original's permissions, is
-/// renamed over `path`, and the directory is synced. Just before the
-/// rename the file is read again: when it no longer holds `expected`,
-/// nothing is written. Between that check and the rename, `pending` (the
-/// edit's audit record) is written and synced as the journal beside the
-/// file, so that an edit killed after the rename is still audited (see
-/// [`reconcile`]); the caller appends the record and then removes the
-/// journal with [`remove_journal`].
+/// Replaces `path` with `new`, atomically ([`replace_atomically`]): a
+/// temporary file in the same directory, written and synced, with the
+/// original's permissions, is renamed over `path`, and the directory is
+/// synced. Just before the rename the file is read again: when it no
+/// longer holds `expected`, nothing is written. Between that check and the
+/// rename, `pending` (the edit's audit record) is written and synced as
+/// the journal beside the file, so that an edit killed after the rename is
+/// still audited (see [`reconcile`]); the caller appends the record and
+/// then removes the journal with [`remove_journal`].
 ///
 /// Another `flags` command cannot write in between (see [`DirLock`]); a
 /// write by another program that lands between that last read and the
@@ -220,44 +216,49 @@ pub(crate) fn replace(
     let io = |what: &str, e: io::Error| {
         WriteError::Io(format!("{name}: cannot {what}: {e}; nothing was written"))
     };
-    let dir = parent(path);
-    let temp = TempFile(temp_path(path));
-    let mut file = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&temp.0)
-        .map_err(|e| io("create a temporary file beside it", e))?;
-    file.write_all(new)
-        .map_err(|e| io("write the temporary file", e))?;
-    fs::set_permissions(&temp.0, permissions.clone())
-        .map_err(|e| io("set the temporary file's permissions", e))?;
-    file.sync_all()
-        .map_err(|e| io("sync the temporary file", e))?;
-    drop(file);
-    test_stop("temp-written");
+    let mut journaled = false;
+    let replaced = replace_atomically(path, new, Some(permissions), || {
+        test_stop("temp-written");
+        let current = match fs::symlink_metadata(path) {
+            Ok(meta) if meta.is_file() => {
+                fs::read(path).map_err(|e| Refusal::Io("read it again", e))?
+            }
+            // Replaced by a link or a directory, or deleted: changed all the same.
+            _ => return Err(Refusal::Conflict),
+        };
+        if current != expected {
+            return Err(Refusal::Conflict);
+        }
+        write_journal(path, pending).map_err(|e| Refusal::Io("write the edit's journal", e))?;
+        journaled = true;
+        test_stop("journal-written");
+        Ok(())
+    });
+    match replaced {
+        Ok(replaced) => {
+            // The new content is in place even when this failed: a warning.
+            if let Some(e) = replaced.dir_sync_error() {
+                eprintln!("warning: {name}: written, but syncing its directory failed: {e}");
+            }
+            test_stop("renamed");
+            Ok(())
+        }
+        Err(ReplaceError::Refused(Refusal::Conflict)) => Err(WriteError::Conflict),
+        Err(ReplaceError::Refused(Refusal::Io(what, e))) => Err(io(what, e)),
+        Err(ReplaceError::Io { step, source }) => {
+            // Only the rename comes after the journal.
+            if journaled {
+                let _ = fs::remove_file(journal_path(path));
+            }
+            Err(io(step, source))
+        }
+    }
+}
 
-    let current = match fs::symlink_metadata(path) {
-        Ok(meta) if meta.is_file() => fs::read(path).map_err(|e| io("read it again", e))?,
-        // Replaced by a link or a directory, or deleted: changed all the same.
-        _ => return Err(WriteError::Conflict),
-    };
-    if current != expected {
-        return Err(WriteError::Conflict);
-    }
-    write_journal(path, pending).map_err(|e| io("write the edit's journal", e))?;
-    test_stop("journal-written");
-    if let Err(e) = fs::rename(&temp.0, path) {
-        let _ = fs::remove_file(journal_path(path));
-        return Err(io("rename the temporary file over it", e));
-    }
-    std::mem::forget(temp);
-    // Make the rename itself durable. The new content is in place even
-    // when this fails, so that is a warning.
-    if let Err(e) = sync_dir(&dir) {
-        eprintln!("warning: {name}: written, but syncing its directory failed: {e}");
-    }
-    test_stop("renamed");
-    Ok(())
+/// Why the check just before the rename refused.
+enum Refusal {
+    Conflict,
+    Io(&'static str, io::Error),
 }
 
 fn sync_dir(dir: &Path) -> io::Result<()> {
@@ -266,15 +267,6 @@ fn sync_dir(dir: &Path) -> io::Result<()> {
     #[cfg(not(unix))]
     let _ = dir;
     Ok(())
-}
-
-/// A temporary file removed on drop unless it was renamed.
-struct TempFile(PathBuf);
-
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        let _ = fs::remove_file(&self.0);
-    }
 }
 
 /// One line of the audit log.
@@ -508,40 +500,4 @@ pub(crate) fn reconcile(path: &Path) -> Result<(), String> {
         record.summary
     );
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn temporary_file_names() {
-        let path = Path::new("dir/flags.json");
-        let temp = temp_path(path);
-        let name = temp.file_name().expect("a name");
-        assert_eq!(temp.parent(), Some(Path::new("dir")));
-        let file_name = OsStr::new("flags.json");
-        assert!(is_temp_of(name, file_name), "{name:?}");
-        for (name, theirs) in [
-            (".flags.json.123.456.tmp", true),
-            (".flags.json.1.0.tmp", true),
-            (".flags.json.123.tmp", false),
-            (".flags.json.123.456.789.tmp", false),
-            (".flags.json.12a.456.tmp", false),
-            (".flags.json..456.tmp", false),
-            (".flags.json.123.456.tmp.bak", false),
-            ("flags.json.123.456.tmp", false),
-            (".flags.json.edit-pending", false),
-            (".other.json.123.456.tmp", false),
-            (".flags.jsonx.123.456.tmp", false),
-            (".x.flags.json.123.456.tmp", false),
-        ] {
-            assert_eq!(is_temp_of(OsStr::new(name), file_name), theirs, "{name}");
-        }
-        // A flag file whose own name looks like a temporary file's.
-        assert!(!is_temp_of(
-            OsStr::new(".a.1.2.tmp.3.4.tmp"),
-            OsStr::new("a")
-        ));
-    }
 }
