@@ -5,6 +5,10 @@
 //!
 //! Duplicate keys are kept (in document order) so that the validator can
 //! report every one of them with both positions.
+//!
+//! One file of some 640 lines, a sixth of them tests: a recursive-descent
+//! parser whose parts (values, strings and their escapes, numbers, the
+//! positions of errors) call one another, and read best together.
 
 use std::borrow::Cow;
 

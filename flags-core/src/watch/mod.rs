@@ -49,7 +49,8 @@
 //!   on mounts where events never arrive: Docker single-file bind mounts,
 //!   Kubernetes `subPath` mounts, some network file systems. If the watcher
 //!   cannot be started (for example the inotify instance limit is reached),
-//!   the source relies on the poll alone.
+//!   the source relies on the poll alone, and
+//!   [`WatchOptions::watch_events`] off asks for that from the start.
 //!
 //! # Last good snapshot
 //! Only a completely parsed and validated file is ever stored. Any bad state

@@ -36,9 +36,14 @@ pub struct WatchOptions {
     /// [`FileSource::start`](super::FileSource::start) when the
     /// file is bad at start. Its directory must exist. Default: none.
     pub cache_path: Option<PathBuf>,
-    /// Whether to watch the directory for events at all (default true).
-    /// Turning it off leaves only the metadata poll; for tests of the poll.
-    #[doc(hidden)]
+    /// Whether to watch the file's directory for file system events
+    /// (default true). Off, no watcher is started and changes are noticed
+    /// by the metadata poll alone: for file systems whose events are
+    /// missing or misleading (network and FUSE mounts, some container
+    /// mounts), or to spare the inotify instances and watches a host has.
+    /// With [`poll_interval`](Self::poll_interval) zero as well, the file
+    /// is read again only by
+    /// [`FileSource::reload_now`](super::FileSource::reload_now).
     pub watch_events: bool,
 }
 
