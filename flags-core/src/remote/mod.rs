@@ -56,9 +56,9 @@
 //! # Cache file
 //! With [`RemoteOptions::cache_path`], every new snapshot's body is written
 //! to that file exactly as received: it is a valid flag file, readable by
-//! `flags check` or a `FileSource`. The write is
-//! atomic (a temporary file in the same directory, `fsync`, rename, then
-//! an `fsync` of the directory), so the cache is always a whole file. The
+//! `flags check` or a `FileSource`. The write is atomic (a temporary file
+//! in the same directory, `fsync`, rename, then an `fsync` of the
+//! directory), so the cache is always a whole file. The
 //! server's `ETag` goes to a small sidecar, `<cache_path>.etag` (the cached
 //! body's version and the ETag, one per line), which is used only while it
 //! matches the cached body.
@@ -80,6 +80,14 @@
 //! stops the thread at once, cancelling any request in flight, the
 //! stream included. Threads do not survive `fork()`: open the source in
 //! the process that uses it.
+//!
+//! # Inside
+//! This file is the [`RemoteSource`] API; [`RemoteOptions`] is in
+//! `options`. The background thread and its fetches are in `fetcher`, the
+//! cache file and its ETag sidecar in `cache`, the stream follower in
+//! `stream` and the Server-Sent Events parser it uses in `sse`. What is
+//! published (status, events, the snapshot itself) is `crate::source`,
+//! shared with `watch`.
 
 use std::fmt;
 use std::path::Path;

@@ -146,6 +146,15 @@
 //! non-atomic write is reported as a failure only if it is still bad at a
 //! check at least 100 ms later (it keeps being read at every check until
 //! then). Callbacks run on the accessing thread, inside that access.
+//!
+//! # Inside
+//! This file is the [`FileSource`] API; [`WatchOptions`] is in `options`.
+//! One reload attempt (read, hash, validate, swap or keep out, settle and
+//! report) is in `reload`, shared by both modes; the threaded mode's
+//! worker and its directory watch in `threaded`; the on-access schedule,
+//! its clock and the fork-safe lock in `fork_safe`; the metadata
+//! fingerprint both compare in `fingerprint`. What is published (status,
+//! events, the snapshot itself) is `crate::source`, shared with `remote`.
 
 use std::fmt;
 use std::path::Path;
