@@ -1,10 +1,8 @@
 //! The `flags` command: check, evaluate, serve and edit flag files.
 //!
-//! The binary is a thin dispatcher over these modules; the HTTP server is a
-//! library so that tests can drive [`server::app`] in-process.
+//! [`cli`] holds the commands, one module each; [`server`] is the HTTP
+//! server that `flags serve` runs, a library so that tests can drive
+//! [`server::app`] in-process.
 
-pub mod check;
-pub mod eval;
-pub mod ops;
-pub mod output;
+pub mod cli;
 pub mod server;

@@ -28,7 +28,7 @@ use super::errors::{self, Api};
 use super::limits;
 use super::metrics::Metrics;
 use super::ofrep;
-use crate::eval::response;
+use crate::cli::eval::response;
 
 /// Largest request body accepted.
 pub(crate) const BODY_LIMIT: usize = 64 * 1024;
@@ -606,7 +606,7 @@ async fn evaluate(State(state): State<AppState>, body: Result<Bytes, BytesReject
     #[derive(Serialize)]
     struct Body<'a> {
         version: &'a str,
-        results: Vec<crate::eval::Response<'a>>,
+        results: Vec<crate::cli::eval::Response<'a>>,
     }
     match serde_json::to_vec(&Body {
         version: snapshot.version(),

@@ -9,7 +9,7 @@ use flags_core::{Evaluation, OwnedContext, Snapshot, Timestamp};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
-use crate::output;
+use super::output;
 
 #[derive(clap::Args)]
 /// Options of `flags eval`.

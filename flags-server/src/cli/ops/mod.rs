@@ -21,7 +21,7 @@ use clap::ArgGroup;
 use flags_core::edit::{Document, parse_percentage};
 use flags_core::{Snapshot, Timestamp};
 
-use crate::output;
+use crate::cli::output;
 
 pub use diff::{changes, summary};
 
