@@ -3,15 +3,14 @@
 use std::process::ExitCode;
 
 use clap::Parser as _;
-use flags_server::cli::{Cli, Command, check, eval, ops, output};
-use flags_server::server;
+use flags_server::cli::{Cli, Command, check, eval, ops, output, serve};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let status = match cli.command {
         Command::Check { files } => check::run(&files),
         Command::Eval(args) => eval::run(&args),
-        Command::Serve(args) => server::run(args),
+        Command::Serve(args) => serve::run(args),
         Command::Ops(command) => ops::run(command),
     };
     // A closed stdout is not a failure (`flags status | head`); a write

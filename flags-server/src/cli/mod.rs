@@ -7,6 +7,7 @@ pub mod check;
 pub mod eval;
 pub mod ops;
 pub mod output;
+pub mod serve;
 
 use std::path::PathBuf;
 
@@ -37,7 +38,7 @@ pub enum Command {
     /// answered with an error and skipped.
     Eval(eval::Args),
     /// Serve flags over HTTP from a hot-reloading flag file.
-    Serve(crate::server::Args),
+    Serve(serve::Args),
     /// The operator commands (set, pilots, kill, ..., status, diff).
     #[command(flatten)]
     Ops(ops::Command),
