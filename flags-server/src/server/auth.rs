@@ -11,6 +11,7 @@
 
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
+use std::sync::Arc;
 
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
@@ -19,7 +20,6 @@ use axum::response::Response;
 use siphasher::sip128::{Hasher128, SipHasher24};
 use subtle::ConstantTimeEq;
 
-use super::app::AppState;
 use super::errors::{self, Api};
 
 pub(crate) struct Auth {
@@ -81,15 +81,11 @@ fn bearer_token(value: &str) -> Option<&str> {
 /// Rejects requests without an accepted token: 401 with `WWW-Authenticate`
 /// and an error in the API's shape that says only that a token is needed.
 pub(crate) async fn require(
-    State(state): State<AppState>,
+    State(auth): State<Arc<Auth>>,
     request: Request,
     next: Next,
 ) -> Response {
-    if state
-        .shared()
-        .auth
-        .allows(request.headers().get(header::AUTHORIZATION))
-    {
+    if auth.allows(request.headers().get(header::AUTHORIZATION)) {
         next.run(request).await
     } else {
         let mut response = errors::error(

@@ -21,7 +21,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
-use super::app::BODY_LIMIT;
+use super::limits::BODY_LIMIT;
 
 /// Longest piece of client input (a name, a value) echoed in an error.
 pub(crate) const MAX_ECHO: usize = 64;

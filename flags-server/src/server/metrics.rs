@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::UNIX_EPOCH;
 
 use axum::extract::{MatchedPath, Request, State};
@@ -15,8 +15,6 @@ use axum::middleware::Next;
 use axum::response::Response;
 use flags_core::watch::SourceStatus;
 use flags_core::{Evaluation, Reason, Snapshot};
-
-use super::app::AppState;
 
 const UNKNOWN_FLAG: &str = "(unknown)";
 const UNMATCHED_ROUTE: &str = "(unmatched)";
@@ -229,13 +227,17 @@ fn escape(value: &str) -> String {
 }
 
 /// Counts every request by matched route and status.
-pub(crate) async fn track(State(state): State<AppState>, request: Request, next: Next) -> Response {
+pub(crate) async fn track(
+    State(metrics): State<Arc<Metrics>>,
+    request: Request,
+    next: Next,
+) -> Response {
     let route = request
         .extensions()
         .get::<MatchedPath>()
         .map(|p| p.as_str().to_owned());
     let response = next.run(request).await;
-    state.shared().metrics.request(
+    metrics.request(
         route.as_deref().unwrap_or(UNMATCHED_ROUTE),
         response.status().as_u16(),
     );

@@ -10,10 +10,12 @@
 mod app;
 mod auth;
 mod errors;
+mod http;
 pub(crate) mod limits;
 pub(crate) mod memory;
 mod metrics;
 mod ofrep;
+mod state;
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -29,7 +31,8 @@ use tokio::sync::Semaphore;
 use tower::ServiceExt as _;
 use tracing::{debug, info, warn};
 
-pub use app::{AppState, Config, app};
+pub use app::app;
+pub use state::{AppState, Config};
 
 /// How long a client may take to send its request headers.
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);

@@ -28,8 +28,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use siphasher::sip128::{Hasher128, SipHasher24};
 
-use super::app::{self, AppState, json_bytes, not_modified, parse_context, with_etag};
 use super::errors::{self, Api, echo};
+use super::http::{self, json_bytes, not_modified, parse_context, with_etag};
+use super::state::AppState;
 
 #[derive(Deserialize)]
 struct Request<'a> {
@@ -92,7 +93,7 @@ fn context(
     state: &AppState,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<OwnedContext, (StatusCode, &'static str, String)> {
-    let body = app::body(body).map_err(|(status, message)| (status, "GENERAL", message))?;
+    let body = http::body(body).map_err(|(status, message)| (status, "GENERAL", message))?;
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(OwnedContext::new());
     }
@@ -103,7 +104,7 @@ fn context(
             format!("invalid request body: {e}"),
         )
     };
-    app::expect_object(&body).map_err(parse_error)?;
+    http::expect_object(&body).map_err(parse_error)?;
     let request: Request<'_> =
         serde_json::from_slice(&body).map_err(|e| parse_error(e.to_string()))?;
     let mut ctx = parse_context(request.context)

@@ -1,0 +1,112 @@
+//! Reading requests and writing responses: the body, JSON, ETags, the
+//! context.
+
+use axum::body::{Body, Bytes};
+use axum::extract::rejection::BytesRejection;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use flags_core::OwnedContext;
+use serde_json::value::RawValue;
+
+use super::errors;
+
+/// Most context problems listed in one error.
+const MAX_PROBLEMS: usize = 10;
+/// Longest single context problem in an error, in bytes.
+const MAX_PROBLEM: usize = 160;
+
+/// A JSON error body `{"error": "..."}` with `status`.
+pub(crate) fn json_error(status: StatusCode, message: impl Into<String>) -> Response {
+    errors::json_error(status, &message.into())
+}
+
+/// The request body, or the error to answer: 413 over [`super::limits::BODY_LIMIT`], 400
+/// when it cannot be read.
+pub(crate) fn body(body: Result<Bytes, BytesRejection>) -> Result<Bytes, (StatusCode, String)> {
+    body.map_err(|rejection| match rejection.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => (StatusCode::PAYLOAD_TOO_LARGE, errors::body_too_large()),
+        status => (status, "the request body could not be read".to_owned()),
+    })
+}
+
+/// Refuses a body that is not one JSON object (serde's derived
+/// `Deserialize` would read a struct from a list too).
+pub(crate) fn expect_object(body: &[u8]) -> Result<(), String> {
+    let raw: &RawValue =
+        serde_json::from_slice(body).map_err(|e| format!("the body is not JSON: {e}"))?;
+    let found = match raw.get().as_bytes().first() {
+        Some(b'{') => return Ok(()),
+        Some(b'[') => "a list",
+        Some(b'"') => "a string",
+        Some(b't' | b'f') => "a boolean",
+        Some(b'n') => "null",
+        _ => "a number",
+    };
+    Err(format!(
+        "the body must be a JSON object like {{\"context\": {{...}}}}, found {found}"
+    ))
+}
+
+/// A JSON response from already-serialized bytes.
+pub(crate) fn json_bytes(status: StatusCode, body: impl Into<Body>) -> Response {
+    (
+        status,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        body.into(),
+    )
+        .into_response()
+}
+
+/// Whether `If-None-Match` lists `etag` (or `*`); weak validators match too.
+pub(crate) fn not_modified(headers: &HeaderMap, etag: &str) -> bool {
+    headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|t| t.trim().trim_start_matches("W/"))
+        .any(|t| t == "*" || t == etag)
+}
+
+/// `response` with `ETag: etag` and `Cache-Control: no-cache`.
+pub(crate) fn with_etag(mut response: Response, etag: &str) -> Response {
+    if let Ok(value) = HeaderValue::from_str(etag) {
+        response.headers_mut().insert(header::ETAG, value);
+    }
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    response
+}
+
+/// Parses a context given as raw JSON text; the error names the attribute.
+pub(crate) fn parse_context(raw: Option<&RawValue>) -> Result<OwnedContext, String> {
+    let Some(raw) = raw else {
+        return Ok(OwnedContext::new());
+    };
+    OwnedContext::from_json(raw.get()).map_err(|e| {
+        let problems = e.diagnostics();
+        let mut details: Vec<String> = problems
+            .iter()
+            .take(MAX_PROBLEMS)
+            .map(|d| {
+                let message = errors::shorten(d.message(), MAX_PROBLEM);
+                match d.path() {
+                    "(root)" => format!("context: {message}"),
+                    // A quoted name (`["a.b"]`, `[""]`) follows without a dot.
+                    path if path.starts_with('[') => {
+                        format!("context{}: {message}", errors::echo(path))
+                    }
+                    path => format!("context.{}: {message}", errors::echo(path)),
+                }
+            })
+            .collect();
+        if problems.len() > MAX_PROBLEMS {
+            details.push(format!("and {} more", problems.len() - MAX_PROBLEMS));
+        }
+        details.join("; ")
+    })
+}
