@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
 use super::output;
+use crate::wire::{self, Answer};
 
 #[derive(clap::Args)]
 /// Options of `flags eval`.
@@ -40,16 +41,6 @@ struct Request<'a> {
     flag: Cow<'a, str>,
     #[serde(borrow, default)]
     context: Option<&'a RawValue>,
-}
-
-/// One result, as `flags eval` and `POST /v1/evaluate` write it.
-#[derive(Serialize)]
-pub(crate) struct Response<'a> {
-    flag: &'a str,
-    enabled: bool,
-    variant: Option<&'a str>,
-    reason: &'static str,
-    bucket: Option<u16>,
 }
 
 #[derive(Serialize)]
@@ -104,17 +95,7 @@ pub fn run(args: &Args) -> ExitCode {
 }
 
 fn response_json(flag: &str, result: &Evaluation<'_>) -> String {
-    serde_json::to_string(&response(flag, result)).unwrap_or_default()
-}
-
-pub(crate) fn response<'a>(flag: &'a str, result: &Evaluation<'a>) -> Response<'a> {
-    Response {
-        flag,
-        enabled: result.enabled,
-        variant: result.variant,
-        reason: result.reason.as_str(),
-        bucket: result.bucket,
-    }
+    serde_json::to_string(&Answer::new(flag, result)).unwrap_or_default()
 }
 
 /// Answers every request line of `input` on `output`, in order, in
@@ -241,8 +222,8 @@ impl<W: Write, C: Fn() -> Timestamp> Answers<'_, W, C> {
         }
         match answer(self.snapshot, text, &self.clock, &mut self.out) {
             Ok(()) => {}
-            Err(Answer::Bad(message)) => self.error(number, &message)?,
-            Err(Answer::Io(e)) => return Err(e),
+            Err(LineError::Bad(message)) => self.error(number, &message)?,
+            Err(LineError::Io(e)) => return Err(e),
         }
         self.out.write_all(b"\n")
     }
@@ -269,7 +250,8 @@ impl<W: Write, C: Fn() -> Timestamp> Answers<'_, W, C> {
     }
 }
 
-enum Answer {
+/// Why a request line got an error line instead of an answer.
+enum LineError {
     Bad(String),
     Io(io::Error),
 }
@@ -279,28 +261,16 @@ fn answer(
     text: &[u8],
     clock: &impl Fn() -> Timestamp,
     out: &mut impl Write,
-) -> Result<(), Answer> {
-    let text =
-        std::str::from_utf8(text).map_err(|_| Answer::Bad("request is not valid UTF-8".into()))?;
+) -> Result<(), LineError> {
+    let text = std::str::from_utf8(text)
+        .map_err(|_| LineError::Bad("request is not valid UTF-8".into()))?;
     let request: Request<'_> =
-        serde_json::from_str(text).map_err(|e| Answer::Bad(format!("invalid request: {e}")))?;
-    let ctx = match request.context {
-        Some(raw) => OwnedContext::from_json(raw.get()).map_err(|e| {
-            let detail: Vec<String> = e
-                .diagnostics()
-                .iter()
-                .map(|d| {
-                    format!("context.{}: {}", d.path(), d.message())
-                        .replace("context.(root)", "context")
-                })
-                .collect();
-            Answer::Bad(format!("invalid request: {}", detail.join("; ")))
-        })?,
-        None => OwnedContext::new(),
-    };
+        serde_json::from_str(text).map_err(|e| LineError::Bad(format!("invalid request: {e}")))?;
+    let ctx = wire::context(request.context)
+        .map_err(|e| LineError::Bad(format!("invalid request: {e}")))?;
     let result = snapshot.evaluate(&request.flag, &ctx.as_context(), clock());
-    serde_json::to_writer(out, &response(&request.flag, &result))
-        .map_err(|e| Answer::Io(io::Error::from(e)))
+    serde_json::to_writer(out, &Answer::new(&request.flag, &result))
+        .map_err(|e| LineError::Io(io::Error::from(e)))
 }
 
 #[cfg(test)]

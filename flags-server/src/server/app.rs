@@ -21,10 +21,10 @@ use tower_http::timeout::TimeoutLayer;
 use tracing::error;
 
 use super::errors::{self, Api};
-use super::http::{expect_object, json_bytes, json_error, not_modified, parse_context, with_etag};
+use super::http::{expect_object, json_bytes, json_error, not_modified, with_etag};
 use super::limits::BODY_LIMIT;
 use super::{auth, metrics, ofrep};
-use crate::cli::eval::response;
+use crate::wire::{self, Answer};
 
 use super::state::AppState;
 
@@ -311,7 +311,7 @@ async fn evaluate(State(state): State<AppState>, body: Result<Bytes, BytesReject
             ),
         );
     }
-    let ctx = match parse_context(request.context) {
+    let ctx = match wire::context(request.context) {
         Ok(ctx) => ctx,
         Err(e) => return json_error(StatusCode::BAD_REQUEST, format!("invalid request: {e}")),
     };
@@ -332,12 +332,12 @@ async fn evaluate(State(state): State<AppState>, body: Result<Bytes, BytesReject
     );
     let results: Vec<_> = evaluated
         .iter()
-        .map(|(key, result)| response(key, result))
+        .map(|(key, result)| Answer::new(key, result))
         .collect();
     #[derive(Serialize)]
     struct Body<'a> {
         version: &'a str,
-        results: Vec<crate::cli::eval::Response<'a>>,
+        results: Vec<Answer<'a>>,
     }
     match serde_json::to_vec(&Body {
         version: snapshot.version(),

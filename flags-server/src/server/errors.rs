@@ -8,7 +8,7 @@
 //! extractor's rejection that no handler mapped) into the same shapes,
 //! keeping its headers (`WWW-Authenticate`, `Retry-After`).
 //!
-//! Error text is bounded: it never echoes more than [`MAX_ECHO`] characters
+//! Error text is bounded: it never echoes more than [`crate::wire::MAX_ECHO`] characters
 //! of a client's name or value, and no error message exceeds
 //! [`MAX_MESSAGE`] bytes, so what a request can make the server write back
 //! stays small.
@@ -22,9 +22,8 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use super::limits::BODY_LIMIT;
+use crate::wire::shorten;
 
-/// Longest piece of client input (a name, a value) echoed in an error.
-pub(crate) const MAX_ECHO: usize = 64;
 /// Longest error message, in bytes.
 pub(crate) const MAX_MESSAGE: usize = 2048;
 /// Seconds a client is asked to wait after a 503 at a connection or
@@ -113,26 +112,8 @@ pub(crate) fn busy(api: Api, message: &str) -> Response {
     response
 }
 
-/// At most [`MAX_ECHO`] characters of client input, marked when cut.
-pub(crate) fn echo(text: &str) -> Cow<'_, str> {
-    shorten(text, MAX_ECHO)
-}
-
 fn cap(message: &str) -> Cow<'_, str> {
     shorten(message, MAX_MESSAGE)
-}
-
-/// `text` cut to at most `max` bytes on a character boundary, with `...`
-/// appended when cut.
-pub(crate) fn shorten(text: &str, max: usize) -> Cow<'_, str> {
-    if text.len() <= max {
-        return Cow::Borrowed(text);
-    }
-    let mut end = max.saturating_sub(3);
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    Cow::Owned(format!("{}...", &text[..end]))
 }
 
 /// 405: the router adds the `Allow` header on the way out.
@@ -197,15 +178,6 @@ fn message_for(status: StatusCode) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn shortens_on_character_boundaries() {
-        assert_eq!(shorten("abc", 3), "abc");
-        assert_eq!(shorten("abcdef", 5), "ab...");
-        // "é" is two bytes: a cut never splits it.
-        assert_eq!(shorten("ééééé", 6), "é...");
-        assert_eq!(echo(&"x".repeat(1000)).len(), MAX_ECHO);
-    }
 
     #[test]
     fn paths_pick_the_error_shape() {

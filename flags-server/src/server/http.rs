@@ -1,19 +1,12 @@
-//! Reading requests and writing responses: the body, JSON, ETags, the
-//! context.
+//! Reading requests and writing responses: the body, JSON, ETags.
 
 use axum::body::{Body, Bytes};
 use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use flags_core::OwnedContext;
 use serde_json::value::RawValue;
 
 use super::errors;
-
-/// Most context problems listed in one error.
-const MAX_PROBLEMS: usize = 10;
-/// Longest single context problem in an error, in bytes.
-const MAX_PROBLEM: usize = 160;
 
 /// A JSON error body `{"error": "..."}` with `status`.
 pub(crate) fn json_error(status: StatusCode, message: impl Into<String>) -> Response {
@@ -80,33 +73,4 @@ pub(crate) fn with_etag(mut response: Response, etag: &str) -> Response {
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     response
-}
-
-/// Parses a context given as raw JSON text; the error names the attribute.
-pub(crate) fn parse_context(raw: Option<&RawValue>) -> Result<OwnedContext, String> {
-    let Some(raw) = raw else {
-        return Ok(OwnedContext::new());
-    };
-    OwnedContext::from_json(raw.get()).map_err(|e| {
-        let problems = e.diagnostics();
-        let mut details: Vec<String> = problems
-            .iter()
-            .take(MAX_PROBLEMS)
-            .map(|d| {
-                let message = errors::shorten(d.message(), MAX_PROBLEM);
-                match d.path() {
-                    "(root)" => format!("context: {message}"),
-                    // A quoted name (`["a.b"]`, `[""]`) follows without a dot.
-                    path if path.starts_with('[') => {
-                        format!("context{}: {message}", errors::echo(path))
-                    }
-                    path => format!("context.{}: {message}", errors::echo(path)),
-                }
-            })
-            .collect();
-        if problems.len() > MAX_PROBLEMS {
-            details.push(format!("and {} more", problems.len() - MAX_PROBLEMS));
-        }
-        details.join("; ")
-    })
 }

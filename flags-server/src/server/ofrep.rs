@@ -28,9 +28,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use siphasher::sip128::{Hasher128, SipHasher24};
 
-use super::errors::{self, Api, echo};
-use super::http::{self, json_bytes, not_modified, parse_context, with_etag};
+use super::errors::{self, Api};
+use super::http::{self, json_bytes, not_modified, with_etag};
 use super::state::AppState;
+use crate::wire::{self, echo};
 
 #[derive(Deserialize)]
 struct Request<'a> {
@@ -107,7 +108,7 @@ fn context(
     http::expect_object(&body).map_err(parse_error)?;
     let request: Request<'_> =
         serde_json::from_slice(&body).map_err(|e| parse_error(e.to_string()))?;
-    let mut ctx = parse_context(request.context)
+    let mut ctx = wire::context(request.context)
         .map_err(|e| (StatusCode::BAD_REQUEST, "INVALID_CONTEXT", e))?;
     let attribute = &state.shared().targeting_key;
     let ctx_view = ctx.as_context();
