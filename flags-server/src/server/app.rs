@@ -7,7 +7,7 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -20,8 +20,8 @@ use tokio_stream::wrappers::BroadcastStream;
 use tower_http::timeout::TimeoutLayer;
 use tracing::error;
 
-use super::errors::{self, Api};
-use super::http::{expect_object, json_bytes, json_error, not_modified, with_etag};
+use super::errors::{self, Api, Error};
+use super::http::{self, expect_object, json_bytes, not_modified, with_etag};
 use super::limits::BODY_LIMIT;
 use super::{auth, metrics, ofrep};
 use crate::wire::{self, Answer};
@@ -37,7 +37,7 @@ const MAX_NAMED_FLAGS: usize = 1000;
 pub fn app(state: AppState) -> Router {
     let timeout = state.shared().request_timeout;
     // The flags handlers answer only once good flags are loaded (see
-    // `AppState::not_ready`): never an empty flag set that relays and SDKs
+    // `AppState::ready`): never an empty flag set that relays and SDKs
     // would take for the real one.
     let protected = Router::new()
         .route("/v1/status", get(status))
@@ -56,7 +56,7 @@ pub fn app(state: AppState) -> Router {
         .route("/metrics", get(metrics))
         .merge(protected)
         .method_not_allowed_fallback(errors::method_not_allowed)
-        .fallback(not_found)
+        .fallback(errors::not_found)
         .layer(middleware::from_fn_with_state(
             state.shared().metrics.clone(),
             metrics::track,
@@ -105,7 +105,7 @@ async fn readyz(State(state): State<AppState>) -> Response {
 /// `GET /v1/status`: everything about the source, for operators (behind the
 /// tokens): readiness, the version served, whether it is a stale cached
 /// copy, and why the file is being kept out.
-async fn status(State(state): State<AppState>) -> Response {
+async fn status(State(state): State<AppState>) -> Result<Response, Error> {
     #[derive(Serialize)]
     struct Status<'a> {
         ready: bool,
@@ -148,10 +148,9 @@ async fn status(State(state): State<AppState>) -> Response {
         reloads: status.reloads,
         failures: status.failures,
     };
-    match serde_json::to_vec(&body) {
-        Ok(bytes) => json_bytes(StatusCode::OK, bytes),
-        Err(e) => json_error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
-    }
+    let bytes =
+        serde_json::to_vec(&body).map_err(|e| Error::internal(Api::Flags, e.to_string()))?;
+    Ok(json_bytes(StatusCode::OK, bytes))
 }
 
 /// A time as RFC 3339 UTC with milliseconds.
@@ -177,23 +176,13 @@ async fn metrics(State(state): State<AppState>) -> Response {
         .into_response()
 }
 
-async fn not_found(uri: Uri) -> Response {
-    errors::error(
-        Api::of(uri.path()),
-        StatusCode::NOT_FOUND,
-        "no such endpoint",
-    )
-}
-
-async fn get_flags(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    if let Some(response) = state.not_ready(Api::Flags) {
-        return response;
-    }
+async fn get_flags(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, Error> {
+    state.ready(Api::Flags)?;
     let shared = state.shared();
     let snapshot = shared.source.snapshot();
     let etag = format!("\"{}\"", snapshot.version());
     if not_modified(&headers, &etag) {
-        return with_etag(StatusCode::NOT_MODIFIED.into_response(), &etag);
+        return Ok(with_etag(StatusCode::NOT_MODIFIED.into_response(), &etag));
     }
     let mut rendered = {
         let mut cache = shared.flags_json.lock().unwrap_or_else(|e| e.into_inner());
@@ -219,7 +208,7 @@ async fn get_flags(State(state): State<AppState>, headers: HeaderMap) -> Respons
         .ok()
         .and_then(|body| body.clone());
     match body {
-        Some(body) => with_etag(json_bytes(StatusCode::OK, body), &etag),
+        Some(body) => Ok(with_etag(json_bytes(StatusCode::OK, body), &etag)),
         None => {
             // Rendering panicked: forget it, so that the next request retries.
             error!("rendering the flag file failed");
@@ -230,29 +219,27 @@ async fn get_flags(State(state): State<AppState>, headers: HeaderMap) -> Respons
             {
                 *cache = None;
             }
-            json_error(
-                StatusCode::INTERNAL_SERVER_ERROR,
+            Err(Error::internal(
+                Api::Flags,
                 "the flag file could not be rendered",
-            )
+            ))
         }
     }
 }
 
-async fn stream(State(state): State<AppState>) -> Response {
-    if let Some(response) = state.not_ready(Api::Flags) {
-        return response;
-    }
+async fn stream(State(state): State<AppState>) -> Result<Response, Error> {
+    state.ready(Api::Flags)?;
     let shared = state.shared();
     // The permit lives as long as the stream: a client that goes away
     // frees its place.
     let Ok(permit) = shared.streams.clone().try_acquire_owned() else {
-        return errors::busy(
+        return Err(Error::busy(
             Api::Flags,
-            &format!(
+            format!(
                 "the server holds its limit of {} event streams; retry later",
                 shared.max_streams
             ),
-        );
+        ));
     };
     let receiver = shared.reloads.subscribe();
     let current = shared.source.snapshot().version().to_owned();
@@ -270,9 +257,9 @@ async fn stream(State(state): State<AppState>) -> Response {
                     .data(format!("{{\"version\":\"{version}\"}}")),
             )
         });
-    Sse::new(events)
+    Ok(Sse::new(events)
         .keep_alive(KeepAlive::new().interval(KEEP_ALIVE))
-        .into_response()
+        .into_response())
 }
 
 #[derive(Deserialize)]
@@ -284,37 +271,33 @@ struct EvaluateRequest<'a> {
     flags: Option<Vec<Cow<'a, str>>>,
 }
 
-async fn evaluate(State(state): State<AppState>, body: Result<Bytes, BytesRejection>) -> Response {
-    if let Some(response) = state.not_ready(Api::Flags) {
-        return response;
-    }
-    let body = match super::http::body(body) {
-        Ok(body) => body,
-        Err((status, message)) => return json_error(status, message),
-    };
-    if let Err(e) = expect_object(&body) {
-        return json_error(StatusCode::BAD_REQUEST, format!("invalid request: {e}"));
-    }
-    let request: EvaluateRequest<'_> = match serde_json::from_slice(&body) {
-        Ok(r) => r,
-        Err(e) => return json_error(StatusCode::BAD_REQUEST, format!("invalid request: {e}")),
-    };
+/// 400 for a `/v1/evaluate` request that cannot be answered.
+fn invalid_request(problem: impl std::fmt::Display) -> Error {
+    Error::new(
+        Api::Flags,
+        StatusCode::BAD_REQUEST,
+        format!("invalid request: {problem}"),
+    )
+}
+
+async fn evaluate(
+    State(state): State<AppState>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, Error> {
+    state.ready(Api::Flags)?;
+    let body = http::body(Api::Flags, body)?;
+    expect_object(&body).map_err(invalid_request)?;
+    let request: EvaluateRequest<'_> = serde_json::from_slice(&body).map_err(invalid_request)?;
     // Bounds the answer: one result per named flag, repeats included (the
     // results follow the order of `flags`).
     if let Some(named) = request.flags.as_ref().filter(|f| f.len() > MAX_NAMED_FLAGS) {
-        return json_error(
-            StatusCode::BAD_REQUEST,
-            format!(
-                "invalid request: `flags` names {} flags, more than the {MAX_NAMED_FLAGS} \
-                 one request may name; omit `flags` to evaluate every flag",
-                named.len()
-            ),
-        );
+        return Err(invalid_request(format!(
+            "`flags` names {} flags, more than the {MAX_NAMED_FLAGS} one request may name; \
+             omit `flags` to evaluate every flag",
+            named.len()
+        )));
     }
-    let ctx = match wire::context(request.context) {
-        Ok(ctx) => ctx,
-        Err(e) => return json_error(StatusCode::BAD_REQUEST, format!("invalid request: {e}")),
-    };
+    let ctx = wire::context(request.context).map_err(invalid_request)?;
     let shared = state.shared();
     let snapshot = shared.source.snapshot();
     let ctx = ctx.as_context();
@@ -339,11 +322,10 @@ async fn evaluate(State(state): State<AppState>, body: Result<Bytes, BytesReject
         version: &'a str,
         results: Vec<Answer<'a>>,
     }
-    match serde_json::to_vec(&Body {
+    let bytes = serde_json::to_vec(&Body {
         version: snapshot.version(),
         results,
-    }) {
-        Ok(bytes) => json_bytes(StatusCode::OK, bytes),
-        Err(e) => json_error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
-    }
+    })
+    .map_err(|e| Error::internal(Api::Flags, e.to_string()))?;
+    Ok(json_bytes(StatusCode::OK, bytes))
 }

@@ -14,13 +14,13 @@ use std::hash::{BuildHasher, Hasher};
 use std::sync::Arc;
 
 use axum::extract::{Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, header};
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse as _, Response};
 use siphasher::sip128::{Hasher128, SipHasher24};
 use subtle::ConstantTimeEq;
 
-use super::errors::{self, Api};
+use super::errors::{Api, Error};
 
 pub(crate) struct Auth {
     keys: (u64, u64),
@@ -88,15 +88,7 @@ pub(crate) async fn require(
     if auth.allows(request.headers().get(header::AUTHORIZATION)) {
         next.run(request).await
     } else {
-        let mut response = errors::error(
-            Api::of(request.uri().path()),
-            StatusCode::UNAUTHORIZED,
-            "a valid bearer token is required: Authorization: Bearer <token>",
-        );
-        response
-            .headers_mut()
-            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-        response
+        Error::unauthorized(Api::of(request.uri().path())).into_response()
     }
 }
 

@@ -6,20 +6,11 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::value::RawValue;
 
-use super::errors;
+use super::errors::{Api, Error};
 
-/// A JSON error body `{"error": "..."}` with `status`.
-pub(crate) fn json_error(status: StatusCode, message: impl Into<String>) -> Response {
-    errors::json_error(status, &message.into())
-}
-
-/// The request body, or the error to answer: 413 over [`super::limits::BODY_LIMIT`], 400
-/// when it cannot be read.
-pub(crate) fn body(body: Result<Bytes, BytesRejection>) -> Result<Bytes, (StatusCode, String)> {
-    body.map_err(|rejection| match rejection.status() {
-        StatusCode::PAYLOAD_TOO_LARGE => (StatusCode::PAYLOAD_TOO_LARGE, errors::body_too_large()),
-        status => (status, "the request body could not be read".to_owned()),
-    })
+/// The request body, or the error to answer in the shape of `api`.
+pub(crate) fn body(api: Api, body: Result<Bytes, BytesRejection>) -> Result<Bytes, Error> {
+    body.map_err(|rejection| Error::body(api, &rejection))
 }
 
 /// Refuses a body that is not one JSON object (serde's derived

@@ -23,12 +23,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::http::Request;
+use axum::response::IntoResponse as _;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tower::ServiceExt as _;
+
+use errors::{Api, Error};
 use tracing::{debug, info, warn};
 
 pub use app::app;
@@ -112,10 +115,13 @@ pub async fn serve(listener: TcpListener, state: AppState, shutdown: impl Future
                                 if matches!(request.uri().path(), "/healthz" | "/readyz") {
                                     router.oneshot(request).await
                                 } else {
-                                    Ok::<_, Infallible>(errors::busy(
-                                        errors::Api::of(request.uri().path()),
-                                        "the server is at its connection limit; retry later",
-                                    ))
+                                    Ok::<_, Infallible>(
+                                        Error::busy(
+                                            Api::of(request.uri().path()),
+                                            "the server is at its connection limit; retry later",
+                                        )
+                                        .into_response(),
+                                    )
                                 }
                             }
                         },

@@ -5,22 +5,18 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::body::Bytes;
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::Response;
 use flags_core::watch::{FileSource, ReloadEvent};
 use tokio::sync::{Semaphore, broadcast, watch};
 use tracing::{error, info, warn};
 
 use super::auth::Auth;
-use super::errors::{self, Api};
+use super::errors::{Api, Error};
 use super::limits;
 use super::memory;
 use super::metrics::Metrics;
 
 /// Longest time a request may take by default (reading its body included).
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
-/// Seconds a client is asked to wait while no good flags are loaded.
-const NOT_READY_RETRY_AFTER: &str = "1";
 
 /// Server settings beyond the flag source.
 #[derive(Clone, Debug)]
@@ -160,22 +156,14 @@ impl AppState {
     }
 
     /// The answer of every flags endpoint until good flags are loaded: 503
-    /// in the shape of `api`, with `Retry-After`. `None` once ready (one
+    /// in the shape of `api`, with `Retry-After`. `Ok` once ready (one
     /// atomic load; a check in each handler costs less than a layer).
-    pub(crate) fn not_ready(&self, api: Api) -> Option<Response> {
+    pub(crate) fn ready(&self, api: Api) -> Result<(), Error> {
         if self.0.source.is_ready() {
-            return None;
+            Ok(())
+        } else {
+            Err(Error::not_ready(api))
         }
-        let mut response = errors::error(
-            api,
-            StatusCode::SERVICE_UNAVAILABLE,
-            "no valid flag file has been loaded yet: the server's log and GET /v1/status say why",
-        );
-        response.headers_mut().insert(
-            header::RETRY_AFTER,
-            HeaderValue::from_static(NOT_READY_RETRY_AFTER),
-        );
-        Some(response)
     }
 
     /// Ends every `/v1/stream` response (used on shutdown).
