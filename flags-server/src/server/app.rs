@@ -23,10 +23,9 @@ use tracing::error;
 use super::errors::{self, Api, Error};
 use super::http::{self, expect_object, json_bytes, not_modified, with_etag};
 use super::limits::BODY_LIMIT;
+use super::state::AppState;
 use super::{auth, metrics, ofrep};
 use crate::wire::{self, Answer};
-
-use super::state::AppState;
 
 /// Interval of SSE keep-alive comments.
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
@@ -57,14 +56,15 @@ pub fn app(state: AppState) -> Router {
         .merge(protected)
         .method_not_allowed_fallback(errors::method_not_allowed)
         .fallback(errors::not_found)
-        .layer(middleware::from_fn_with_state(
-            state.shared().metrics.clone(),
-            metrics::track,
-        ))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             timeout,
+        ))
+        // Outside the timeout, so that a 408 is counted too.
+        .layer(middleware::from_fn_with_state(
+            state.shared().metrics.clone(),
+            metrics::track,
         ))
         .layer(middleware::from_fn(errors::json_errors))
         .with_state(state)
