@@ -97,3 +97,64 @@ async fn regression_a_request_that_times_out_is_counted() {
         assert!(text.lines().any(|l| l == line), "no {line:?} in:\n{text}");
     }
 }
+
+#[tokio::test]
+async fn regression_labels_of_removed_flags_are_dropped_after_a_reload() {
+    let path = temp_file("removed", FILE);
+    let (state, source) = state(&path, Config::default());
+    let (status, _) = call(
+        &state,
+        post(
+            "/v1/evaluate",
+            r#"{"context": {"user_id": "7"}, "flags": ["half", "all", "gone"]}"#,
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = call(&state, post("/ofrep/v1/evaluate/flags/half", "{}")).await;
+    assert_eq!(status, StatusCode::OK);
+    let text = metrics(&state).await;
+    for flag in ["half", "all", "(unknown)"] {
+        assert!(
+            text.contains(&format!("flags_evaluations_total{{flag=\"{flag}\",")),
+            "no evaluations of {flag} in:\n{text}"
+        );
+    }
+
+    // `half` leaves the file: its counters go with it, the others stay.
+    std::fs::write(
+        &path,
+        r#"{"version": 1, "flags": {"all": {"percentage": 100}}}"#,
+    )
+    .expect("write");
+    assert!(source.reload_now().expect("valid file"));
+    let text = metrics(&state).await;
+    assert!(!text.contains("flag=\"half\""), "{text}");
+    assert!(
+        text.lines().any(|l| l
+            == "flags_evaluations_total{flag=\"all\",reason=\"ROLLOUT_IN\",enabled=\"true\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("flags_evaluations_total{flag=\"(unknown)\","),
+        "{text}"
+    );
+
+    // Evaluated again once it is back, it starts from zero.
+    std::fs::write(&path, FILE).expect("write");
+    assert!(source.reload_now().expect("valid file"));
+    let (status, _) = call(&state, post("/ofrep/v1/evaluate/flags/half", "{}")).await;
+    assert_eq!(status, StatusCode::OK);
+    let text = metrics(&state).await;
+    let half: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("flag=\"half\""))
+        .collect();
+    assert_eq!(
+        half,
+        [
+            "flags_evaluations_total{flag=\"half\",reason=\"MISSING_BUCKET_KEY\",enabled=\"false\"} 1"
+        ],
+        "{text}"
+    );
+}
