@@ -127,6 +127,26 @@ pub(crate) fn test_stop(point: &str) {
 #[cfg(not(debug_assertions))]
 pub(crate) fn test_stop(_point: &str) {}
 
+/// Test hook, debug builds only, not for operators: with
+/// `FLAGS_TEST_PAUSE_BEFORE_WRITE_MS=N` an edit sleeps N milliseconds after
+/// it is computed and before the file is written, so a test can change the
+/// file in between and see the conflict refusal.
+#[cfg(debug_assertions)]
+pub(crate) fn test_pause() {
+    const PAUSE_ENV: &str = "FLAGS_TEST_PAUSE_BEFORE_WRITE_MS";
+    if let Some(ms) = std::env::var(PAUSE_ENV)
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        // Said on stderr so that the test knows the file has been read.
+        eprintln!("{PAUSE_ENV}: pausing {ms} ms before writing");
+        std::thread::sleep(Duration::from_millis(ms));
+    }
+}
+
+#[cfg(not(debug_assertions))]
+pub(crate) fn test_pause() {}
+
 /// Why [`replace`] wrote nothing.
 pub(crate) enum WriteError {
     /// The file no longer holds the bytes the edit was made on.

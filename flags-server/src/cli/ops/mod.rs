@@ -15,7 +15,6 @@ mod status;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::Duration;
 
 use clap::ArgGroup;
 use flags_core::edit::{Document, parse_percentage};
@@ -24,11 +23,6 @@ use flags_core::{Snapshot, Timestamp};
 use crate::cli::output;
 
 pub use diff::{changes, summary};
-
-/// Test hook, not for operators: milliseconds to sleep after an edit is
-/// computed and before the file is written, so a test can change the file
-/// in between and see the conflict refusal.
-const PAUSE_ENV: &str = "FLAGS_TEST_PAUSE_BEFORE_WRITE_MS";
 
 /// The operator subcommands (flattened into `flags`).
 #[derive(clap::Subcommand)]
@@ -302,14 +296,7 @@ fn edit(
         output::print_line(&format!("dry run: nothing was written to {name}"));
         return Ok(());
     }
-    if let Some(ms) = std::env::var(PAUSE_ENV)
-        .ok()
-        .and_then(|v| v.parse::<u64>().ok())
-    {
-        // Said on stderr so that the test knows the file has been read.
-        eprintln!("{PAUSE_ENV}: pausing {ms} ms before writing");
-        std::thread::sleep(Duration::from_millis(ms));
-    }
+    file::test_pause();
     let log = options
         .audit_log
         .clone()
