@@ -6,6 +6,17 @@
 //! nothing here assumes it is the only one. Every request loads the current
 //! snapshot once and answers from it alone, so a response never mixes two
 //! versions of the file.
+//!
+//! The modules, each importing only modules listed after it:
+//!
+//! - `app`: the router and the `/v1`, health and metrics handlers;
+//! - `ofrep`: the OpenFeature (OFREP) handlers;
+//! - `state`: [`AppState`] and [`Config`], what every handler shares;
+//! - `http`: reading bodies, writing JSON, ETags;
+//! - `auth`: bearer tokens; `metrics`: the Prometheus counters;
+//! - `errors`: `Error`, the one error type, and its JSON answers;
+//! - `limits`: the caps (body, connections, streams); `memory`: the
+//!   allocator's trimming after a reload.
 
 mod app;
 mod auth;
