@@ -1,10 +1,11 @@
 //! The `flags` command: check, evaluate, serve and edit flag files.
 //!
-//! The binary is a thin dispatcher over these modules; the HTTP server is a
-//! library so that tests can drive [`server::app`] in-process.
+//! [`cli`] holds the commands, one module each; [`server`] is the HTTP
+//! server that `flags serve` runs, a library so that tests can drive
+//! [`server::app`] in-process. Both use `wire`: one evaluation's result as
+//! JSON and the reading of a context, so that `flags eval` and the server
+//! answer alike. `cli` imports `server`, never the other way round.
 
-pub mod check;
-pub mod eval;
-pub mod ops;
-pub mod output;
+pub mod cli;
 pub mod server;
+mod wire;

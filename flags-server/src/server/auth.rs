@@ -11,16 +11,16 @@
 
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
+use std::sync::Arc;
 
 use axum::extract::{Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, header};
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse as _, Response};
 use siphasher::sip128::{Hasher128, SipHasher24};
 use subtle::ConstantTimeEq;
 
-use super::app::AppState;
-use super::errors::{self, Api};
+use super::errors::{Api, Error};
 
 pub(crate) struct Auth {
     keys: (u64, u64),
@@ -81,26 +81,14 @@ fn bearer_token(value: &str) -> Option<&str> {
 /// Rejects requests without an accepted token: 401 with `WWW-Authenticate`
 /// and an error in the API's shape that says only that a token is needed.
 pub(crate) async fn require(
-    State(state): State<AppState>,
+    State(auth): State<Arc<Auth>>,
     request: Request,
     next: Next,
 ) -> Response {
-    if state
-        .shared()
-        .auth
-        .allows(request.headers().get(header::AUTHORIZATION))
-    {
+    if auth.allows(request.headers().get(header::AUTHORIZATION)) {
         next.run(request).await
     } else {
-        let mut response = errors::error(
-            Api::of(request.uri().path()),
-            StatusCode::UNAUTHORIZED,
-            "a valid bearer token is required: Authorization: Bearer <token>",
-        );
-        response
-            .headers_mut()
-            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-        response
+        Error::unauthorized(Api::of(request.uri().path())).into_response()
     }
 }
 

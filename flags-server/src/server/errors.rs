@@ -1,35 +1,37 @@
-//! One mapping from errors to responses.
+//! One error type for every error answer: [`Error`], which implements
+//! axum's `IntoResponse`.
 //!
 //! Every error answer is JSON in the shape of the API it belongs to:
 //! `{"error": "..."}` on `/v1/*` and the health paths, OFREP's
-//! `{"errorCode": "...", "errorDetails": "..."}` under `/ofrep/`. Handlers
-//! build their errors here; [`json_errors`], the outermost layer, rewrites
-//! whatever other error still arrives without a JSON body (a timeout, an
-//! extractor's rejection that no handler mapped) into the same shapes,
-//! keeping its headers (`WWW-Authenticate`, `Retry-After`).
+//! `{"key"?, "errorCode": "...", "errorDetails": "..."}` under `/ofrep/`.
+//! Handlers, the auth layer and the connection cap answer with an
+//! [`Error`]; [`json_errors`], the outermost layer, turns whatever other
+//! error still arrives without a JSON body (a timeout, an extractor's
+//! rejection that no handler mapped) into one too, keeping its headers
+//! (`WWW-Authenticate`, `Retry-After`).
 //!
-//! Error text is bounded: it never echoes more than [`MAX_ECHO`] characters
-//! of a client's name or value, and no error message exceeds
-//! [`MAX_MESSAGE`] bytes, so what a request can make the server write back
-//! stays small.
-
-use std::borrow::Cow;
+//! Error text is bounded: it never echoes more than
+//! [`crate::wire::MAX_ECHO`] characters of a client's name or value, and no
+//! error message exceeds [`MAX_MESSAGE`] bytes, so what a request can make
+//! the server write back stays small.
 
 use axum::extract::Request;
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use axum::extract::rejection::BytesRejection;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
-use super::app::BODY_LIMIT;
+use super::limits::BODY_LIMIT;
+use crate::wire::shorten;
 
-/// Longest piece of client input (a name, a value) echoed in an error.
-pub(crate) const MAX_ECHO: usize = 64;
 /// Longest error message, in bytes.
 pub(crate) const MAX_MESSAGE: usize = 2048;
 /// Seconds a client is asked to wait after a 503 at a connection or
 /// stream cap.
-const RETRY_AFTER_SECONDS: &str = "2";
+const BUSY_RETRY_AFTER: &str = "2";
+/// Seconds a client is asked to wait while no good flags are loaded.
+const NOT_READY_RETRY_AFTER: &str = "1";
 
 /// The API a request path belongs to, which decides the shape of its errors.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -50,103 +52,184 @@ impl Api {
     }
 }
 
-/// `{"error": message}` with `status`.
-pub(crate) fn json_error(status: StatusCode, message: &str) -> Response {
-    #[derive(Serialize)]
-    struct Body<'a> {
-        error: &'a str,
-    }
-    (
-        status,
-        axum::Json(Body {
-            error: &cap(message),
-        }),
-    )
-        .into_response()
+/// OFREP's `errorCode`s that this server answers with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Code {
+    /// Errors that are not about one evaluation (auth, limits, timeouts).
+    General,
+    /// The body, or the flag key in the path, cannot be read.
+    ParseError,
+    /// The context is not a valid one.
+    InvalidContext,
+    /// The flag is not in the flag file (404).
+    FlagNotFound,
 }
 
-/// OFREP's error body: `{"key"?, "errorCode", "errorDetails"}` with `status`.
-pub(crate) fn ofrep_error(
+impl Code {
+    fn as_str(self) -> &'static str {
+        match self {
+            Code::General => "GENERAL",
+            Code::ParseError => "PARSE_ERROR",
+            Code::InvalidContext => "INVALID_CONTEXT",
+            Code::FlagNotFound => "FLAG_NOT_FOUND",
+        }
+    }
+}
+
+/// An error answer: its status, its message, the API whose shape it
+/// takes, and for OFREP its code and the flag key. Boxed, so that a
+/// handler's `Result<Response, Error>` is no bigger than a response.
+pub(crate) struct Error(Box<Inner>);
+
+struct Inner {
+    api: Api,
     status: StatusCode,
-    key: Option<&str>,
-    code: &'static str,
-    details: &str,
-) -> Response {
-    #[derive(Serialize)]
-    #[serde(rename_all = "camelCase")]
-    struct Failure<'a> {
-        #[serde(skip_serializing_if = "Option::is_none")]
-        key: Option<&'a str>,
-        error_code: &'static str,
-        error_details: &'a str,
+    code: Code,
+    key: Option<String>,
+    message: String,
+    headers: Vec<(HeaderName, HeaderValue)>,
+}
+
+impl Error {
+    /// An error in the shape of `api`; OFREP's code is `GENERAL`.
+    pub fn new(api: Api, status: StatusCode, message: impl Into<String>) -> Self {
+        Self(Box::new(Inner {
+            api,
+            status,
+            code: Code::General,
+            key: None,
+            message: message.into(),
+            headers: Vec::new(),
+        }))
     }
-    (
-        status,
-        axum::Json(Failure {
+
+    /// An OFREP error with its code.
+    pub fn ofrep(status: StatusCode, code: Code, details: impl Into<String>) -> Self {
+        let mut error = Self::new(Api::Ofrep, status, details);
+        error.0.code = code;
+        error
+    }
+
+    /// Names the flag the error is about (OFREP's `key`).
+    #[must_use]
+    pub fn with_key(mut self, key: &str) -> Self {
+        self.0.key = Some(key.to_owned());
+        self
+    }
+
+    #[must_use]
+    fn with_header(mut self, name: HeaderName, value: &'static str) -> Self {
+        self.0.headers.push((name, HeaderValue::from_static(value)));
+        self
+    }
+
+    /// 503 until good flags are loaded, with `Retry-After`.
+    pub fn not_ready(api: Api) -> Self {
+        Self::new(
+            api,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "no valid flag file has been loaded yet: the server's log and GET /v1/status say why",
+        )
+        .with_header(header::RETRY_AFTER, NOT_READY_RETRY_AFTER)
+    }
+
+    /// 503 at a connection or stream cap: `Retry-After`, and the
+    /// connection is closed after the answer so that it frees its slot at
+    /// once.
+    pub fn busy(api: Api, message: impl Into<String>) -> Self {
+        Self::new(api, StatusCode::SERVICE_UNAVAILABLE, message)
+            .with_header(header::RETRY_AFTER, BUSY_RETRY_AFTER)
+            .with_header(header::CONNECTION, "close")
+    }
+
+    /// 401 with `WWW-Authenticate`, saying only that a token is needed.
+    pub fn unauthorized(api: Api) -> Self {
+        Self::new(
+            api,
+            StatusCode::UNAUTHORIZED,
+            "a valid bearer token is required: Authorization: Bearer <token>",
+        )
+        .with_header(header::WWW_AUTHENTICATE, "Bearer")
+    }
+
+    /// The body could not be had: 413 over [`BODY_LIMIT`], else the
+    /// rejection's status (a body that could not be read).
+    pub fn body(api: Api, rejection: &BytesRejection) -> Self {
+        match rejection.status() {
+            StatusCode::PAYLOAD_TOO_LARGE => {
+                Self::new(api, StatusCode::PAYLOAD_TOO_LARGE, body_too_large())
+            }
+            status => Self::new(api, status, "the request body could not be read"),
+        }
+    }
+
+    /// 500, for what cannot happen to a well-formed answer.
+    pub fn internal(api: Api, message: impl Into<String>) -> Self {
+        Self::new(api, StatusCode::INTERNAL_SERVER_ERROR, message)
+    }
+}
+
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        #[derive(Serialize)]
+        struct Flags<'a> {
+            error: &'a str,
+        }
+        #[derive(Serialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Ofrep<'a> {
+            #[serde(skip_serializing_if = "Option::is_none")]
+            key: Option<&'a str>,
+            error_code: &'static str,
+            error_details: &'a str,
+        }
+        let Inner {
+            api,
+            status,
+            code,
             key,
-            error_code: code,
-            error_details: &cap(details),
-        }),
+            message,
+            headers,
+        } = *self.0;
+        let message = shorten(&message, MAX_MESSAGE);
+        let mut response = match api {
+            Api::Flags => (status, axum::Json(Flags { error: &message })).into_response(),
+            Api::Ofrep => (
+                status,
+                axum::Json(Ofrep {
+                    key: key.as_deref(),
+                    error_code: code.as_str(),
+                    error_details: &message,
+                }),
+            )
+                .into_response(),
+        };
+        response.headers_mut().extend(headers);
+        response
+    }
+}
+
+/// 404 for a path no route matches.
+pub(crate) async fn not_found(uri: Uri) -> Error {
+    Error::new(
+        Api::of(uri.path()),
+        StatusCode::NOT_FOUND,
+        "no such endpoint",
     )
-        .into_response()
-}
-
-/// An error in the shape of `api`; OFREP's code is `GENERAL`, the code for
-/// errors that are not about one evaluation.
-pub(crate) fn error(api: Api, status: StatusCode, message: &str) -> Response {
-    match api {
-        Api::Flags => json_error(status, message),
-        Api::Ofrep => ofrep_error(status, None, "GENERAL", message),
-    }
-}
-
-/// 503 at a connection or stream cap: `Retry-After`, and the connection is
-/// closed after the answer so that it frees its slot at once.
-pub(crate) fn busy(api: Api, message: &str) -> Response {
-    let mut response = error(api, StatusCode::SERVICE_UNAVAILABLE, message);
-    let headers = response.headers_mut();
-    headers.insert(
-        header::RETRY_AFTER,
-        HeaderValue::from_static(RETRY_AFTER_SECONDS),
-    );
-    headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
-    response
-}
-
-/// At most [`MAX_ECHO`] characters of client input, marked when cut.
-pub(crate) fn echo(text: &str) -> Cow<'_, str> {
-    shorten(text, MAX_ECHO)
-}
-
-fn cap(message: &str) -> Cow<'_, str> {
-    shorten(message, MAX_MESSAGE)
-}
-
-/// `text` cut to at most `max` bytes on a character boundary, with `...`
-/// appended when cut.
-pub(crate) fn shorten(text: &str, max: usize) -> Cow<'_, str> {
-    if text.len() <= max {
-        return Cow::Borrowed(text);
-    }
-    let mut end = max.saturating_sub(3);
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    Cow::Owned(format!("{}...", &text[..end]))
 }
 
 /// 405: the router adds the `Allow` header on the way out.
-pub(crate) async fn method_not_allowed(method: Method, uri: Uri) -> Response {
-    error(
+pub(crate) async fn method_not_allowed(method: Method, uri: Uri) -> Error {
+    Error::new(
         Api::of(uri.path()),
         StatusCode::METHOD_NOT_ALLOWED,
-        &format!("{method} is not allowed here; the Allow header lists the methods that are"),
+        format!("{method} is not allowed here; the Allow header lists the methods that are"),
     )
 }
 
-/// The outermost layer: an error answer without a JSON body becomes one in
-/// the shape of the request's API, with a fixed message for its status (the
-/// original body is dropped: it may hold internals).
+/// The outermost layer: an error answer without a JSON body becomes an
+/// [`Error`] in the shape of the request's API, with a fixed message for
+/// its status (the original body is dropped: it may hold internals).
 pub(crate) async fn json_errors(request: Request, next: Next) -> Response {
     let api = Api::of(request.uri().path());
     let response = next.run(request).await;
@@ -154,9 +237,10 @@ pub(crate) async fn json_errors(request: Request, next: Next) -> Response {
     if !(status.is_client_error() || status.is_server_error()) || is_json(response.headers()) {
         return response;
     }
-    let message = message_for(status);
     let (mut parts, _) = response.into_parts();
-    let (fresh, body) = error(api, status, &message).into_parts();
+    let (fresh, body) = Error::new(api, status, message_for(status))
+        .into_response()
+        .into_parts();
     parts.headers.remove(header::CONTENT_LENGTH);
     parts.headers.remove(header::CONTENT_TYPE);
     for (name, value) in &fresh.headers {
@@ -166,7 +250,7 @@ pub(crate) async fn json_errors(request: Request, next: Next) -> Response {
 }
 
 /// The message of a 413.
-pub(crate) fn body_too_large() -> String {
+fn body_too_large() -> String {
     format!("the request body is larger than the limit of {BODY_LIMIT} bytes")
 }
 
@@ -197,15 +281,6 @@ fn message_for(status: StatusCode) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn shortens_on_character_boundaries() {
-        assert_eq!(shorten("abc", 3), "abc");
-        assert_eq!(shorten("abcdef", 5), "ab...");
-        // "é" is two bytes: a cut never splits it.
-        assert_eq!(shorten("ééééé", 6), "é...");
-        assert_eq!(echo(&"x".repeat(1000)).len(), MAX_ECHO);
-    }
 
     #[test]
     fn paths_pick_the_error_shape() {

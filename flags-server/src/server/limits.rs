@@ -1,4 +1,5 @@
-//! Caps on what clients can hold open: connections and event streams.
+//! Caps on what clients can send and hold open: request bodies,
+//! connections and event streams.
 //!
 //! Every connection costs a file descriptor, so the default caps follow the
 //! process's open-file limit: the server first raises its soft limit to the
@@ -8,6 +9,8 @@
 //! answer (up to [`OVERFLOW_CONNECTIONS`] at a time, from the reserve), so
 //! accepting never fails for lack of descriptors in normal operation.
 
+/// Largest request body accepted.
+pub(crate) const BODY_LIMIT: usize = 64 * 1024;
 /// Descriptors kept back from connections: the flag file and its watcher,
 /// the runtime, logs, and the connections beyond the cap that get one
 /// answer before closing.

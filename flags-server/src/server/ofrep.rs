@@ -28,8 +28,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use siphasher::sip128::{Hasher128, SipHasher24};
 
-use super::app::{self, AppState, json_bytes, not_modified, parse_context, with_etag};
-use super::errors::{self, Api, echo};
+use super::errors::{Api, Code, Error};
+use super::http::{self, json_bytes, not_modified, with_etag};
+use super::state::AppState;
+use crate::wire::{self, echo};
 
 #[derive(Deserialize)]
 struct Request<'a> {
@@ -82,32 +84,25 @@ fn success<'a>(key: &'a str, result: &Evaluation<'a>, version: &'a str) -> Succe
     }
 }
 
-fn failure(status: StatusCode, key: Option<&str>, code: &'static str, details: String) -> Response {
-    errors::ofrep_error(status, key, code, &details)
-}
-
-/// The request's context, with `targetingKey` mapped; or the error's status,
-/// OFREP code and details.
-fn context(
-    state: &AppState,
-    body: Result<Bytes, BytesRejection>,
-) -> Result<OwnedContext, (StatusCode, &'static str, String)> {
-    let body = app::body(body).map_err(|(status, message)| (status, "GENERAL", message))?;
+/// The request's context, with `targetingKey` mapped, or the error to
+/// answer.
+fn context(state: &AppState, body: Result<Bytes, BytesRejection>) -> Result<OwnedContext, Error> {
+    let body = http::body(Api::Ofrep, body)?;
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(OwnedContext::new());
     }
-    let parse_error = |e| {
-        (
+    let parse_error = |e: String| {
+        Error::ofrep(
             StatusCode::BAD_REQUEST,
-            "PARSE_ERROR",
+            Code::ParseError,
             format!("invalid request body: {e}"),
         )
     };
-    app::expect_object(&body).map_err(parse_error)?;
+    http::expect_object(&body).map_err(parse_error)?;
     let request: Request<'_> =
         serde_json::from_slice(&body).map_err(|e| parse_error(e.to_string()))?;
-    let mut ctx = parse_context(request.context)
-        .map_err(|e| (StatusCode::BAD_REQUEST, "INVALID_CONTEXT", e))?;
+    let mut ctx = wire::context(request.context)
+        .map_err(|e| Error::ofrep(StatusCode::BAD_REQUEST, Code::InvalidContext, e))?;
     let attribute = &state.shared().targeting_key;
     let ctx_view = ctx.as_context();
     if let (Some(key), None) = (ctx_view.get("targetingKey"), ctx_view.get(attribute)) {
@@ -117,61 +112,57 @@ fn context(
     Ok(ctx)
 }
 
+/// The flag key of the path, or the error to answer.
+fn flag_key(key: Result<Path<String>, PathRejection>) -> Result<String, Error> {
+    match key {
+        Ok(Path(key)) => Ok(key),
+        Err(PathRejection::FailedToDeserializePathParams(e))
+            if matches!(e.kind(), ErrorKind::InvalidUtf8InPathParam { .. }) =>
+        {
+            Err(Error::ofrep(
+                StatusCode::BAD_REQUEST,
+                Code::ParseError,
+                "the flag key in the path is not UTF-8 once percent-decoded",
+            ))
+        }
+        Err(e) => Err(Error::ofrep(
+            e.status(),
+            Code::General,
+            "the flag key in the path could not be read",
+        )),
+    }
+}
+
 /// `POST /ofrep/v1/evaluate/flags/{key}`
 pub(crate) async fn single(
     State(state): State<AppState>,
     key: Result<Path<String>, PathRejection>,
     body: Result<Bytes, BytesRejection>,
-) -> Response {
-    if let Some(response) = state.not_ready(Api::Ofrep) {
-        return response;
-    }
-    let key = match key {
-        Ok(Path(key)) => key,
-        Err(PathRejection::FailedToDeserializePathParams(e))
-            if matches!(e.kind(), ErrorKind::InvalidUtf8InPathParam { .. }) =>
-        {
-            return failure(
-                StatusCode::BAD_REQUEST,
-                None,
-                "PARSE_ERROR",
-                "the flag key in the path is not UTF-8 once percent-decoded".to_owned(),
-            );
-        }
-        Err(e) => {
-            return failure(
-                e.status(),
-                None,
-                "GENERAL",
-                "the flag key in the path could not be read".to_owned(),
-            );
-        }
-    };
-    let ctx = match context(&state, body) {
-        Ok(ctx) => ctx,
-        Err((status, code, details)) => return failure(status, Some(&key), code, details),
-    };
+) -> Result<Response, Error> {
+    state.ready(Api::Ofrep)?;
+    let key = flag_key(key)?;
+    let ctx = context(&state, body).map_err(|e| e.with_key(&key))?;
     let shared = state.shared();
     let snapshot = shared.source.snapshot();
     let result = snapshot.evaluate_with_clock(&key, &ctx.as_context(), flags_core::now);
     shared.metrics.evaluation(&snapshot, &key, &result);
     if result.reason == Reason::FlagNotFound {
-        return failure(
+        return Err(Error::ofrep(
             StatusCode::NOT_FOUND,
-            Some(&key),
-            "FLAG_NOT_FOUND",
+            Code::FlagNotFound,
             format!("flag `{}` is not in the flag file", echo(&key)),
-        );
+        )
+        .with_key(&key));
     }
-    match serde_json::to_vec(&success(&key, &result, snapshot.version())) {
-        Ok(bytes) => json_bytes(StatusCode::OK, bytes),
-        Err(e) => failure(
+    let bytes = serde_json::to_vec(&success(&key, &result, snapshot.version())).map_err(|e| {
+        Error::ofrep(
             StatusCode::INTERNAL_SERVER_ERROR,
-            Some(&key),
-            "GENERAL",
+            Code::General,
             e.to_string(),
-        ),
-    }
+        )
+        .with_key(&key)
+    })?;
+    Ok(json_bytes(StatusCode::OK, bytes))
 }
 
 /// `POST /ofrep/v1/evaluate/flags`: every flag, with an ETag over the
@@ -180,14 +171,9 @@ pub(crate) async fn bulk(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> Response {
-    if let Some(response) = state.not_ready(Api::Ofrep) {
-        return response;
-    }
-    let ctx = match context(&state, body) {
-        Ok(ctx) => ctx,
-        Err((status, code, details)) => return failure(status, None, code, details),
-    };
+) -> Result<Response, Error> {
+    state.ready(Api::Ofrep)?;
+    let ctx = context(&state, body)?;
     let shared = state.shared();
     let snapshot: std::sync::Arc<Snapshot> = shared.source.snapshot();
     let ctx = ctx.as_context();
@@ -204,22 +190,13 @@ pub(crate) async fn bulk(
     struct Bulk<'a> {
         flags: Vec<Success<'a>>,
     }
-    let bytes = match serde_json::to_vec(&Bulk { flags }) {
-        Ok(bytes) => bytes,
-        Err(e) => {
-            return failure(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                None,
-                "GENERAL",
-                e.to_string(),
-            );
-        }
-    };
+    let bytes = serde_json::to_vec(&Bulk { flags })
+        .map_err(|e| Error::internal(Api::Ofrep, e.to_string()))?;
     let mut hasher = SipHasher24::new_with_keys(0, 0);
     std::hash::Hasher::write(&mut hasher, &bytes);
     let etag = format!("\"{:032x}\"", hasher.finish128().as_u128());
     if not_modified(&headers, &etag) {
-        return with_etag(StatusCode::NOT_MODIFIED.into_response(), &etag);
+        return Ok(with_etag(StatusCode::NOT_MODIFIED.into_response(), &etag));
     }
-    with_etag(json_bytes(StatusCode::OK, bytes), &etag)
+    Ok(with_etag(json_bytes(StatusCode::OK, bytes), &etag))
 }

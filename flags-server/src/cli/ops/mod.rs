@@ -20,7 +20,7 @@ use clap::ArgGroup;
 use flags_core::edit::{Document, parse_percentage};
 use flags_core::{Snapshot, Timestamp};
 
-use crate::output;
+use crate::cli::output;
 
 pub use diff::{changes, summary};
 
@@ -418,27 +418,22 @@ fn parse_actor(text: &str) -> Result<String, String> {
 
 /// The command as typed, quoted for a POSIX shell where needed.
 fn command_line() -> String {
-    let mut words = vec!["flags".to_owned()];
-    for arg in std::env::args_os().skip(1) {
-        words.push(shell_quote(&arg.to_string_lossy()));
-    }
-    words.join(" ")
+    command_words(std::env::args_os().skip(1))
 }
 
-fn shell_quote(word: &str) -> String {
-    let plain = !word.is_empty()
-        && word.bytes().all(|b| {
-            b.is_ascii_alphanumeric()
-                || matches!(
-                    b,
-                    b'_' | b'-' | b'.' | b'/' | b'@' | b':' | b',' | b'=' | b'+'
-                )
-        });
-    if plain {
-        word.to_owned()
-    } else {
-        format!("'{}'", word.replace('\'', r"'\''"))
+/// `flags` and `args`, each quoted for a POSIX shell where needed, with
+/// the `shlex` crate: it knows more of the shells' corners (`!` and `^`
+/// in interactive shells, `{a,b}` expansion, fish's backslashes) than a
+/// hand-written quoter would, and has no dependencies of its own.
+fn command_words(args: impl IntoIterator<Item = std::ffi::OsString>) -> String {
+    let mut words = vec!["flags".to_owned()];
+    for arg in args {
+        let word = arg.to_string_lossy();
+        // Only a NUL byte cannot be quoted, and no argument holds one.
+        let quoted = shlex::try_quote(&word).map_or_else(|_| word.to_string(), String::from);
+        words.push(quoted);
     }
+    words.join(" ")
 }
 
 fn show_status(args: &StatusArgs) -> Result<(), String> {
@@ -515,10 +510,29 @@ mod tests {
     }
 
     #[test]
-    fn shell_quoting() {
-        assert_eq!(shell_quote("--percentage"), "--percentage");
-        assert_eq!(shell_quote("New checkout"), "'New checkout'");
-        assert_eq!(shell_quote("it's"), r"'it'\''s'");
-        assert_eq!(shell_quote(""), "''");
+    fn the_command_is_quoted_for_a_shell() {
+        let args = [
+            "set",
+            "flags.json",
+            "new-checkout",
+            "--ramp",
+            "10@2026-11-21T00:00:00Z,100@2026-11-22T00:00:00Z",
+            "--description",
+            "It's the new checkout",
+            "",
+            "José",
+            "$HOME",
+        ];
+        let line = command_words(args.iter().map(std::ffi::OsString::from));
+        assert_eq!(
+            line,
+            "flags set flags.json new-checkout --ramp \
+             '10@2026-11-21T00:00:00Z,100@2026-11-22T00:00:00Z' --description \
+             \"It's the new checkout\" '' 'José' '$HOME'"
+        );
+        // A shell reads back the words as typed.
+        let mut typed = vec!["flags"];
+        typed.extend(args);
+        assert_eq!(shlex::split(&line).expect("well quoted"), typed);
     }
 }

@@ -2,7 +2,7 @@
 //!
 //! Rust ignores SIGPIPE, so a write to a pipe whose reader has closed fails
 //! with "broken pipe" and `println!` panics. Every command of the `flags`
-//! binary prints through [`print`] instead: a closed stdout stops the
+//! binary prints through [`print()`] instead: a closed stdout stops the
 //! printing and nothing else (a read-only command exits 0; an edit is still
 //! written and audited). Any other write error (a full disk behind `>`) is
 //! kept for [`failure`], which `main` reports with exit status 1.
@@ -31,7 +31,7 @@ pub fn print(text: &str) {
     }
 }
 
-/// Writes `line` and a newline to stdout, as [`print`].
+/// Writes `line` and a newline to stdout, as [`print()`].
 pub fn print_line(line: &str) {
     let mut text = String::with_capacity(line.len() + 1);
     text.push_str(line);

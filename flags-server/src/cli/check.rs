@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use flags_core::Snapshot;
 
-use crate::output;
+use super::output;
 
 /// Checks every file; exit status 1 when any is invalid or unreadable.
 pub fn run(files: &[PathBuf]) -> ExitCode {

@@ -9,7 +9,8 @@ use flags_core::{Evaluation, OwnedContext, Snapshot, Timestamp};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
-use crate::output;
+use super::output;
+use crate::wire::{self, Answer};
 
 #[derive(clap::Args)]
 /// Options of `flags eval`.
@@ -40,16 +41,6 @@ struct Request<'a> {
     flag: Cow<'a, str>,
     #[serde(borrow, default)]
     context: Option<&'a RawValue>,
-}
-
-/// One result, as `flags eval` and `POST /v1/evaluate` write it.
-#[derive(Serialize)]
-pub(crate) struct Response<'a> {
-    flag: &'a str,
-    enabled: bool,
-    variant: Option<&'a str>,
-    reason: &'static str,
-    bucket: Option<u16>,
 }
 
 #[derive(Serialize)]
@@ -104,17 +95,7 @@ pub fn run(args: &Args) -> ExitCode {
 }
 
 fn response_json(flag: &str, result: &Evaluation<'_>) -> String {
-    serde_json::to_string(&response(flag, result)).unwrap_or_default()
-}
-
-pub(crate) fn response<'a>(flag: &'a str, result: &Evaluation<'a>) -> Response<'a> {
-    Response {
-        flag,
-        enabled: result.enabled,
-        variant: result.variant,
-        reason: result.reason.as_str(),
-        bucket: result.bucket,
-    }
+    serde_json::to_string(&Answer::new(flag, result)).unwrap_or_default()
 }
 
 /// Answers every request line of `input` on `output`, in order, in
@@ -241,8 +222,8 @@ impl<W: Write, C: Fn() -> Timestamp> Answers<'_, W, C> {
         }
         match answer(self.snapshot, text, &self.clock, &mut self.out) {
             Ok(()) => {}
-            Err(Answer::Bad(message)) => self.error(number, &message)?,
-            Err(Answer::Io(e)) => return Err(e),
+            Err(LineError::Bad(message)) => self.error(number, &message)?,
+            Err(LineError::Io(e)) => return Err(e),
         }
         self.out.write_all(b"\n")
     }
@@ -269,7 +250,8 @@ impl<W: Write, C: Fn() -> Timestamp> Answers<'_, W, C> {
     }
 }
 
-enum Answer {
+/// Why a request line got an error line instead of an answer.
+enum LineError {
     Bad(String),
     Io(io::Error),
 }
@@ -279,28 +261,16 @@ fn answer(
     text: &[u8],
     clock: &impl Fn() -> Timestamp,
     out: &mut impl Write,
-) -> Result<(), Answer> {
-    let text =
-        std::str::from_utf8(text).map_err(|_| Answer::Bad("request is not valid UTF-8".into()))?;
+) -> Result<(), LineError> {
+    let text = std::str::from_utf8(text)
+        .map_err(|_| LineError::Bad("request is not valid UTF-8".into()))?;
     let request: Request<'_> =
-        serde_json::from_str(text).map_err(|e| Answer::Bad(format!("invalid request: {e}")))?;
-    let ctx = match request.context {
-        Some(raw) => OwnedContext::from_json(raw.get()).map_err(|e| {
-            let detail: Vec<String> = e
-                .diagnostics()
-                .iter()
-                .map(|d| {
-                    format!("context.{}: {}", d.path(), d.message())
-                        .replace("context.(root)", "context")
-                })
-                .collect();
-            Answer::Bad(format!("invalid request: {}", detail.join("; ")))
-        })?,
-        None => OwnedContext::new(),
-    };
+        serde_json::from_str(text).map_err(|e| LineError::Bad(format!("invalid request: {e}")))?;
+    let ctx = wire::context(request.context)
+        .map_err(|e| LineError::Bad(format!("invalid request: {e}")))?;
     let result = snapshot.evaluate(&request.flag, &ctx.as_context(), clock());
-    serde_json::to_writer(out, &response(&request.flag, &result))
-        .map_err(|e| Answer::Io(io::Error::from(e)))
+    serde_json::to_writer(out, &Answer::new(&request.flag, &result))
+        .map_err(|e| LineError::Io(io::Error::from(e)))
 }
 
 #[cfg(test)]
@@ -387,40 +357,131 @@ mod tests {
         }
     }
 
+    /// One case of a golden vector (`tests/vectors/*.json`), written by the
+    /// independent reference implementation.
+    #[derive(Deserialize)]
+    struct Case {
+        name: String,
+        flag: String,
+        context: Box<RawValue>,
+        now: String,
+        expected: serde_json::Value,
+    }
+
+    #[derive(Deserialize)]
+    struct Vector {
+        /// The flag file, as the vector's text has it (never re-serialized).
+        file: Box<RawValue>,
+        cases: Vec<Case>,
+    }
+
+    fn vectors_dir() -> std::path::PathBuf {
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/vectors")
+    }
+
+    fn vector(name: &str) -> Vector {
+        let path = vectors_dir().join(name);
+        let text =
+            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    }
+
+    fn case<'v>(vector: &'v Vector, name: &str) -> &'v Case {
+        vector
+            .cases
+            .iter()
+            .find(|c| c.name == name)
+            .unwrap_or_else(|| panic!("no case {name:?}"))
+    }
+
+    /// The request line for `case`: its context as the vector's text has
+    /// it, on one line (a raw line end can only be whitespace in JSON).
+    fn request(case: &Case) -> String {
+        format!(
+            "{{\"flag\": {}, \"context\": {}}}",
+            serde_json::to_string(&case.flag).expect("a string"),
+            case.context.get().replace(['\n', '\r'], " ")
+        )
+    }
+
+    /// The answer line `case` expects: its flag, then the expected fields.
+    fn expected(case: &Case) -> serde_json::Value {
+        let mut answer = case.expected.clone();
+        answer["flag"] = case.flag.clone().into();
+        answer
+    }
+
+    fn parse(line: &str) -> serde_json::Value {
+        serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"))
+    }
+
+    /// Runs `input` against `file` at the time `now` (RFC 3339).
+    fn run_at(file: &str, input: &str, now: &str) -> (String, u64) {
+        let snapshot = Snapshot::from_slice(file.as_bytes()).expect("valid file");
+        let now = Timestamp::parse_rfc3339(now).expect("valid time");
+        let mut out = Vec::new();
+        let bad = stream(&snapshot, input.as_bytes(), &mut out, || now).expect("in-memory io");
+        (String::from_utf8(out).expect("utf-8"), bad)
+    }
+
+    #[test]
+    fn answers_match_the_golden_vectors() {
+        let mut files: Vec<_> = std::fs::read_dir(vectors_dir())
+            .expect("tests/vectors")
+            .map(|e| e.expect("entry").file_name().into_string().expect("utf-8"))
+            .filter(|n| n.ends_with(".json") && !n.starts_with("invalid-"))
+            .collect();
+        files.sort();
+        assert!(files.len() >= 5, "{files:?}");
+        let mut total = 0;
+        for name in files {
+            let vector = vector(&name);
+            // One run per time the cases are evaluated at, all its cases
+            // as request lines: answers in the order of the requests.
+            let mut times: Vec<&str> = vector.cases.iter().map(|c| c.now.as_str()).collect();
+            times.sort_unstable();
+            times.dedup();
+            for now in times {
+                let cases: Vec<&Case> = vector.cases.iter().filter(|c| c.now == now).collect();
+                let input: String = cases.iter().map(|c| request(c) + "\n").collect();
+                let (out, bad) = run_at(vector.file.get(), &input, now);
+                assert_eq!(bad, 0, "{name}: {out}");
+                let lines: Vec<&str> = out.lines().collect();
+                assert_eq!(lines.len(), cases.len(), "{name}");
+                for (case, line) in cases.iter().zip(lines) {
+                    assert_eq!(parse(line), expected(case), "{name}: {}", case.name);
+                    total += 1;
+                }
+            }
+        }
+        assert!(total >= 1000, "only {total} cases");
+    }
+
     #[test]
     fn answers_in_order_and_reports_bad_lines() {
-        let file = r#"{"version": 1, "pilots": {"user_id": ["1"]}, "flags": {"a": {"percentage": 100}, "b": {}}}"#;
-        let input = concat!(
-            r#"{"flag": "a", "context": {"user_id": 7}}"#,
-            "\n",
-            "not json\n",
-            "\n",
-            r#"{"flag": "b", "context": {"user_id": "1"}}"#,
-            "\r\n",
-            r#"{"flag": "a", "context": {"user_id": 1.5}}"#,
-            "\n",
+        let vector = vector("pilots.json");
+        let rollout = case(&vector, "non-pilot 7 on the 50% flag");
+        let pilot = case(&vector, "global pilot on a 50% flag: bucket null");
+        assert_eq!(rollout.expected["reason"], "ROLLOUT_IN");
+        assert_eq!(pilot.expected["reason"], "PILOT");
+        let input = format!(
+            "{}\nnot json\n\n{}\r\n{}\n{}",
+            request(rollout),
+            request(pilot),
+            r#"{"flag": "half", "context": {"user_id": 1.5}}"#,
             r#"{"flag": "zzz"}"#,
         );
-        let (out, bad) = run_stream(file, input);
+        let (out, bad) = run_at(vector.file.get(), &input, &rollout.now);
         let lines: Vec<&str> = out.lines().collect();
         assert_eq!(bad, 2);
         assert_eq!(lines.len(), 5);
-        let bucket = flags_core::bucket("a", "7");
-        assert_eq!(
-            lines[0],
-            format!(
-                r#"{{"flag":"a","enabled":true,"variant":null,"reason":"ROLLOUT_IN","bucket":{bucket}}}"#
-            )
-        );
+        assert_eq!(parse(lines[0]), expected(rollout));
         assert!(
             lines[1].starts_with(r#"{"line":2,"error":"invalid request: "#),
             "{}",
             lines[1]
         );
-        assert_eq!(
-            lines[2],
-            r#"{"flag":"b","enabled":true,"variant":null,"reason":"PILOT","bucket":null}"#
-        );
+        assert_eq!(parse(lines[2]), expected(pilot));
         assert!(
             lines[3].contains(r#""line":5"#)
                 && lines[3].contains("context.user_id: expected a string"),

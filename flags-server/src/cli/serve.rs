@@ -1,0 +1,366 @@
+//! `flags serve`: the HTTP API over a hot-reloading flag file.
+//!
+//! Reads the options, the tokens and the flag file, sets the process up
+//! (logging, the open-file limit, the allocator) and runs
+//! [`crate::server::serve`] until SIGTERM or Ctrl-C.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use flags_core::watch::{FileSource, WatchOptions};
+use tokio::net::TcpListener;
+use tracing::{error, info, warn};
+
+use crate::server::{AppState, Config, limits, memory, serve};
+
+/// The largest cap `--max-connections` and `--max-streams` accept.
+const MAX_CAP: u64 = 1_000_000;
+
+/// Options of `flags serve`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// The flag file to serve (hot-reloaded on every change).
+    #[arg(value_name = "FILE")]
+    file: PathBuf,
+    /// Address to listen on.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// File of bearer tokens, one per line (`#` starts a comment). With
+    /// tokens (here or in FLAGS_TOKENS, comma-separated), /v1/* and
+    /// /ofrep/* require `Authorization: Bearer <token>`. A tokens file or a
+    /// FLAGS_TOKENS that holds no token is an error, never "no auth".
+    #[arg(long, value_name = "FILE")]
+    tokens_file: Option<PathBuf>,
+    /// The context attribute that OFREP's `targetingKey` fills (when the
+    /// context does not set that attribute itself).
+    #[arg(long, value_name = "ATTRIBUTE", default_value = flags_core::DEFAULT_BUCKET_BY)]
+    targeting_key: String,
+    /// Quiet period after a file event before reloading, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 20)]
+    debounce_ms: u64,
+    /// Metadata poll interval, in milliseconds, for mounts where file events
+    /// never arrive (0 disables polling).
+    #[arg(long, value_name = "MS", default_value_t = 2000)]
+    poll_ms: u64,
+    /// Most client connections served at once. A connection beyond gets one
+    /// answer and is closed: /healthz and /readyz as usual, 503 with
+    /// Retry-After otherwise. [default: the open-file limit minus 128
+    /// (at least half of it, at most 65536)]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=MAX_CAP))]
+    max_connections: Option<u64>,
+    /// Most /v1/stream event streams open at once; more get 503 with
+    /// Retry-After. Must be below --max-connections, so that health checks
+    /// and evaluations have room at the stream cap. [default: half of
+    /// --max-connections]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(0..=MAX_CAP))]
+    max_streams: Option<u64>,
+    /// Keep a copy of the last good flag file here (written atomically after
+    /// each good load whose content changed). When FILE is bad at start,
+    /// the server serves this copy, ready but marked stale, until FILE is
+    /// good. Without it, a server started on a bad file serves nothing
+    /// (not ready) until FILE is good. The directory must exist.
+    #[arg(long, value_name = "FILE")]
+    cache: Option<PathBuf>,
+    /// The largest flag file accepted, in bytes; a bigger one is a rejected
+    /// reload (never read past this).
+    #[arg(long, value_name = "BYTES", default_value_t = flags_core::DEFAULT_MAX_FILE_BYTES,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    max_file_bytes: u64,
+}
+
+/// Runs the server until SIGTERM or Ctrl-C.
+pub fn run(args: Args) -> ExitCode {
+    memory::configure();
+    init_logging();
+    let tokens = match load_tokens(
+        args.tokens_file.as_deref(),
+        std::env::var_os("FLAGS_TOKENS"),
+    ) {
+        Ok(tokens) => tokens,
+        Err(message) => {
+            eprintln!("flags serve: {message}");
+            return ExitCode::FAILURE;
+        }
+    };
+    // Before anything opens a descriptor: the caps follow the raised limit.
+    let open_files = limits::raise_open_files();
+    let (max_connections, max_streams) =
+        match connection_caps(open_files, args.max_connections, args.max_streams) {
+            Ok(caps) => caps,
+            Err(message) => {
+                eprintln!("flags serve: {message}");
+                return ExitCode::FAILURE;
+            }
+        };
+    let options = WatchOptions {
+        debounce: Duration::from_millis(args.debounce_ms),
+        poll_interval: Duration::from_millis(args.poll_ms),
+        max_file_bytes: args.max_file_bytes,
+        cache_path: args.cache.clone(),
+        ..WatchOptions::default()
+    };
+    // A bad file at start is no reason to exit: a replica that crash-loops
+    // while the file is bad helps nobody. It waits (not ready), or serves
+    // the cached copy.
+    let source = match FileSource::start(&args.file, options) {
+        Ok(source) => source,
+        Err(err) => {
+            eprintln!("flags serve: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    report_start(&source);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("flags serve: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async move {
+        let listener = match TcpListener::bind(args.listen).await {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!("flags serve: cannot listen on {}: {e}", args.listen);
+                return ExitCode::FAILURE;
+            }
+        };
+        let snapshot = source.snapshot();
+        let ready = source.is_ready();
+        let stale = source.status().stale;
+        let state = AppState::new(
+            source,
+            Config {
+                tokens,
+                targeting_key: args.targeting_key,
+                max_connections,
+                max_streams,
+                ..Config::default()
+            },
+        );
+        let address = listener.local_addr().map_or(args.listen, |a| a);
+        info!(
+            file = %args.file.display(),
+            version = snapshot.version(),
+            flags = snapshot.len(),
+            listen = %address,
+            ready,
+            stale,
+            auth = state.auth_enabled(),
+            open_files,
+            max_connections,
+            max_streams,
+            "serving flags"
+        );
+        if max_connections as u64 > limits::room(open_files) {
+            warn!(
+                max_connections,
+                open_files,
+                "--max-connections is above what the open-file limit leaves room for \
+                 (the limit minus {}): accepting may fail for lack of file descriptors",
+                limits::FD_RESERVE
+            );
+        }
+        info!("listening on {address}");
+        drop(snapshot);
+        serve(listener, state, shutdown_signal()).await;
+        ExitCode::SUCCESS
+    })
+}
+
+/// Says, before anything is served, what a start on a bad file means: every
+/// problem, and whether the cached copy or nothing is served until the file
+/// is good.
+fn report_start(source: &FileSource) {
+    let status = source.status();
+    let Some(problem) = status.last_error.as_deref() else {
+        return;
+    };
+    let file = source.path().display();
+    if status.stale {
+        let cache = source.cache_path().map(|c| c.display().to_string());
+        warn!(
+            "{file} is not a valid flag file; serving the last good copy from {} (stale, version \
+             {}) until it is:\n{problem}",
+            cache.unwrap_or_default(),
+            status.version
+        );
+    } else {
+        error!(
+            "{file} is not a valid flag file; not ready (no flags served) until it is:\n{problem}"
+        );
+    }
+}
+
+/// The caps on connections and event streams: the given ones, or the
+/// defaults for `open_files` descriptors.
+fn connection_caps(
+    open_files: u64,
+    connections: Option<u64>,
+    streams: Option<u64>,
+) -> Result<(usize, usize), String> {
+    let (default_connections, _) = limits::defaults(open_files);
+    let connections = connections.map_or(default_connections, |n| {
+        usize::try_from(n).unwrap_or(usize::MAX)
+    });
+    let streams = streams.map_or(connections / 2, |n| {
+        usize::try_from(n).unwrap_or(usize::MAX)
+    });
+    if streams >= connections {
+        return Err(format!(
+            "--max-streams ({streams}) must be below --max-connections ({connections}), \
+             so that health checks and evaluations still have room when every stream is taken"
+        ));
+    }
+    Ok((connections, streams))
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            error!(error = %e, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("FLAGS_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// Tokens from `--tokens-file` and `FLAGS_TOKENS` (`env`, its value if
+/// set). Either source, when given, must hold at least one token: a
+/// mistake there fails closed instead of turning authentication off.
+fn load_tokens(
+    file: Option<&std::path::Path>,
+    env: Option<std::ffi::OsString>,
+) -> Result<Vec<String>, String> {
+    let mut tokens = Vec::new();
+    if let Some(path) = file {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read tokens file {}: {e}", path.display()))?;
+        for (n, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            check_token(line)
+                .map_err(|e| format!("tokens file {} line {}: {e}", path.display(), n + 1))?;
+            tokens.push(line.to_owned());
+        }
+        if tokens.is_empty() {
+            return Err(format!("tokens file {} holds no tokens", path.display()));
+        }
+    }
+    if let Some(list) = env {
+        let list = list
+            .into_string()
+            .map_err(|_| "FLAGS_TOKENS is not valid UTF-8".to_owned())?;
+        let from_env: Vec<&str> = list
+            .split([',', ' ', '\t', '\n'])
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .collect();
+        if from_env.is_empty() {
+            return Err(
+                "FLAGS_TOKENS is set but holds no tokens; give at least one \
+                 (comma-separated), or unset it to serve without authentication"
+                    .to_owned(),
+            );
+        }
+        for (n, token) in from_env.iter().enumerate() {
+            check_token(token).map_err(|e| format!("FLAGS_TOKENS token {}: {e}", n + 1))?;
+        }
+        tokens.extend(from_env.into_iter().map(str::to_owned));
+    }
+    Ok(tokens)
+}
+
+/// A token a client can send: visible ASCII only (an `Authorization` header
+/// carries nothing else), so that every configured token can match.
+fn check_token(token: &str) -> Result<(), String> {
+    match token.chars().find(|c| !c.is_ascii_graphic()) {
+        None => Ok(()),
+        Some(c) => Err(format!(
+            "a token may hold only visible ASCII characters, found {c:?}"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_set_but_empty_fail_closed() {
+        for empty in ["", ",", " , ,", "\n"] {
+            let err = load_tokens(None, Some(empty.into())).expect_err(empty);
+            assert!(
+                err.starts_with("FLAGS_TOKENS is set but holds no tokens"),
+                "{err}"
+            );
+        }
+        assert_eq!(
+            load_tokens(None, Some(" a, b ,".into())).expect("tokens"),
+            ["a", "b"]
+        );
+        assert_eq!(
+            load_tokens(None, None).expect("no tokens"),
+            Vec::<String>::new()
+        );
+    }
+
+    #[test]
+    fn tokens_must_be_sendable() {
+        let err = load_tokens(None, Some("good,caf\u{e9}".into())).expect_err("non-ASCII");
+        assert_eq!(
+            err,
+            "FLAGS_TOKENS token 2: a token may hold only visible ASCII characters, found '\u{e9}'"
+        );
+    }
+
+    #[test]
+    fn stream_cap_stays_below_the_connection_cap() {
+        assert_eq!(connection_caps(1024, None, None), Ok((896, 448)));
+        assert_eq!(connection_caps(1024, Some(10), None), Ok((10, 5)));
+        assert_eq!(connection_caps(1024, Some(10), Some(0)), Ok((10, 0)));
+        assert_eq!(
+            connection_caps(1024, Some(10), Some(10)),
+            Err(
+                "--max-streams (10) must be below --max-connections (10), so that health \
+                 checks and evaluations still have room when every stream is taken"
+                    .to_owned()
+            )
+        );
+        assert!(connection_caps(1024, None, Some(896)).is_err());
+    }
+}

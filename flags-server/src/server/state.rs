@@ -1,0 +1,173 @@
+//! The state every handler shares: the flag source, auth, metrics, the
+//! caps, and the rendering of `/v1/flags`.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use flags_core::watch::{FileSource, ReloadEvent};
+use tokio::sync::{Semaphore, broadcast, watch};
+use tracing::{error, info, warn};
+
+use super::auth::Auth;
+use super::errors::{Api, Error};
+use super::limits;
+use super::memory;
+use super::metrics::Metrics;
+
+/// Longest time a request may take by default (reading its body included).
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Server settings beyond the flag source.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Bearer tokens accepted on `/v1/*` and `/ofrep/*`; empty: no auth.
+    pub tokens: Vec<String>,
+    /// The context attribute OFREP's `targetingKey` fills.
+    pub targeting_key: String,
+    /// Most connections served at once; a connection beyond gets one
+    /// answer and is closed (`/healthz` and `/readyz` as usual, 503 for
+    /// everything else).
+    pub max_connections: usize,
+    /// Most `/v1/stream` responses open at once; more get 503.
+    pub max_streams: usize,
+    /// Longest time a request may take, reading its body included (408).
+    pub request_timeout: Duration,
+}
+
+impl Default for Config {
+    /// No tokens, `user_id` as the targeting attribute, the caps that the
+    /// process's open-file limit allows, and a 10 s request timeout.
+    fn default() -> Self {
+        let (max_connections, max_streams) = limits::defaults(limits::open_files());
+        Self {
+            tokens: Vec::new(),
+            targeting_key: flags_core::DEFAULT_BUCKET_BY.to_owned(),
+            max_connections,
+            max_streams,
+            request_timeout: REQUEST_TIMEOUT,
+        }
+    }
+}
+
+/// Everything a request handler needs; cheap to clone.
+#[derive(Clone)]
+pub struct AppState(Arc<Shared>);
+
+pub(crate) struct Shared {
+    pub source: FileSource,
+    pub auth: Arc<Auth>,
+    pub metrics: Arc<Metrics>,
+    /// New versions for `/v1/stream`; `None` closes the streams (shutdown).
+    pub reloads: broadcast::Sender<Option<String>>,
+    pub targeting_key: String,
+    /// Most connections served at once (see [`Config::max_connections`]).
+    pub max_connections: usize,
+    /// Open `/v1/stream` responses, one permit each.
+    pub streams: Arc<Semaphore>,
+    pub max_streams: usize,
+    pub request_timeout: Duration,
+    /// Normalized JSON of the current snapshot, rendered once per version:
+    /// the lock is held only to fetch the receiver, never while rendering.
+    /// Emptied by every reload, so that an old file's rendering is not kept.
+    pub flags_json: Arc<RenderCache>,
+}
+
+/// The version last rendered for `/v1/flags`, and its rendering.
+pub(crate) type RenderCache = Mutex<Option<(Box<str>, Rendered)>>;
+
+/// A snapshot's normalized JSON: `None` until the blocking pool has
+/// rendered it.
+type Rendered = watch::Receiver<Option<Bytes>>;
+
+impl AppState {
+    /// Builds the state over `source` and subscribes to its reloads (for
+    /// logs and `/v1/stream`).
+    pub fn new(source: FileSource, config: Config) -> Self {
+        let (reloads, _) = broadcast::channel(64);
+        let sender = reloads.clone();
+        let flags_json: Arc<RenderCache> = Arc::default();
+        let rendered = Arc::clone(&flags_json);
+        // Callbacks run on the watch thread: work for the runtime is handed
+        // over through its handle (none in tests built without a runtime).
+        let runtime = tokio::runtime::Handle::try_current().ok();
+        source.on_event(move |event| match event {
+            ReloadEvent::Reloaded {
+                version,
+                previous,
+                changes,
+            } => {
+                if previous.is_empty() {
+                    info!(version = %version, flags = changes.added.len(), "flag file loaded: ready");
+                } else if version == previous {
+                    info!(version = %version, "flag file good again: it holds the flags being served");
+                } else {
+                    info!(
+                        version = %version,
+                        previous = %previous,
+                        added = ?changes.added,
+                        removed = ?changes.removed,
+                        changed = ?changes.changed,
+                        "flag file reloaded"
+                    );
+                }
+                if version != previous {
+                    let _ = sender.send(Some(version.clone()));
+                    *rendered.lock().unwrap_or_else(|e| e.into_inner()) = None;
+                    if let Some(runtime) = &runtime {
+                        memory::trim_later(runtime);
+                    }
+                }
+            }
+            ReloadEvent::Failed { error } => {
+                error!("flag file rejected, still serving the last good version:\n{error}");
+            }
+            ReloadEvent::CacheFailed { error } => warn!("{error}"),
+            _ => {}
+        });
+        let targeting_key = if config.targeting_key.is_empty() {
+            flags_core::DEFAULT_BUCKET_BY.to_owned()
+        } else {
+            config.targeting_key
+        };
+        Self(Arc::new(Shared {
+            source,
+            auth: Arc::new(Auth::new(&config.tokens)),
+            metrics: Arc::default(),
+            reloads,
+            targeting_key,
+            max_connections: config.max_connections.max(1),
+            streams: Arc::new(Semaphore::new(
+                config.max_streams.min(Semaphore::MAX_PERMITS),
+            )),
+            max_streams: config.max_streams,
+            request_timeout: config.request_timeout,
+            flags_json,
+        }))
+    }
+
+    pub(crate) fn shared(&self) -> &Shared {
+        &self.0
+    }
+
+    /// True when bearer tokens are required.
+    pub fn auth_enabled(&self) -> bool {
+        self.0.auth.enabled()
+    }
+
+    /// The answer of every flags endpoint until good flags are loaded: 503
+    /// in the shape of `api`, with `Retry-After`. `Ok` once ready (one
+    /// atomic load; a check in each handler costs less than a layer).
+    pub(crate) fn ready(&self, api: Api) -> Result<(), Error> {
+        if self.0.source.is_ready() {
+            Ok(())
+        } else {
+            Err(Error::not_ready(api))
+        }
+    }
+
+    /// Ends every `/v1/stream` response (used on shutdown).
+    pub fn close_streams(&self) {
+        let _ = self.0.reloads.send(None);
+    }
+}
