@@ -101,3 +101,13 @@ pub use source::{
     flags_source_shared, flags_source_status_json, flags_source_version,
 };
 pub use types::{flags_evaluation, flags_reason, flags_remote_options, flags_result};
+
+// The rules promise that a source may be used by any number of threads at
+// once and a context shared by threads that evaluate with it (and Dart's
+// `NativeFinalizer` frees both on any thread): a field that is not
+// `Send + Sync` fails the build here rather than racing in a host.
+const _: () = {
+    const fn send_and_sync<T: Send + Sync>() {}
+    send_and_sync::<flags_source>();
+    send_and_sync::<flags_context>();
+};
