@@ -294,8 +294,9 @@ uint64_t flags_source_generation(const struct flags_source *source);
 int32_t flags_source_status_json(const struct flags_source *source, char **out);
 
 /**
- * A new, empty context; release with `flags_context_free`. Never NULL
- * (running out of memory aborts).
+ * A new, empty context; release with `flags_context_free`. NULL only
+ * when an internal bug is caught at the boundary (where other functions
+ * return FLAGS_ERROR_PANIC); running out of memory aborts.
  */
 struct flags_context *flags_context_new(void);
 
