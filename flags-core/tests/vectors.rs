@@ -262,33 +262,106 @@ fn invalid_file_vectors_report_every_error() {
 }
 
 /// Error text is part of the interface: every message of every invalid file
-/// is pinned in `tests/snapshots/`. Run with `UPDATE_SNAPSHOTS=1` to accept
-/// a deliberate change, and review the diff.
+/// is pinned in `tests/snapshots/`. To accept a deliberate change, run with
+/// `UPDATE_SNAPSHOTS=1`: the snapshot is rewritten and the test still fails,
+/// so review the diff and run again without it. Under CI (`CI` set) the
+/// variable is refused: a run there never rewrites what it checks.
 fn assert_snapshot(name: &str, actual: &str) {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/snapshots")
         .join(name);
-    if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
+    if let Err(message) = check_snapshot(&path, actual, Update::from_env()) {
+        panic!("{message}");
+    }
+}
+
+/// What `UPDATE_SNAPSHOTS` asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Update {
+    /// Compare only.
+    No,
+    /// Rewrite a snapshot that differs (and fail all the same).
+    Rewrite,
+    /// Asked for under CI: refused.
+    RefusedInCi,
+}
+
+impl Update {
+    fn from_env() -> Self {
+        let set = |name: &str| {
+            std::env::var(name).is_ok_and(|v| !matches!(v.as_str(), "" | "0" | "false"))
+        };
+        match (std::env::var_os("UPDATE_SNAPSHOTS").is_some(), set("CI")) {
+            (false, _) => Update::No,
+            (true, false) => Update::Rewrite,
+            (true, true) => Update::RefusedInCi,
+        }
+    }
+}
+
+/// Compares `actual` with the snapshot at `path`; `Ok` only when they are
+/// equal, whatever `update` says.
+fn check_snapshot(path: &Path, actual: &str, update: Update) -> Result<(), String> {
+    if update == Update::RefusedInCi {
+        return Err(format!(
+            "UPDATE_SNAPSHOTS is set under CI: refusing to rewrite {}; update snapshots \
+             locally and commit them",
+            path.display()
+        ));
+    }
+    let expected = fs::read_to_string(path);
+    if expected.as_deref().is_ok_and(|e| e == actual) {
+        return Ok(());
+    }
+    if update == Update::Rewrite {
         fs::create_dir_all(path.parent().expect("parent")).expect("create snapshots dir");
-        fs::write(&path, actual).expect("write snapshot");
-        return;
+        fs::write(path, actual).expect("write snapshot");
+        return Err(format!(
+            "{} rewritten with the messages produced now: review the diff, then run again \
+             without UPDATE_SNAPSHOTS",
+            path.display()
+        ));
     }
-    let expected = fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{}: {e} (run with UPDATE_SNAPSHOTS=1)", path.display()));
-    if expected != actual {
-        let diff: Vec<String> = expected
-            .lines()
-            .zip(actual.lines())
-            .filter(|(a, b)| a != b)
-            .take(10)
-            .map(|(a, b)| format!("- {a}\n+ {b}"))
-            .collect();
-        panic!(
-            "{} differs from the messages produced now (UPDATE_SNAPSHOTS=1 to accept):\n{}",
-            path.display(),
-            diff.join("\n")
-        );
-    }
+    let expected =
+        expected.map_err(|e| format!("{}: {e} (run with UPDATE_SNAPSHOTS=1)", path.display()))?;
+    let diff: Vec<String> = expected
+        .lines()
+        .zip(actual.lines())
+        .filter(|(a, b)| a != b)
+        .take(10)
+        .map(|(a, b)| format!("- {a}\n+ {b}"))
+        .collect();
+    Err(format!(
+        "{} differs from the messages produced now (UPDATE_SNAPSHOTS=1 to accept):\n{}",
+        path.display(),
+        diff.join("\n")
+    ))
+}
+
+/// `UPDATE_SNAPSHOTS` used to rewrite the snapshot and pass, so a run with
+/// it set (in CI too) passed whatever the messages said.
+#[test]
+fn regression_update_snapshots_never_passes_a_changed_snapshot() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let path = dir.path().join("messages.txt");
+    fs::write(&path, "old\n").expect("write");
+
+    assert!(check_snapshot(&path, "new\n", Update::No).is_err());
+    let refused = check_snapshot(&path, "new\n", Update::RefusedInCi).expect_err("refused");
+    assert!(refused.contains("under CI"), "{refused}");
+    assert_eq!(
+        fs::read_to_string(&path).expect("read"),
+        "old\n",
+        "untouched in CI"
+    );
+
+    let rewritten = check_snapshot(&path, "new\n", Update::Rewrite).expect_err("still fails");
+    assert!(rewritten.contains("rewritten"), "{rewritten}");
+    assert_eq!(fs::read_to_string(&path).expect("read"), "new\n");
+    // Once rewritten, the next run (without the variable, or with it) passes.
+    assert_eq!(check_snapshot(&path, "new\n", Update::No), Ok(()));
+    assert_eq!(check_snapshot(&path, "new\n", Update::Rewrite), Ok(()));
+    assert!(check_snapshot(&path, "new\n", Update::RefusedInCi).is_err());
 }
 
 fn decode_hex(hex: &str) -> Vec<u8> {
