@@ -29,6 +29,12 @@ fn example() -> String {
     concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/flags.json").to_owned()
 }
 
+/// The answer for `enrollment_service` and user 42 in `examples/flags.json`:
+/// bucket 374, inside the 12.5% rollout (the golden vector
+/// "enrollment_service: user 42" of tests/vectors/rollout.json;
+/// flags_ref.bucket_of("enrollment_service", "42") == 374).
+const ENROLLMENT_42: &str = r#"{"flag":"enrollment_service","enabled":true,"variant":null,"reason":"ROLLOUT_IN","bucket":374}"#;
+
 fn temp_file(name: &str, content: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("flags-cli-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
@@ -108,17 +114,12 @@ fn eval_one_flag() {
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
     let line = text(&out.stdout);
-    let variant_bucket = flags_core::variant_bucket("community_dual_write", "7");
-    let variant = if variant_bucket < 5000 {
-        "control"
-    } else {
-        "treatment"
-    };
+    // A pilot gets the variant of its variant bucket: 8860 of 10,000, past
+    // control's 50% (flags_ref.variant_bucket_of("community_dual_write", "7") == 8860;
+    // the golden vector "PILOT by user 7 before the ramp starts" agrees).
     assert_eq!(
         line,
-        format!(
-            "{{\"flag\":\"community_dual_write\",\"enabled\":true,\"variant\":\"{variant}\",\"reason\":\"PILOT\",\"bucket\":null}}\n"
-        )
+        "{\"flag\":\"community_dual_write\",\"enabled\":true,\"variant\":\"treatment\",\"reason\":\"PILOT\",\"bucket\":null}\n"
     );
 }
 
@@ -143,12 +144,7 @@ fn eval_streams_requests_and_flags_bad_lines() {
     let stdout = text(&out.stdout);
     let lines: Vec<&str> = stdout.lines().collect();
     assert_eq!(lines.len(), 3);
-    let bucket = flags_core::bucket("enrollment_service", "42");
-    assert!(
-        lines[0].ends_with(&format!("\"bucket\":{bucket}}}")),
-        "{}",
-        lines[0]
-    );
+    assert_eq!(lines[0], ENROLLMENT_42);
     assert!(
         lines[1].starts_with("{\"line\":2,\"error\":\"invalid request:"),
         "{}",
@@ -311,12 +307,7 @@ impl Drop for EvalSession {
 fn regression_eval_answers_each_request_while_stdin_stays_open() {
     let mut session = EvalSession::start();
     session.send(b"{\"flag\": \"enrollment_service\", \"context\": {\"user_id\": \"42\"}}\n");
-    let bucket = flags_core::bucket("enrollment_service", "42");
-    let first = session.answer();
-    assert!(
-        first.ends_with(&format!("\"bucket\":{bucket}}}")),
-        "{first}"
-    );
+    assert_eq!(session.answer(), ENROLLMENT_42);
     // The caller reads each answer before it sends the next request.
     session.send(b"{\"flag\": \"tenant_billing_v2\", \"context\": {\"tenant_id\": \"acme\"}}\r\n");
     let second = session.answer();
@@ -369,9 +360,7 @@ fn regression_eval_skips_a_line_over_one_mib_in_bounded_memory() {
         session.answer(),
         "{\"line\":1,\"error\":\"request line longer than 1 MiB (1048576 bytes); skipped\"}"
     );
-    let bucket = flags_core::bucket("enrollment_service", "42");
-    let good = session.answer();
-    assert!(good.ends_with(&format!("\"bucket\":{bucket}}}")), "{good}");
+    assert_eq!(session.answer(), ENROLLMENT_42);
     let peak = peak_rss_kib(session.child.id());
     assert!(
         peak < 32 * 1024,
