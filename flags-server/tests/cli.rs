@@ -368,3 +368,82 @@ fn regression_eval_skips_a_line_over_one_mib_in_bounded_memory() {
     );
     assert_eq!(session.finish().code(), Some(1), "one line had an error");
 }
+
+/// The content hash and the number of flags `flags status --json` reports
+/// for `path`.
+fn content_hash(path: &str) -> (String, usize) {
+    let out = flags(&["status", "--json", path], "");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let status: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let hash = status["content_hash"].as_str().expect("content_hash");
+    let flags = status["flags"].as_array().expect("flags").len();
+    (hash.to_owned(), flags)
+}
+
+/// The sample versions in the README and `docs/server.md` are those of
+/// `examples/flags.json`, and of it with `enrollment_service` raised to 50%
+/// (the hot-reload example): every 32-hex-digit hash, and every one cut
+/// short as `14c0...`, is one of the two; a sample that gives the number of
+/// flags beside the version gives the example's.
+#[test]
+fn the_docs_quote_the_versions_of_the_example_file() {
+    let example_text = std::fs::read_to_string(example()).expect("examples/flags.json");
+    let edited_text = example_text.replacen(r#""percentage": 12.5"#, r#""percentage": 50"#, 1);
+    assert_ne!(
+        edited_text, example_text,
+        "the example's 12.5% rollout moved"
+    );
+    let edited = temp_file("edited-example.json", &edited_text);
+    let (example_version, example_flags) = content_hash(&example());
+    let (edited_version, _) = content_hash(edited.to_str().expect("UTF-8 path"));
+    let versions = [example_version.clone(), edited_version];
+    for doc in ["README.md", "docs/server.md"] {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../").to_owned() + doc;
+        let text = std::fs::read_to_string(&path).expect("the doc");
+        let mut quoted = 0;
+        let bytes = text.as_bytes();
+        let mut at = 0;
+        while at < bytes.len() {
+            let run = bytes[at..]
+                .iter()
+                .take_while(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+                .count();
+            if run == 0 {
+                at += 1;
+                continue;
+            }
+            let hex = &text[at..at + run];
+            let line = text[..at].lines().count();
+            if run == 32 {
+                assert!(
+                    versions.iter().any(|v| v == hex),
+                    "{doc}:{line}: {hex} is not a version of the example file {versions:?}"
+                );
+                quoted += 1;
+            } else if run >= 4
+                && text[at + run..].starts_with("...")
+                && hex.bytes().any(|b| b.is_ascii_digit())
+            {
+                assert!(
+                    versions.iter().any(|v| v.starts_with(hex)),
+                    "{doc}:{line}: {hex}... is not a version of the example file {versions:?}"
+                );
+                quoted += 1;
+            }
+            at += run;
+        }
+        assert!(quoted > 0, "{doc} quotes no version");
+        let with_count = format!(r#""version":"{example_version}","flags":"#);
+        for (at, _) in text.match_indices(&with_count) {
+            let count: String = text[at + with_count.len()..]
+                .chars()
+                .take_while(char::is_ascii_digit)
+                .collect();
+            assert_eq!(
+                count,
+                example_flags.to_string(),
+                "{doc}: {with_count}{count}"
+            );
+        }
+    }
+}
