@@ -22,7 +22,7 @@ use flags_core::Snapshot;
 use flags_core::remote::{RemoteOptions, RemoteSource};
 use flags_core::watch::{Changes, ReloadEvent};
 
-const DEADLINE: Duration = Duration::from_secs(5);
+const DEADLINE: Duration = Duration::from_secs(10);
 
 /// A one-flag file; each `n` gives different bytes.
 fn file(n: usize) -> String {
