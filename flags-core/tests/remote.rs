@@ -7,6 +7,10 @@
 //! the body's content hash (as with `flags serve`, whose ETag is the hash of
 //! the file it serves, not of the normalized JSON), and `/v1/stream`, which
 //! stays open and announces that ETag's value on every change.
+//!
+//! The file is long (about 800 lines) on purpose: the server and the tests
+//! that drive it belong together, and each file under `tests/` is a crate
+//! of its own.
 
 use std::collections::BTreeSet;
 use std::fs;
