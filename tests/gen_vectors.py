@@ -20,6 +20,9 @@ Usage:
 
 Files named invalid-*.json in tests/vectors are not generated here and are
 left alone.
+
+One file of about 1,450 lines on purpose: it is mostly data (every case with
+its expectation stated by hand), in the order of the vector files it writes.
 """
 
 from __future__ import annotations

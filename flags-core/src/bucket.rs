@@ -40,10 +40,10 @@ impl Prefix {
 /// `SipHash-2-4(key 0, UTF-8(salt + ":" + value)) mod 10000`.
 ///
 /// ```
-/// // Bucket 1234 of 10,000 is inside a 12.5% rollout (1250 basis points).
-/// let b = flags_core::bucket("enrollment_service", "42");
-/// assert!(b < 10_000);
-/// assert_eq!(b, flags_core::bucket("enrollment_service", "42"));
+/// // User 42 lands in bucket 374 of 10,000: inside a 12.5% rollout (buckets
+/// // 0..1250). The worked example of docs/bucketing.md, computed by the
+/// // independent reference: flags_ref.bucket_of("enrollment_service", "42") == 374.
+/// assert_eq!(flags_core::bucket("enrollment_service", "42"), 374);
 /// ```
 pub fn bucket(salt: &str, value: &str) -> u16 {
     Prefix::new(salt, ":").bucket(value)

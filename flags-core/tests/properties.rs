@@ -1,7 +1,15 @@
 //! Properties that must hold for every input, not just the golden vectors.
+//!
+//! Buckets are checked against the specification written out here
+//! ([`spec_bucket`], `docs/bucketing.md` section 2), never against the
+//! crate's own bucketing: a bucket shifted by one, another separator or
+//! another modulus fails these tests.
+
+use std::hash::Hasher as _;
 
 use flags_core::{Context, Reason, Snapshot, Timestamp};
 use proptest::prelude::*;
+use siphasher::sip::SipHasher24;
 
 const NOW: Timestamp = Timestamp::from_unix_millis(1_795_219_200_000);
 
@@ -22,6 +30,32 @@ fn two_flags(salt_a: &str, bp_a: u32, salt_b: &str, bp_b: u32) -> Snapshot {
     ))
 }
 
+/// `SipHash-2-4(key 0, UTF-8(salt + separator + value)) mod 10000`, as
+/// `docs/bucketing.md` states it: the rollout bucket with the separator
+/// `":"`, the variant bucket with `":variant:"`. SipHash itself is checked
+/// against its reference vectors (in `src/bucket.rs` and, with OpenSSL, in
+/// `tests/test_reference.py`).
+fn spec_bucket(salt: &str, separator: &str, value: &str) -> u16 {
+    let mut hasher = SipHasher24::new_with_keys(0, 0);
+    hasher.write(format!("{salt}{separator}{value}").as_bytes());
+    u16::try_from(hasher.finish() % 10_000).expect("below 10,000")
+}
+
+/// The worked examples of `docs/bucketing.md`, computed by the independent
+/// reference `tests/reference/flags_ref.py`; they pin [`spec_bucket`] itself.
+#[test]
+fn the_spec_gives_the_documented_buckets() {
+    // flags_ref.bucket_of("enrollment_service", "42") == 374
+    assert_eq!(spec_bucket("enrollment_service", ":", "42"), 374);
+    // flags_ref.bucket_of("enrollment_service", "José") == 3726
+    assert_eq!(spec_bucket("enrollment_service", ":", "José"), 3726);
+    // flags_ref.variant_bucket_of("community_dual_write", "alice") == 1508
+    assert_eq!(
+        spec_bucket("community_dual_write", ":variant:", "alice"),
+        1508
+    );
+}
+
 fn enabled(s: &Snapshot, flag: &str, id: &str) -> bool {
     s.is_enabled(flag, &Context::new(&[("user_id", id)]), NOW)
 }
@@ -33,8 +67,9 @@ proptest! {
     fn buckets_are_deterministic_and_in_range(salt in "\\PC{1,20}", id in "\\PC{0,40}") {
         let b = flags_core::bucket(&salt, &id);
         prop_assert!(b < 10_000);
+        prop_assert_eq!(b, spec_bucket(&salt, ":", &id));
         prop_assert_eq!(b, flags_core::bucket(&salt, &id));
-        prop_assert!(flags_core::variant_bucket(&salt, &id) < 10_000);
+        prop_assert_eq!(flags_core::variant_bucket(&salt, &id), spec_bucket(&salt, ":variant:", &id));
     }
 
     #[test]
@@ -44,7 +79,9 @@ proptest! {
         let first = s.evaluate("a", &Context::new(&ctx), NOW);
         let again = s.evaluate("a", &Context::new(&ctx), NOW);
         prop_assert_eq!(first, again);
-        prop_assert_eq!(first.bucket, Some(flags_core::bucket("x", &id)));
+        let bucket = spec_bucket("x", ":", &id);
+        prop_assert_eq!(first.bucket, Some(bucket));
+        prop_assert_eq!(first.enabled, u32::from(bucket) < bp, "bucket {} at {} bp", bucket, bp);
     }
 
     /// Raising a percentage never turns a unit off.

@@ -7,6 +7,10 @@
 //! the body's content hash (as with `flags serve`, whose ETag is the hash of
 //! the file it serves, not of the normalized JSON), and `/v1/stream`, which
 //! stays open and announces that ETag's value on every change.
+//!
+//! The file is long (about 800 lines) on purpose: the server and the tests
+//! that drive it belong together, and each file under `tests/` is a crate
+//! of its own.
 
 use std::collections::BTreeSet;
 use std::fs;
@@ -21,7 +25,7 @@ use std::time::{Duration, Instant};
 use flags_core::Snapshot;
 use flags_core::remote::{Changes, ReloadEvent, RemoteOptions, RemoteSource};
 
-const DEADLINE: Duration = Duration::from_secs(5);
+const DEADLINE: Duration = Duration::from_secs(10);
 
 /// A one-flag file; each `n` gives different bytes.
 fn file(n: usize) -> String {
@@ -76,6 +80,9 @@ struct Log {
 
 struct State {
     mode: Mode,
+    /// False: `/v1/flags` answers without an `ETag` (as through a proxy
+    /// that drops it), never `304`.
+    etags: bool,
     body: String,
     /// Bumped on every body change; the ETag is `"srv-<generation>"`.
     generation: usize,
@@ -97,6 +104,7 @@ impl Server {
             addr: listener.local_addr().expect("address"),
             state: Arc::new(Mutex::new(State {
                 mode: Mode::Normal,
+                etags: true,
                 body: body.to_owned(),
                 generation: 1,
                 streams: Vec::new(),
@@ -131,6 +139,13 @@ impl Server {
         let mut state = self.state();
         state.body = body.to_owned();
         state.generation += 1;
+        drop(state);
+        self.announce();
+    }
+
+    /// Announces the version being served on every open stream (again).
+    fn announce(&self) {
+        let mut state = self.state();
         let event = format!(
             "event: version\ndata: {{\"version\":\"srv-{}\"}}\n\n",
             state.generation
@@ -208,6 +223,15 @@ impl Server {
         state.log.flags_requests += 1;
         let etag = format!("\"srv-{}\"", state.generation);
         match state.mode {
+            Mode::Normal if !state.etags => {
+                let body = state.body.clone();
+                respond(
+                    &mut connection,
+                    "200 OK",
+                    &[("content-type", "application/json")],
+                    body.as_bytes(),
+                );
+            }
             Mode::Normal if header("if-none-match").as_deref() == Some(&*etag) => {
                 state.log.not_modified += 1;
                 respond(&mut connection, "304 Not Modified", &[("etag", &etag)], b"");
@@ -407,6 +431,40 @@ fn a_stream_event_fetches_at_once() {
     );
     assert_eq!(server.flags_requests(), 2);
     assert_eq!(server.stream_connections(), 1);
+}
+
+/// Without an `ETag`, the source cannot tell which server version it
+/// serves from the body (its version hashes the normalized JSON, the
+/// server's hashes the file): it used to compare the two, so every stream
+/// event, even one naming the version just fetched, fetched again.
+#[test]
+#[ignore = "fails until Fetcher::serves in src/remote.rs remembers the version announced for a fetch without an ETag"]
+fn regression_without_an_etag_an_announced_version_is_fetched_once() {
+    let server = Server::start(&file(1));
+    server.state().etags = false;
+    let mut options = quiet(&server.url());
+    options.stream = true;
+    let source = RemoteSource::open(options).expect("server is up");
+    // The stream's first event names a version the source cannot match to
+    // its body: one fetch, after which that version is known to be served.
+    wait_until("the fetch for the stream's first event", || {
+        server.flags_requests() == 2
+    });
+    assert_eq!(*source.snapshot().version(), version(&file(1)));
+
+    // The same version again (a reconnect, an edit back and forth): no fetch.
+    for _ in 0..5 {
+        server.announce();
+    }
+    // A new version: one fetch.
+    server.set_body(&file(2));
+    wait_until("the announced version", || {
+        *source.snapshot().version() == version(&file(2))
+    });
+    // Fetches for the repeated version would come before or just after it:
+    // give them time to show (with the fix there are none to wait for).
+    thread::sleep(Duration::from_millis(500));
+    assert_eq!(server.flags_requests(), 3, "one fetch per new version");
 }
 
 #[test]

@@ -70,7 +70,8 @@
  * `flags_is_enabled` returns false on any error; `flags_source_shared` and
  * `flags_context_parse` return NULL (`flags_source_open_file_shared` and
  * `flags_context_from_json` with the same arguments then give the code and
- * the message). Nothing panics across the boundary, aborts or
+ * the message); `flags_context_new` returns NULL only for an internal bug
+ * caught at the boundary. Nothing panics across the boundary, aborts or
  * crashes on NULL, invalid UTF-8, unknown flags or bad JSON; an internal bug
  * is caught at the boundary and reported as `FLAGS_ERROR_PANIC`. (Running
  * out of memory aborts, as in all Rust code.)
@@ -382,7 +383,11 @@ void flags_source_free(struct flags_source *source);
 
 /**
  * The content hash of the snapshot being served (32 hex digits), owned:
- * release with `flags_string_free`.
+ * release with `flags_string_free`. For a file source, the hash of the
+ * file's bytes: the content hash `flags status` prints and the ETag of a
+ * server serving that file. For a remote source, the hash of the body
+ * GET /v1/flags returned (the server's normalized JSON), which is not the
+ * server's ETag.
  */
 int32_t flags_source_version(const struct flags_source *source, char **out);
 
@@ -402,8 +407,9 @@ uint64_t flags_source_generation(const struct flags_source *source);
 int32_t flags_source_status_json(const struct flags_source *source, char **out);
 
 /**
- * A new, empty context; release with `flags_context_free`. Never NULL
- * (running out of memory aborts).
+ * A new, empty context; release with `flags_context_free`. NULL only
+ * when an internal bug is caught at the boundary (where other functions
+ * return FLAGS_ERROR_PANIC); running out of memory aborts.
  */
 struct flags_context *flags_context_new(void);
 

@@ -274,7 +274,11 @@ void flags_source_free(struct flags_source *source);
 
 /**
  * The content hash of the snapshot being served (32 hex digits), owned:
- * release with `flags_string_free`.
+ * release with `flags_string_free`. For a file source, the hash of the
+ * file's bytes: the content hash `flags status` prints and the ETag of a
+ * server serving that file. For a remote source, the hash of the body
+ * GET /v1/flags returned (the server's normalized JSON), which is not the
+ * server's ETag.
  */
 int32_t flags_source_version(const struct flags_source *source, char **out);
 
@@ -294,8 +298,9 @@ uint64_t flags_source_generation(const struct flags_source *source);
 int32_t flags_source_status_json(const struct flags_source *source, char **out);
 
 /**
- * A new, empty context; release with `flags_context_free`. Never NULL
- * (running out of memory aborts).
+ * A new, empty context; release with `flags_context_free`. NULL only
+ * when an internal bug is caught at the boundary (where other functions
+ * return FLAGS_ERROR_PANIC); running out of memory aborts.
  */
 struct flags_context *flags_context_new(void);
 

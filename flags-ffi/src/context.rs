@@ -32,8 +32,9 @@ pub(crate) unsafe fn view<'a>(ctx: *const flags_context) -> Context<'a> {
     }
 }
 
-/// A new, empty context; release with `flags_context_free`. Never NULL
-/// (running out of memory aborts).
+/// A new, empty context; release with `flags_context_free`. NULL only
+/// when an internal bug is caught at the boundary (where other functions
+/// return FLAGS_ERROR_PANIC); running out of memory aborts.
 #[unsafe(no_mangle)]
 pub extern "C" fn flags_context_new() -> *mut flags_context {
     boundary(

@@ -403,7 +403,11 @@ pub unsafe extern "C" fn flags_source_free(source: *mut flags_source) {
 }
 
 /// The content hash of the snapshot being served (32 hex digits), owned:
-/// release with `flags_string_free`.
+/// release with `flags_string_free`. For a file source, the hash of the
+/// file's bytes: the content hash `flags status` prints and the ETag of a
+/// server serving that file. For a remote source, the hash of the body
+/// GET /v1/flags returned (the server's normalized JSON), which is not the
+/// server's ETag.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn flags_source_version(
     source: *const flags_source,

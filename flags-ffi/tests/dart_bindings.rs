@@ -23,6 +23,10 @@
 //!
 //! The checker itself is tested on deliberately wrong snippets and on a
 //! header written from the ABI contract (`checker_*` tests below).
+//!
+//! The file is long (about 1,750 lines) on purpose: the checker, its
+//! mapping tables and the tests of the checker share private helpers and are
+//! read together, and each file under `tests/` is a crate of its own.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;

@@ -11,6 +11,10 @@
 //! ```text
 //! FLAGS_FFI_UPDATE_HEADERS=1 cargo test -p flags-ffi --test header
 //! ```
+//!
+//! That run rewrites a header that differs and still fails; review the diff
+//! and run again without the variable. Under CI (`CI` set) the variable is
+//! refused: a run there never rewrites what it checks.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -156,28 +160,94 @@ fn read(path: &Path) -> String {
 /// asked to.
 fn check(name: &str, generated: &str) {
     let path = crate_dir().join("include").join(name);
-    if std::env::var_os(UPDATE).is_some_and(|v| v == "1") {
-        fs::create_dir_all(crate_dir().join("include")).unwrap_or_else(|e| panic!("{e}"));
-        fs::write(&path, generated).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        return;
+    if let Err(message) = compare(&path, generated, Update::from_env()) {
+        panic!("{message}");
     }
-    let committed = fs::read_to_string(&path).unwrap_or_default();
+}
+
+/// What `FLAGS_FFI_UPDATE_HEADERS` asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Update {
+    /// Compare only.
+    No,
+    /// Rewrite a header that differs (and fail all the same).
+    Rewrite,
+    /// Asked for under CI: refused.
+    RefusedInCi,
+}
+
+impl Update {
+    fn from_env() -> Self {
+        let ci = std::env::var("CI").is_ok_and(|v| !matches!(v.as_str(), "" | "0" | "false"));
+        match (std::env::var_os(UPDATE).is_some_and(|v| v == "1"), ci) {
+            (false, _) => Update::No,
+            (true, false) => Update::Rewrite,
+            (true, true) => Update::RefusedInCi,
+        }
+    }
+}
+
+/// `Ok` only when the file at `path` holds `generated`, whatever `update`
+/// says.
+fn compare(path: &Path, generated: &str, update: Update) -> Result<(), String> {
+    let name = path
+        .file_name()
+        .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+    if update == Update::RefusedInCi {
+        return Err(format!(
+            "{UPDATE} is set under CI: refusing to rewrite include/{name}; regenerate the \
+             headers locally and commit them"
+        ));
+    }
+    let committed = fs::read_to_string(path).unwrap_or_default();
     if committed == generated {
-        return;
+        return Ok(());
+    }
+    if update == Update::Rewrite {
+        if let Some(dir) = path.parent() {
+            fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        }
+        fs::write(path, generated).map_err(|e| format!("{}: {e}", path.display()))?;
+        return Err(format!(
+            "include/{name} rewritten with what the code generates: review the diff, then \
+             run again without {UPDATE}"
+        ));
     }
     let line = committed
         .lines()
         .zip(generated.lines())
         .position(|(a, b)| a != b)
         .unwrap_or_else(|| committed.lines().count().min(generated.lines().count()));
-    panic!(
+    Err(format!(
         "flags-ffi/include/{name} differs from what the code generates (first difference at \
          line {}):\n  committed: {:?}\n  generated: {:?}\nIf the API change is intended, \
          regenerate the headers and commit them:\n  {UPDATE}=1 cargo test -p flags-ffi --test header\n",
         line + 1,
         committed.lines().nth(line).unwrap_or("<end of file>"),
         generated.lines().nth(line).unwrap_or("<end of file>"),
-    );
+    ))
+}
+
+/// The update variable used to rewrite the headers and pass, so a run with
+/// it set (in CI too) passed whatever the headers held.
+#[test]
+fn regression_the_update_variable_never_passes_a_changed_header() {
+    let dir = std::env::temp_dir().join(format!("flags-ffi-header-test-{}", std::process::id()));
+    fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+    let path = dir.join("flags.h");
+    fs::write(&path, "old\n").unwrap_or_else(|e| panic!("{e}"));
+
+    assert!(compare(&path, "new\n", Update::No).is_err());
+    let refused = compare(&path, "new\n", Update::RefusedInCi).expect_err("refused");
+    assert!(refused.contains("under CI"), "{refused}");
+    assert_eq!(read(&path), "old\n", "untouched in CI");
+
+    let rewritten = compare(&path, "new\n", Update::Rewrite).expect_err("still fails");
+    assert!(rewritten.contains("rewritten"), "{rewritten}");
+    assert_eq!(read(&path), "new\n");
+    assert_eq!(compare(&path, "new\n", Update::No), Ok(()));
+    assert_eq!(compare(&path, "new\n", Update::Rewrite), Ok(()));
+    let _ = fs::remove_dir_all(&dir);
 }
 
 #[test]

@@ -29,6 +29,12 @@ fn example() -> String {
     concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/flags.json").to_owned()
 }
 
+/// The answer for `enrollment_service` and user 42 in `examples/flags.json`:
+/// bucket 374, inside the 12.5% rollout (the golden vector
+/// "enrollment_service: user 42" of tests/vectors/rollout.json;
+/// flags_ref.bucket_of("enrollment_service", "42") == 374).
+const ENROLLMENT_42: &str = r#"{"flag":"enrollment_service","enabled":true,"variant":null,"reason":"ROLLOUT_IN","bucket":374}"#;
+
 fn temp_file(name: &str, content: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("flags-cli-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
@@ -108,17 +114,12 @@ fn eval_one_flag() {
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
     let line = text(&out.stdout);
-    let variant_bucket = flags_core::variant_bucket("community_dual_write", "7");
-    let variant = if variant_bucket < 5000 {
-        "control"
-    } else {
-        "treatment"
-    };
+    // A pilot gets the variant of its variant bucket: 8860 of 10,000, past
+    // control's 50% (flags_ref.variant_bucket_of("community_dual_write", "7") == 8860;
+    // the golden vector "PILOT by user 7 before the ramp starts" agrees).
     assert_eq!(
         line,
-        format!(
-            "{{\"flag\":\"community_dual_write\",\"enabled\":true,\"variant\":\"{variant}\",\"reason\":\"PILOT\",\"bucket\":null}}\n"
-        )
+        "{\"flag\":\"community_dual_write\",\"enabled\":true,\"variant\":\"treatment\",\"reason\":\"PILOT\",\"bucket\":null}\n"
     );
 }
 
@@ -143,12 +144,7 @@ fn eval_streams_requests_and_flags_bad_lines() {
     let stdout = text(&out.stdout);
     let lines: Vec<&str> = stdout.lines().collect();
     assert_eq!(lines.len(), 3);
-    let bucket = flags_core::bucket("enrollment_service", "42");
-    assert!(
-        lines[0].ends_with(&format!("\"bucket\":{bucket}}}")),
-        "{}",
-        lines[0]
-    );
+    assert_eq!(lines[0], ENROLLMENT_42);
     assert!(
         lines[1].starts_with("{\"line\":2,\"error\":\"invalid request:"),
         "{}",
@@ -311,12 +307,7 @@ impl Drop for EvalSession {
 fn regression_eval_answers_each_request_while_stdin_stays_open() {
     let mut session = EvalSession::start();
     session.send(b"{\"flag\": \"enrollment_service\", \"context\": {\"user_id\": \"42\"}}\n");
-    let bucket = flags_core::bucket("enrollment_service", "42");
-    let first = session.answer();
-    assert!(
-        first.ends_with(&format!("\"bucket\":{bucket}}}")),
-        "{first}"
-    );
+    assert_eq!(session.answer(), ENROLLMENT_42);
     // The caller reads each answer before it sends the next request.
     session.send(b"{\"flag\": \"tenant_billing_v2\", \"context\": {\"tenant_id\": \"acme\"}}\r\n");
     let second = session.answer();
@@ -369,13 +360,90 @@ fn regression_eval_skips_a_line_over_one_mib_in_bounded_memory() {
         session.answer(),
         "{\"line\":1,\"error\":\"request line longer than 1 MiB (1048576 bytes); skipped\"}"
     );
-    let bucket = flags_core::bucket("enrollment_service", "42");
-    let good = session.answer();
-    assert!(good.ends_with(&format!("\"bucket\":{bucket}}}")), "{good}");
+    assert_eq!(session.answer(), ENROLLMENT_42);
     let peak = peak_rss_kib(session.child.id());
     assert!(
         peak < 32 * 1024,
         "peak RSS {peak} KiB: the long line was kept in memory"
     );
     assert_eq!(session.finish().code(), Some(1), "one line had an error");
+}
+
+/// The content hash and the number of flags `flags status --json` reports
+/// for `path`.
+fn content_hash(path: &str) -> (String, usize) {
+    let out = flags(&["status", "--json", path], "");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let status: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let hash = status["content_hash"].as_str().expect("content_hash");
+    let flags = status["flags"].as_array().expect("flags").len();
+    (hash.to_owned(), flags)
+}
+
+/// The sample versions in the README and `docs/server.md` are those of
+/// `examples/flags.json`, and of it with `enrollment_service` raised to 50%
+/// (the hot-reload example): every 32-hex-digit hash, and every one cut
+/// short as `14c0...`, is one of the two; a sample that gives the number of
+/// flags beside the version gives the example's.
+#[test]
+fn the_docs_quote_the_versions_of_the_example_file() {
+    let example_text = std::fs::read_to_string(example()).expect("examples/flags.json");
+    let edited_text = example_text.replacen(r#""percentage": 12.5"#, r#""percentage": 50"#, 1);
+    assert_ne!(
+        edited_text, example_text,
+        "the example's 12.5% rollout moved"
+    );
+    let edited = temp_file("edited-example.json", &edited_text);
+    let (example_version, example_flags) = content_hash(&example());
+    let (edited_version, _) = content_hash(edited.to_str().expect("UTF-8 path"));
+    let versions = [example_version.clone(), edited_version];
+    for doc in ["README.md", "docs/server.md"] {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../").to_owned() + doc;
+        let text = std::fs::read_to_string(&path).expect("the doc");
+        let mut quoted = 0;
+        let bytes = text.as_bytes();
+        let mut at = 0;
+        while at < bytes.len() {
+            let run = bytes[at..]
+                .iter()
+                .take_while(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+                .count();
+            if run == 0 {
+                at += 1;
+                continue;
+            }
+            let hex = &text[at..at + run];
+            let line = text[..at].lines().count();
+            if run == 32 {
+                assert!(
+                    versions.iter().any(|v| v == hex),
+                    "{doc}:{line}: {hex} is not a version of the example file {versions:?}"
+                );
+                quoted += 1;
+            } else if run >= 4
+                && text[at + run..].starts_with("...")
+                && hex.bytes().any(|b| b.is_ascii_digit())
+            {
+                assert!(
+                    versions.iter().any(|v| v.starts_with(hex)),
+                    "{doc}:{line}: {hex}... is not a version of the example file {versions:?}"
+                );
+                quoted += 1;
+            }
+            at += run;
+        }
+        assert!(quoted > 0, "{doc} quotes no version");
+        let with_count = format!(r#""version":"{example_version}","flags":"#);
+        for (at, _) in text.match_indices(&with_count) {
+            let count: String = text[at + with_count.len()..]
+                .chars()
+                .take_while(char::is_ascii_digit)
+                .collect();
+            assert_eq!(
+                count,
+                example_flags.to_string(),
+                "{doc}: {with_count}{count}"
+            );
+        }
+    }
 }

@@ -25,6 +25,9 @@
  * the library hands out is released (but the shared sources, which live
  * until the process exits), so valgrind can check for leaks.
  *
+ * One file of about 1,200 lines on purpose: tests/c/run builds it with one
+ * compiler command, with no build system, and runs it under valgrind.
+ *
  * Run by tests/c/run; usage: golden VECTORS.txt SCRATCH_DIR [FLAG_SERVER_URL]
  * where FLAG_SERVER_URL serves {"version": 1, "flags": {"f": {"percentage": 100}}}
  * at GET /v1/flags.
