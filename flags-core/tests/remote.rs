@@ -438,7 +438,6 @@ fn a_stream_event_fetches_at_once() {
 /// server's hashes the file): it used to compare the two, so every stream
 /// event, even one naming the version just fetched, fetched again.
 #[test]
-#[ignore = "fails until Fetcher::serves in src/remote.rs remembers the version announced for a fetch without an ETag"]
 fn regression_without_an_etag_an_announced_version_is_fetched_once() {
     let server = Server::start(&file(1));
     server.state().etags = false;

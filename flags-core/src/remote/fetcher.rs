@@ -154,6 +154,7 @@ async fn start(
             .and_then(|(_, etag)| etag.clone()),
         cache: cache.as_ref().map(Cache::writer),
         reported: None,
+        served_announced: None,
     };
 
     let first = fetcher.get().await;
@@ -245,6 +246,10 @@ struct Fetcher {
     cache: Option<CacheWriter>,
     /// The error last reported; `None` while healthy.
     reported: Option<String>,
+    /// Without an ETag: the version the stream announced before the last
+    /// fetch, which is therefore the one served. (The served snapshot's
+    /// own version hashes the body and never equals the server's version.)
+    served_announced: Option<String>,
 }
 
 impl Fetcher {
@@ -277,7 +282,9 @@ impl Fetcher {
                 }
                 version = announced.recv(), if streaming => match version {
                     Some(version) if !self.serves(shared, &version) => {
-                        let _ = self.refresh(shared).await;
+                        if self.refresh(shared).await.is_ok() {
+                            self.served_announced = Some(version);
+                        }
                     }
                     Some(_) => continue,
                     None => {
@@ -294,7 +301,10 @@ impl Fetcher {
     fn serves(&self, shared: &Shared, version: &str) -> bool {
         match &self.etag {
             Some(etag) => etag_value(etag) == version,
-            None => shared.published.load().version() == version,
+            None => {
+                self.served_announced.as_deref() == Some(version)
+                    || shared.published.load().version() == version
+            }
         }
     }
 
@@ -321,6 +331,7 @@ impl Fetcher {
                 etag,
             } => {
                 self.etag = etag;
+                self.served_announced = None;
                 let changed = snapshot.version() != shared.published.load().version();
                 if changed {
                     self.reported = None;
