@@ -96,7 +96,7 @@ Pointer<native.FlagsContext> buildNativeContext(
   if (handle == nullptr) {
     throw const FlagsException(
       FlagsErrorCode.panic,
-      'flags_context_new returned NULL (out of memory)',
+      'flags_context_new returned NULL (an internal error of the library)',
     );
   }
   for (final MapEntry(:key, :value) in attributes.entries) {
