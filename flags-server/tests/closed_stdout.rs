@@ -2,20 +2,13 @@
 //! (`flags status --json | head -5`) stops printing and exits quietly; an
 //! edit is still written and audited.
 
+mod common;
+
 use std::io::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
-const EXAMPLE: &str = include_str!("../../examples/flags.json");
-const NOW: &str = "2026-11-21T12:00:00Z";
-
-fn workspace(test: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("flags-closed-{}-{test}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    std::fs::write(dir.join("flags.json"), EXAMPLE).expect("write example");
-    dir
-}
+use common::cli::{EXAMPLE, NOW, stderr, workspace};
 
 /// Runs `flags` in `dir` with stdout a pipe whose read end is already
 /// closed, so that the first write fails with "broken pipe".
@@ -38,10 +31,6 @@ fn closed_stdout(dir: &Path, args: &[&str], stdin: &str) -> Output {
     let _ = input.write_all(stdin.as_bytes());
     drop(input);
     child.wait_with_output().expect("flags exits")
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 #[track_caller]

@@ -1,5 +1,7 @@
-//! `flags serve` as a child process, and raw HTTP/1.1 to it: shared by the
-//! test files that start real servers (`fleet.rs`, `server_process.rs`).
+//! Helpers shared by the test files: `flags serve` as a child process and
+//! raw HTTP/1.1 to it (`fleet.rs`, `server_process.rs`), and the `flags`
+//! command on temporary copies of the example file ([`cli`]), and the API
+//! in-process ([`app`]).
 
 // Each test file uses its own part of these helpers.
 #![allow(dead_code)]
@@ -12,6 +14,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+
+pub mod app;
+pub mod cli;
 
 /// Generous bound for anything the tests wait for (CI runs on 2 busy cores).
 pub const PATIENCE: Duration = Duration::from_secs(30);
