@@ -15,6 +15,10 @@ use crate::json::{self, Kind};
 
 /// Longest SSE line kept; longer ones are skipped.
 const MAX_SSE_LINE: usize = 64 << 10;
+/// Most data kept for one event (its `data` lines together); an event with
+/// more is dropped whole, so that many short lines cannot grow memory
+/// without bound either.
+const MAX_SSE_EVENT: usize = 64 << 10;
 
 /// The `version` of a `{"version": "..."}` event payload.
 pub(super) fn announced_version(data: &str) -> Option<String> {
@@ -43,6 +47,8 @@ pub(super) struct SseParser {
     skipping: bool,
     event: String,
     data: Option<String>,
+    /// The event being collected has too much data and is dropped.
+    oversized: bool,
 }
 
 impl SseParser {
@@ -75,7 +81,8 @@ impl SseParser {
         let line = String::from_utf8_lossy(line);
         if line.is_empty() {
             let event = std::mem::take(&mut self.event);
-            if let Some(data) = self.data.take() {
+            let oversized = std::mem::take(&mut self.oversized);
+            if let Some(data) = self.data.take().filter(|_| !oversized) {
                 let kind = if event.is_empty() {
                     "message".to_owned()
                 } else {
@@ -94,13 +101,23 @@ impl SseParser {
         };
         match field {
             "event" => value.clone_into(&mut self.event),
-            "data" => match &mut self.data {
-                Some(data) => {
-                    data.push('\n');
-                    data.push_str(value);
+            "data" if self.oversized => {}
+            "data" => {
+                let size = self.data.as_ref().map_or(0, |d| d.len() + 1) + value.len();
+                if size > MAX_SSE_EVENT {
+                    // Dropped at the blank line that ends it.
+                    self.data = Some(String::new());
+                    self.oversized = true;
+                    return;
                 }
-                None => self.data = Some(value.to_owned()),
-            },
+                match &mut self.data {
+                    Some(data) => {
+                        data.push('\n');
+                        data.push_str(value);
+                    }
+                    None => self.data = Some(value.to_owned()),
+                }
+            }
             _ => {}
         }
     }
@@ -136,6 +153,26 @@ mod tests {
         assert_eq!(announced_version(&all[1].1).as_deref(), Some("b"));
         assert_eq!(announced_version("plain"), None);
         assert_eq!(announced_version(r#"{"version": 3}"#), None);
+    }
+
+    #[test]
+    fn an_event_with_too_much_data_is_dropped_whole() {
+        let mut parser = SseParser::default();
+        let mut many = b"event: version\n".to_vec();
+        let line = format!("data: {}\n", "y".repeat(1000));
+        for _ in 0..(MAX_SSE_EVENT / 1000 + 10) {
+            many.extend_from_slice(line.as_bytes());
+        }
+        many.extend_from_slice(b"\nevent: version\ndata: {\"version\":\"d\"}\n\n");
+        let events = parser.push(&many);
+        assert_eq!(
+            events.len(),
+            1,
+            "{:?}",
+            events.iter().map(|e| e.1.len()).collect::<Vec<_>>()
+        );
+        assert_eq!(announced_version(&events[0].1).as_deref(), Some("d"));
+        assert!(parser.data.is_none() && !parser.oversized);
     }
 
     #[test]
