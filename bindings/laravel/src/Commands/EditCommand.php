@@ -1,0 +1,126 @@
+<?php
+
+declare(strict_types=1);
+
+namespace Flags\Laravel\Commands;
+
+use Flags\EditResult;
+use Flags\FlagFile;
+use Flags\FlagsException;
+use Flags\Laravel\FlagSource;
+use Illuminate\Console\Command;
+use Illuminate\Console\ConfirmableTrait;
+
+/**
+ * What every editing command shares: the options, the production
+ * confirmation, and the edit itself, made by the flags library
+ * (Flags\FlagFile, the same code as the `flags` commands): validated
+ * before writing, written atomically under the directory lock, refused
+ * when someone else changed the file meanwhile, and recorded in the
+ * audit log with who ran artisan and the command typed.
+ */
+abstract class EditCommand extends Command
+{
+    use ConfirmableTrait;
+
+    /** The options every editing command takes (appended to its signature). */
+    public const OPTIONS = '
+        {--dry-run : Print what would change; write nothing}
+        {--force : Do not ask for confirmation in production}
+        {--file= : The flag file to edit (default: the file of config/flags.php)}
+        {--actor= : Who makes the change, for the audit log (default: $SUDO_USER, else the login name)}';
+
+    /**
+     * Runs $edit on the flag file and prints the result the way the
+     * `flags` commands do. Exit status 0 when written, unchanged or a dry
+     * run; 1 on any error (one clear message) or a refused confirmation.
+     *
+     * @param \Closure(FlagFile, bool): EditResult $edit
+     */
+    protected function edit(\Closure $edit): int
+    {
+        $path = $this->flagFile();
+        if ($path === null) {
+            return self::FAILURE;
+        }
+        $dryRun = (bool) $this->option('dry-run');
+        if (!$dryRun && !$this->confirmToProceed()) {
+            return self::FAILURE;
+        }
+        try {
+            $result = $edit(new FlagFile($path, $this->auditOptions()), $dryRun);
+        } catch (FlagsException $e) {
+            $this->error($e->getMessage());
+            return self::FAILURE;
+        }
+        $this->printResult($result, $path);
+        return self::SUCCESS;
+    }
+
+    /** The flag file to edit, or null (after saying why) when the flags come from a server. */
+    protected function flagFile(): ?string
+    {
+        $file = $this->option('file');
+        if (\is_string($file) && $file !== '') {
+            return $file;
+        }
+        $source = $this->laravel->make(FlagSource::class);
+        if ($source->file() === null) {
+            $this->error(sprintf(
+                '%s edits a flag file, but this application reads its flags from the flags server %s '
+                . '(flags.server.url); edit the file that server serves, where it lives (`flags` or this '
+                . 'command with --file=PATH)',
+                $this->getName(),
+                $source->serverUrl(),
+            ));
+            return null;
+        }
+        return $source->file();
+    }
+
+    /** @return array{actor?: string, command: string} */
+    protected function auditOptions(): array
+    {
+        $options = ['command' => 'php artisan ' . $this->input];
+        $actor = $this->option('actor');
+        if ($actor !== null) {
+            $options['actor'] = (string) $actor;
+        }
+        return $options;
+    }
+
+    protected function printResult(EditResult $result, string $path): void
+    {
+        if ($result->dryRun) {
+            foreach ($result->changes as $line) {
+                $this->line($line);
+            }
+            $this->line("dry run: nothing was written to $path");
+            return;
+        }
+        $this->info($result->summary);
+        if ($result->written && $result->auditLog !== null) {
+            $this->line("recorded in {$result->auditLog}");
+        }
+    }
+
+    /**
+     * The values of a repeatable option, each also split on commas
+     * (`--add=1 --add=2` or `--add=1,2`).
+     *
+     * @return list<string>
+     */
+    protected function listOption(string $name): array
+    {
+        $values = [];
+        foreach ((array) $this->option($name) as $value) {
+            foreach (explode(',', (string) $value) as $item) {
+                $item = trim($item);
+                if ($item !== '') {
+                    $values[] = $item;
+                }
+            }
+        }
+        return $values;
+    }
+}

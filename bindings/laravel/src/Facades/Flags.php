@@ -1,0 +1,48 @@
+<?php
+
+declare(strict_types=1);
+
+namespace Flags\Laravel\Facades;
+
+use Flags\Laravel\ContextFactory;
+use Flags\Laravel\Contracts\Features;
+use Flags\Laravel\Testing\FakeFeatures;
+use Illuminate\Support\Facades\Facade;
+
+/**
+ * Feature flags for the current user (or ->for($user)).
+ *
+ * @method static bool active(string $flag)
+ * @method static bool inactive(string $flag)
+ * @method static bool allAreActive(array $flags)
+ * @method static bool someAreActive(array $flags)
+ * @method static string|null variant(string $flag)
+ * @method static \Flags\Evaluation evaluate(string $flag)
+ * @method static list<string> enabled()
+ * @method static \Flags\Laravel\Contracts\Features for(mixed $scope)
+ * @method static array context()
+ *
+ * @see \Flags\Laravel\Contracts\Features
+ * @see \Flags\Laravel\FeatureManager
+ */
+class Flags extends Facade
+{
+    /**
+     * Replaces the flags with a fake everywhere (facade, Blade, middleware,
+     * injection): each given flag forced (true, false, a variant name or
+     * fn (array $context)), every other flag off, and checks recorded.
+     *
+     * @param array<string, bool|string|\Closure> $flags
+     */
+    public static function fake(array $flags = []): FakeFeatures
+    {
+        $fake = new FakeFeatures($flags, static::getFacadeApplication()->make(ContextFactory::class));
+        static::swap($fake);
+        return $fake;
+    }
+
+    protected static function getFacadeAccessor(): string
+    {
+        return Features::class;
+    }
+}
