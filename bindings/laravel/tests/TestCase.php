@@ -56,6 +56,20 @@ abstract class TestCase extends \Illuminate\Foundation\Testing\TestCase
         return json_encode(['version' => 1] + $top + ['flags' => (object) $flags], JSON_PRETTY_PRINT | JSON_THROW_ON_ERROR) . "\n";
     }
 
+    /**
+     * Runs an artisan command in this application and gives its exit
+     * status and everything it printed.
+     *
+     * @param array<string, mixed> $parameters
+     * @return array{int, string}
+     */
+    protected function runArtisan(string $command, array $parameters = []): array
+    {
+        $output = new \Symfony\Component\Console\Output\BufferedOutput();
+        $status = $this->app->make(Kernel::class)->call($command, $parameters, $output);
+        return [$status, $output->fetch()];
+    }
+
     /** Replaces $path atomically (temporary file, then rename), as editors and deploys do. */
     protected static function writeAtomically(string $path, string $content): void
     {

@@ -4,7 +4,7 @@ declare(strict_types=1);
 
 // The test application's autoloaders (Composer's, with the flags packages
 // installed from path repositories, then Debian's Laravel); Debian's
-// phpunit has loaded PHPUnit itself. bindings/laravel/run installs the
+// phpunit has loaded PHPUnit itself; Mockery is Debian's php-mockery. bindings/laravel/run installs the
 // application first (composer install, offline).
 
 $autoload = __DIR__ . '/app/vendor/autoload.php';
@@ -13,4 +13,6 @@ if (!is_file($autoload)) {
     exit(2);
 }
 require __DIR__ . '/app/bootstrap/autoload.php';
+// Laravel's artisan test helpers (expectsOutput, expectsConfirmation) use Mockery (Debian: php-mockery).
+require_once 'Mockery/autoload.php';
 require __DIR__ . '/TestCase.php';

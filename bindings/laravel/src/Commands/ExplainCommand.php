@@ -53,18 +53,21 @@ final class ExplainCommand extends Command
             }
             $context[$m[1]] = $m[2];
         }
+        $now = null;
+        if ($this->option('now') !== null) {
+            $now = Rfc3339::parse((string) $this->option('now'));
+            if ($now === null) {
+                $this->error('--now: ' . Rfc3339::EXPECTED . ', found "' . $this->option('now') . '"');
+                return self::INVALID;
+            }
+        }
         try {
             $flags = $source->open(true);
-            $evaluation = $this->option('now') !== null
-                ? $flags->evaluateAt($flag, $context, new \DateTimeImmutable((string) $this->option('now')))
-                : $flags->evaluate($flag, $context);
         } catch (FlagsException $e) {
             $this->error($e->getMessage());
             return self::FAILURE;
-        } catch (\Exception) {
-            $this->error('--now: expected an RFC 3339 time such as 2026-11-21T12:00:00Z, found "' . $this->option('now') . '"');
-            return self::INVALID;
         }
+        $evaluation = $now !== null ? $flags->evaluateAt($flag, $context, $now) : $flags->evaluate($flag, $context);
         $why = sprintf(self::REASONS[$evaluation->reason] ?? '%s', $evaluation->reason === Evaluation::FLAG_NOT_FOUND
             ? $source->describe()
             : (string) $evaluation->error);

@@ -38,10 +38,9 @@ final class StatusCommand extends Command
         }
         $now = null;
         if ($this->option('now') !== null) {
-            try {
-                $now = new \DateTimeImmutable((string) $this->option('now'));
-            } catch (\Exception) {
-                $this->error('--now: expected an RFC 3339 time such as 2026-11-21T12:00:00Z, found "' . $this->option('now') . '"');
+            $now = Rfc3339::parse((string) $this->option('now'));
+            if ($now === null) {
+                $this->error('--now: ' . Rfc3339::EXPECTED . ', found "' . $this->option('now') . '"');
                 return self::INVALID;
             }
         }
