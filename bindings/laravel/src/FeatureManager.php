@@ -62,6 +62,18 @@ final class FeatureManager implements Features
         return $this->contexts->current();
     }
 
+    /** @internal the source these flags come from */
+    public function source(): FlagSource
+    {
+        return $this->source;
+    }
+
+    /** @internal the factory of the current context */
+    public function contexts(): ContextFactory
+    {
+        return $this->contexts;
+    }
+
     /** The underlying flags of bindings/php: version(), status(), evaluateAt()... */
     public function flags(): Flags
     {

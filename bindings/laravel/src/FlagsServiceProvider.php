@@ -36,26 +36,41 @@ final class FlagsServiceProvider extends ServiceProvider
     {
         $this->mergeConfigFrom(__DIR__ . '/../config/flags.php', 'flags');
 
-        // Singletons that hold no user and no request: the context is
-        // built on every call (ContextFactory), so they are safe to keep
-        // across the requests of Octane and the jobs of a queue worker.
-        $this->app->singleton(FlagSource::class, static fn (Application $app): FlagSource => new FlagSource(
-            (array) $app['config']->get('flags', []),
-            static function (\Throwable $e) use ($app): void {
-                $app->make(ExceptionHandler::class)->report($e);
-            },
-        ));
-        $this->app->singleton(ContextFactory::class, static fn (Application $app): ContextFactory => new ContextFactory(
+        // Singletons that hold no user and no request (see ContextFactory),
+        // so they are safe to keep across the requests of Octane and the
+        // jobs of a queue worker. A request's first flag resolves the
+        // contract only: one container lookup and one read of the config
+        // build all three (each container lookup costs a php-fpm request
+        // microseconds); the others give the same objects.
+        $this->app->singleton(Features::class, static fn (Application $app): Features => self::manager($app));
+        $this->app->singleton(FeatureManager::class, static function (Application $app): FeatureManager {
+            $features = $app->make(Features::class);
+            // Flags::fake() bound a fake in the contract's place: the real
+            // manager is still there for the commands.
+            return $features instanceof FeatureManager ? $features : self::manager($app);
+        });
+        $this->app->singleton(FlagSource::class, static fn (Application $app): FlagSource => $app->make(FeatureManager::class)->source());
+        $this->app->singleton(ContextFactory::class, static fn (Application $app): ContextFactory => $app->make(FeatureManager::class)->contexts());
+    }
+
+    /** The manager, its source and its context factory, from config/flags.php. */
+    private static function manager(Application $app): FeatureManager
+    {
+        $config = (array) $app['config']->get('flags', []);
+        $context = (array) ($config['context'] ?? []);
+        $source = new FlagSource($config, static function (\Throwable $e) use ($app): void {
+            $app->make(ExceptionHandler::class)->report($e);
+        });
+        $contexts = new ContextFactory(
             $app,
             $app['auth'],
-            $app['config']->get('flags.context.guard'),
-            $app['config']->get('flags.context.app_version_header'),
-            $app['config']->get('flags.context.resolver'),
-        ));
-        $this->app->singleton(FeatureManager::class);
-        // Everything resolves the contract, so a fake bound in its place
-        // (Flags::fake()) is used by the facade, Blade and the middleware.
-        $this->app->singleton(Features::class, static fn (Application $app): Features => $app->make(FeatureManager::class));
+            $context['guard'] ?? null,
+            \array_key_exists('app_version_header', $context) ? $context['app_version_header'] : 'X-App-Version',
+            $context['resolver'] ?? null,
+        );
+        // Told of every request the container binds, as Laravel's guards are.
+        $contexts->setRequest($app->refresh('request', $contexts, 'setRequest'));
+        return new FeatureManager($source, $contexts);
     }
 
     public function boot(): void

@@ -12,11 +12,9 @@ use Illuminate\Support\Facades\Facade;
 /**
  * Feature flags for the current user (or ->for($user)).
  *
- * @method static bool active(string $flag)
  * @method static bool inactive(string $flag)
  * @method static bool allAreActive(array $flags)
  * @method static bool someAreActive(array $flags)
- * @method static string|null variant(string $flag)
  * @method static \Flags\Evaluation evaluate(string $flag)
  * @method static list<string> enabled()
  * @method static \Flags\Laravel\Contracts\Features for(mixed $scope)
@@ -27,6 +25,22 @@ use Illuminate\Support\Facades\Facade;
  */
 class Flags extends Facade
 {
+    /**
+     * Whether $flag is on for the current user. Declared rather than left
+     * to __callStatic: it is the call a request makes most, and the magic
+     * path costs it a few hundred nanoseconds more.
+     */
+    public static function active(string $flag): bool
+    {
+        return (static::$resolvedInstance[Features::class] ?? static::getFacadeRoot())->active($flag);
+    }
+
+    /** The variant $flag serves the current user, or null (declared for the same reason as active()). */
+    public static function variant(string $flag): ?string
+    {
+        return (static::$resolvedInstance[Features::class] ?? static::getFacadeRoot())->variant($flag);
+    }
+
     /**
      * Replaces the flags with a fake everywhere (facade, Blade, middleware,
      * injection): each given flag forced (true, false, a variant name or
