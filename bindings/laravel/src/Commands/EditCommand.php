@@ -98,7 +98,8 @@ abstract class EditCommand extends Command
             $this->line("dry run: nothing was written to $path");
             return;
         }
-        $this->info($result->summary);
+        // As `flags` prints it: "flags.json: checkout: killed".
+        $this->info("$path: {$result->summary}");
         if ($result->written && $result->auditLog !== null) {
             $this->line("recorded in {$result->auditLog}");
         }
