@@ -78,7 +78,7 @@ fn human_size(bytes: u64) -> String {
 /// pipe without a writer returns at once instead of waiting forever. It
 /// changes nothing for a regular file.
 #[cfg(unix)]
-fn open_nonblocking(path: &Path) -> io::Result<File> {
+pub(crate) fn open_nonblocking(path: &Path) -> io::Result<File> {
     use std::os::unix::fs::OpenOptionsExt as _;
     fs::OpenOptions::new()
         .read(true)
@@ -87,7 +87,7 @@ fn open_nonblocking(path: &Path) -> io::Result<File> {
 }
 
 #[cfg(not(unix))]
-fn open_nonblocking(path: &Path) -> io::Result<File> {
+pub(crate) fn open_nonblocking(path: &Path) -> io::Result<File> {
     // No named pipes on a path to block on; a directory fails to open.
     File::open(path)
 }

@@ -62,7 +62,10 @@
 //!   status, the reload events and the changes between two snapshots.
 //! - `edit`: changes to a flag file's text (set a percentage, add pilots,
 //!   kill a flag) that keep its layout, key order and untouched content,
-//!   and the atomic replacement of a file to write them with.
+//!   and the transaction that writes them: the one edit path of the
+//!   `flags` commands and the C ABI (directory lock, validation, atomic
+//!   write refused when the file changed meanwhile, audit log), and the
+//!   `flags status` document.
 //!
 //! # Where things are
 //! Loading (bytes or a path to a validated snapshot, and the content hash
@@ -79,9 +82,10 @@
 //! I/O and never allocates. With no features enabled the crate starts no
 //! threads, watches no files and opens no sockets: `watch` adds file
 //! watching (one worker thread, or none with `FileSource::open_on_access`),
-//! `remote` adds an HTTP client for a flag server; `edit` does no I/O but
-//! its atomic file replacement. Serving flags over HTTP lives in
-//! `flags-server`.
+//! `remote` adds an HTTP client for a flag server; `edit` reads, locks and
+//! writes files only in `edit::apply` and the status functions (its
+//! `edit::Document` does no I/O), and prints nothing. Serving flags over
+//! HTTP lives in `flags-server`.
 
 #![forbid(unsafe_code)]
 

@@ -37,8 +37,9 @@ pub struct Snapshot {
 
 impl Snapshot {
     /// No flags and no version: what a source serves before it has a good
-    /// file (every flag is off, `FLAG_NOT_FOUND`).
-    #[cfg(any(feature = "watch", feature = "remote"))]
+    /// file (every flag is off, `FLAG_NOT_FOUND`), and what a file that
+    /// does not exist yet means to an edit that creates it.
+    #[cfg(any(feature = "watch", feature = "remote", feature = "edit"))]
     pub(crate) fn empty() -> Self {
         Snapshot {
             version: "".into(),

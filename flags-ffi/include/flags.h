@@ -83,6 +83,10 @@
  * threads that evaluate with it, but must not be changed (`flags_context_set`,
  * `flags_context_remove`) while another thread uses it. No handle may be
  * freed while another thread still uses it.
+ * `flags_file_edit` may block its thread while another edit of a file in
+ * the same directory (from any process) finishes: at most the request's
+ * `lock_wait_ms` (default 30000, never more than 60000), then
+ * `FLAGS_ERROR_CONFLICT`.
  * A file source (`flags_source_open_file`) starts no thread: it checks the
  * file's metadata on access, at most once per interval, so a handle opened
  * before `fork()` keeps reloading in every child process. The shared sources
@@ -136,13 +140,19 @@ enum flags_result
    */
   FLAGS_ERROR_REMOTE = 6,
   /**
-   * An argument is out of range: an empty attribute name, a bad URL.
+   * An argument is out of range: an empty attribute name, a bad URL, a
+   * bad edit request (its message names the field), an unknown flag.
    */
   FLAGS_ERROR_INVALID_ARGUMENT = 7,
   /**
    * An internal bug, caught at the boundary.
    */
   FLAGS_ERROR_PANIC = 8,
+  /**
+   * An edit found the file changed since it read it, or waited too long
+   * for another edit's lock: nothing was written; run it again.
+   */
+  FLAGS_ERROR_CONFLICT = 9,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -515,6 +525,42 @@ int32_t flags_evaluate_all_json_at(const struct flags_source *source,
                                    const struct flags_context *ctx,
                                    int64_t now_unix_ms,
                                    char **out);
+
+/**
+ * Edits the flag file a JSON request names, through the same edit path
+ * as the `flags` commands: the directory lock (waiting at most
+ * `lock_wait_ms`), validation before writing, an atomic write refused
+ * when the file changed since it was read, and one audit record.
+ * `request_json` (`request_len` bytes) is {"path": "...", "ops": [...],
+ * "dry_run": false, "audit_log": null, "actor": null, "command": null,
+ * "lock_wait_ms": 30000}; every op is an object such as {"op": "kill",
+ * "flag": "checkout"} (docs/c-abi.md lists them). On success `*out` is an
+ * owned JSON object {"written", "dry_run", "summary", "changes", "before",
+ * "after", "audit_log", "notes"}. Errors: FLAGS_ERROR_INVALID_ARGUMENT (a
+ * bad request: its message names the field; an unknown flag, an existing
+ * key, an empty actor), FLAGS_ERROR_INVALID_FLAGS (the file is invalid, or
+ * the edit would make it so: one diagnostic per line after the first),
+ * FLAGS_ERROR_IO, FLAGS_ERROR_CONFLICT (the file changed since it was read,
+ * or another edit held the lock longer than `lock_wait_ms`: nothing was
+ * written, run it again), FLAGS_ERROR_INVALID_UTF8. Nothing is written on
+ * any error but one: FLAGS_ERROR_IO with a message saying "written, but
+ * the audit log ... could not be appended".
+ */
+int32_t flags_file_edit(const char *request_json, size_t request_len, char **out, char **error_out);
+
+/**
+ * The status of the flag file at `path` (UTF-8, `path_len` bytes) at
+ * `now_unix_ms` (milliseconds since the Unix epoch; INT64_MIN: the system
+ * clock), as the owned JSON document `flags status FILE --json` prints:
+ * {"file", "content_hash", "now", "kill_all", "interrupted_edit",
+ * "pilots", "flags": [...]}. Errors: FLAGS_ERROR_IO,
+ * FLAGS_ERROR_INVALID_FLAGS.
+ */
+int32_t flags_file_status_json(const char *path,
+                               size_t path_len,
+                               int64_t now_unix_ms,
+                               char **out,
+                               char **error_out);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -86,6 +86,8 @@ mod context;
 
 mod evaluate;
 
+mod file;
+
 pub use context::{
     flags_context, flags_context_free, flags_context_from_json, flags_context_new,
     flags_context_parse, flags_context_remove, flags_context_set,
@@ -94,6 +96,7 @@ pub use evaluate::{
     flags_evaluate, flags_evaluate_all_json, flags_evaluate_all_json_at, flags_evaluate_at,
     flags_evaluation_clear, flags_is_enabled,
 };
+pub use file::{flags_file_edit, flags_file_status_json};
 pub use library::{
     flags_library_version, flags_reason_name, flags_result_message, flags_string_free,
 };

@@ -25,10 +25,14 @@ pub enum flags_result {
     FLAGS_ERROR_INVALID_CONTEXT = 5,
     /// The flag server was unreachable and no cache could be used.
     FLAGS_ERROR_REMOTE = 6,
-    /// An argument is out of range: an empty attribute name, a bad URL.
+    /// An argument is out of range: an empty attribute name, a bad URL, a
+    /// bad edit request (its message names the field), an unknown flag.
     FLAGS_ERROR_INVALID_ARGUMENT = 7,
     /// An internal bug, caught at the boundary.
     FLAGS_ERROR_PANIC = 8,
+    /// An edit found the file changed since it read it, or waited too long
+    /// for another edit's lock: nothing was written; run it again.
+    FLAGS_ERROR_CONFLICT = 9,
 }
 
 impl flags_result {
@@ -47,8 +51,9 @@ impl flags_result {
             4 => c"a file could not be read",
             5 => c"the context JSON is invalid",
             6 => c"the flag server was unreachable and no cache could be used",
-            7 => c"an argument is invalid (an empty attribute name, a bad URL)",
+            7 => c"an argument is invalid (an empty attribute name, a bad URL, a bad edit request)",
             8 => c"internal error (a bug in the flags library, caught at the boundary)",
+            9 => c"the flag file changed since it was read, or another edit held it too long; nothing was written",
             _ => c"unknown result code",
         }
     }

@@ -1415,6 +1415,7 @@ enum flags_result
   FLAGS_ERROR_REMOTE = 6,
   FLAGS_ERROR_INVALID_ARGUMENT = 7,
   FLAGS_ERROR_PANIC = 8,
+  FLAGS_ERROR_CONFLICT = 9,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -1507,6 +1508,10 @@ int32_t flags_evaluate_all_json(const flags_source *source, const flags_context 
 int32_t flags_evaluate_all_json_at(const flags_source *source, const flags_context *ctx,
                                    int64_t now_unix_ms, char **out);
 
+int32_t flags_file_edit(const char *request_json, size_t request_len, char **out, char **error_out);
+int32_t flags_file_status_json(const char *path, size_t path_len, int64_t now_unix_ms, char **out,
+                               char **error_out);
+
 #ifdef __cplusplus
 }  // extern "C"
 #endif  // __cplusplus
@@ -1548,10 +1553,10 @@ fn checker_accepts_the_dart_bindings_against_the_contract() {
     assert_eq!(
         summary,
         Summary {
-            bindings: 25,
+            bindings: 27,
             structs: 2,
             fields: 10,
-            constants: 18
+            constants: 19
         },
         "every function, both structs and every number of the contract are checked"
     );
@@ -1560,7 +1565,7 @@ fn checker_accepts_the_dart_bindings_against_the_contract() {
 #[test]
 fn checker_parses_the_contract_header() {
     let header = parse_header(CONTRACT_HEADER).unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(header.functions.len(), 25);
+    assert_eq!(header.functions.len(), 27);
     assert!(header.opaque.contains("flags_source") && header.opaque.contains("flags_context"));
     let open = &header.functions["flags_source_open_file"];
     let params: Vec<String> = open
@@ -1573,6 +1578,7 @@ fn checker_parses_the_contract_header() {
         ["char*", "size_t", "uint32_t", "flags_source**", "char**"]
     );
     assert_eq!(header.constants["FLAGS_ERROR_PANIC"], 8);
+    assert_eq!(header.constants["FLAGS_ERROR_CONFLICT"], 9);
     assert_eq!(header.constants["FLAGS_REASON_MISSING_BUCKET_KEY"], 8);
     // C++-only text (`: int32_t` after the enum name) is not read as C.
     assert_eq!(
@@ -1699,8 +1705,8 @@ fn checker_rejects_renumbered_constants() {
         &["FlagsReasonCode.pilot is 5 but FLAGS_REASON_PILOT is 9 in flags.h"],
     );
     let header = CONTRACT_HEADER.replace(
-        "  FLAGS_ERROR_PANIC = 8,\n",
-        "  FLAGS_ERROR_PANIC = 8,\n  FLAGS_ERROR_TIMEOUT = 9,\n",
+        "  FLAGS_ERROR_CONFLICT = 9,\n",
+        "  FLAGS_ERROR_CONFLICT = 9,\n  FLAGS_ERROR_TIMEOUT = 10,\n",
     );
     expect_errors(
         check(&dart_files(), &header),

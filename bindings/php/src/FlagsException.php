@@ -5,8 +5,9 @@ declare(strict_types=1);
 namespace Flags;
 
 /**
- * Thrown when a source cannot be opened or the native library cannot be
- * loaded. Evaluation never throws.
+ * Thrown when a source cannot be opened, an edit of a flag file fails
+ * (FlagFile), or the native library cannot be loaded. Evaluation never
+ * throws.
  *
  * The code is the library's stable result code (the FLAGS_ERROR_* numbers
  * of flags.h), or LIBRARY (-1) when the library itself could not be loaded.
@@ -27,10 +28,15 @@ class FlagsException extends \RuntimeException
     public const INVALID_CONTEXT = 5;
     /** The flag server was unreachable and no cache could be used. */
     public const REMOTE = 6;
-    /** A bad option, URL or attribute name. */
+    /** A bad option, URL or attribute name; an edit that cannot be made (an unknown flag). */
     public const INVALID_ARGUMENT = 7;
     /** An internal bug, caught at the library boundary. */
     public const PANIC = 8;
+    /**
+     * An edit (FlagFile) found the file changed since it read it, or another
+     * edit held it longer than the wait: nothing was written; run it again.
+     */
+    public const CONFLICT = 9;
 
     private const NAMES = [
         self::LIBRARY => 'LIBRARY',
@@ -43,6 +49,7 @@ class FlagsException extends \RuntimeException
         self::REMOTE => 'REMOTE',
         self::INVALID_ARGUMENT => 'INVALID_ARGUMENT',
         self::PANIC => 'PANIC',
+        self::CONFLICT => 'CONFLICT',
     ];
 
     /** @var list<string> */

@@ -1,5 +1,9 @@
-//! Text-preserving edits of a flag file (operator commands).
+//! Editing a flag file: text-preserving edits ([`Document`]) and the
+//! transaction that writes them ([`apply`]), the one edit path of the
+//! `flags` commands, the C ABI (`flags_file_edit`) and every binding
+//! built on it (PHP's `FlagFile`, the Laravel artisan commands, Dart).
 //!
+//! # Edits of the text
 //! A [`Document`] holds the text of a valid flag file. Each edit replaces
 //! only the spans that change and leaves every other byte as it was: key
 //! order, whitespace, line endings, the spelling of numbers, other flags.
@@ -42,10 +46,19 @@
 //! # Ok::<(), flags_core::Error>(())
 //! ```
 //!
-//! Edits do no I/O: reading, writing and auditing are the caller's job
-//! (`flags set`, `flags kill`, ... in `flags-server`), which writes the
-//! result with [`replace_atomically`]: the file is replaced whole, with a
-//! last check of what it holds just before the rename.
+//! [`Document`] does no I/O.
+//!
+//! # The transaction
+//! [`apply`] makes a list of [`Op`]s on a file on disk, as every `flags`
+//! edit command does: the directory lock (`lock`), the cleanup of an
+//! interrupted edit (`journal`), the read, the edits, the validation, the
+//! atomic write ([`replace_atomically`]) refusing a file changed meanwhile,
+//! and the audit record (`audit`), with what to print ([`Outcome`]: the
+//! summary and the lines of [`changes`], `diff`). It prints nothing: what
+//! it has to say on the way comes to [`Options::notify`] as [`Notice`]s,
+//! and failures are [`EditError`]s whose kind says whether to run it again
+//! ([`EditErrorKind::Conflict`]). [`status_json`] and [`status_table`]
+//! (`status`) are what `flags status` prints.
 //!
 //! # Why a hand-written editor
 //! The `cst` feature of `jsonc-parser` (0.34) edits JSON keeping comments
@@ -69,11 +82,25 @@ use crate::model::Snapshot;
 use crate::timestamp::parse_millis;
 use crate::validate::{MAX_KEY_LEN, valid_flag_key};
 
+mod audit;
+mod diff;
+mod error;
+mod journal;
+mod lock;
+mod notice;
 mod plan;
+mod status;
 mod style;
 mod syntax;
+mod transaction;
 
 pub use crate::file::{ReplaceError, Replaced, is_temporary_file_of, replace_atomically};
+pub use audit::{Recovery, default_actor, default_audit_log, shell_command};
+pub use diff::{changes, summary};
+pub use error::{EditError, EditErrorKind};
+pub use notice::Notice;
+pub use status::{status_json, status_table};
+pub use transaction::{DEFAULT_LOCK_WAIT, Op, Options, Outcome, apply};
 
 use plan::{Splice, Tree};
 
@@ -241,6 +268,18 @@ impl Document {
     pub fn delete_flag(&mut self, key: &str) -> Result<(), Error> {
         let plan = self.tree()?.delete_flag(key)?;
         self.commit(plan)
+    }
+
+    /// Replaces the whole text with `text`, which must be a valid flag
+    /// file (the error lists every problem otherwise, naming this
+    /// document's source, and the document is left as it was).
+    pub fn replace(&mut self, text: &str) -> Result<(), Error> {
+        if text == self.text {
+            return Ok(());
+        }
+        self.snapshot = Snapshot::from_slice_named(text.as_bytes(), &self.source)?;
+        text.clone_into(&mut self.text);
+        Ok(())
     }
 
     fn tree(&self) -> Result<Tree<'_>, Error> {

@@ -119,6 +119,9 @@ abstract final class FlagsResultCode {
 
   /// `FLAGS_ERROR_PANIC`.
   static const int panic = 8;
+
+  /// `FLAGS_ERROR_CONFLICT`.
+  static const int conflict = 9;
 }
 
 /// Reasons (`FLAGS_REASON_*`); stable numbers, in evaluation order.
@@ -477,4 +480,45 @@ external int flagsEvaluateAllJsonAt(
   Pointer<FlagsContext> ctx,
   int nowUnixMs,
   Pointer<Pointer<Char>> out,
+);
+
+// Flag files: edits and status
+
+/// `int32_t flags_file_edit(const char *request_json, size_t request_len,
+/// char **out, char **error_out)`: the `flags` commands' edit path. Not a
+/// leaf call: it reads and writes files and may wait for another edit's
+/// lock (at most the request's `lock_wait_ms`).
+@Native<
+  Int32 Function(
+    Pointer<Uint8>,
+    Size,
+    Pointer<Pointer<Char>>,
+    Pointer<Pointer<Char>>,
+  )
+>(symbol: 'flags_file_edit')
+external int flagsFileEdit(
+  Pointer<Uint8> requestJson,
+  int requestLen,
+  Pointer<Pointer<Char>> out,
+  Pointer<Pointer<Char>> errorOut,
+);
+
+/// `int32_t flags_file_status_json(const char *path, size_t path_len,
+/// int64_t now_unix_ms, char **out, char **error_out)`: the document of
+/// `flags status FILE --json`; `now_unix_ms` INT64_MIN is the system clock.
+@Native<
+  Int32 Function(
+    Pointer<Uint8>,
+    Size,
+    Int64,
+    Pointer<Pointer<Char>>,
+    Pointer<Pointer<Char>>,
+  )
+>(symbol: 'flags_file_status_json')
+external int flagsFileStatusJson(
+  Pointer<Uint8> path,
+  int pathLen,
+  int nowUnixMs,
+  Pointer<Pointer<Char>> out,
+  Pointer<Pointer<Char>> errorOut,
 );

@@ -30,6 +30,10 @@ enum FlagsErrorCode {
   /// An internal bug, caught at the boundary of the native library.
   panic(native.FlagsResultCode.panic, 'PANIC'),
 
+  /// An edit found the flag file changed since it read it, or another edit
+  /// held it longer than the wait: nothing was written; run it again.
+  conflict(native.FlagsResultCode.conflict, 'CONFLICT'),
+
   /// A code this version of the package does not know (a newer library).
   unknown(-1, 'UNKNOWN');
 

@@ -52,6 +52,8 @@ final class Native
     public static ?CData $contextOut = null;
     /** @var CData|null `char *[1]`: an owned string or an error message */
     private static ?CData $string = null;
+    /** @var CData|null `char *[1]`: the error message of a call that also has a `char **out` */
+    private static ?CData $error = null;
     private static ?CData $evaluation = null;
     private static ?CData $evaluationPtr = null;
 
@@ -205,6 +207,25 @@ final class Native
     public static function stringOut(): CData
     {
         return self::$string ??= self::$ffi->new('char *[1]');
+    }
+
+    /** A second reusable `char *` out-parameter, for `error_out` beside `out`. */
+    public static function errorOut(): CData
+    {
+        return self::$error ??= self::$ffi->new('char *[1]');
+    }
+
+    /** Reads and frees the `char *` the last call wrote through errorOut(); null for NULL. */
+    public static function takeError(): ?string
+    {
+        $string = self::$error === null ? null : self::$error[0];
+        if ($string === null) {
+            return null;
+        }
+        self::$error[0] = null;
+        $text = FFI::string($string);
+        self::$ffi->flags_string_free($string);
+        return $text;
     }
 
     /**

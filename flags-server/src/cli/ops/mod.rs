@@ -1,28 +1,27 @@
 //! Operator commands: edit a flag file safely, show its state, compare two.
 //!
-//! Every edit command reads the file, makes the change with
-//! [`flags_core::edit`] (which keeps the file's layout and validates the
-//! result), and then either prints what would change (`--dry-run`) or
-//! replaces the file atomically, refusing when the file changed since it
-//! was read, and appends a record to the audit log; the record is
-//! journaled before the file is replaced, so that an edit killed half-way
-//! is still recorded by the next one. Servers watching the file pick the
-//! change up by themselves. See `docs/operations.md`.
-
-mod diff;
-mod file;
-mod status;
+//! Every edit command is a thin caller of [`flags_core::edit::apply`], the
+//! one edit path the C ABI and its bindings (PHP, the Laravel artisan
+//! commands, Dart) share: it reads the file, makes the change keeping the
+//! file's layout, validates the result, and then either says what would
+//! change (`--dry-run`) or replaces the file atomically, refusing when the
+//! file changed since it was read, and appends a record to the audit log;
+//! the record is journaled before the file is replaced, so that an edit
+//! killed half-way is still recorded by the next one. This module parses
+//! the command line into [`Op`]s and prints the [`flags_core::edit::Outcome`]
+//! and the notices on the way. Servers watching the file pick the change
+//! up by themselves. See `docs/operations.md`.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::ArgGroup;
-use flags_core::edit::{Document, parse_percentage};
+use flags_core::edit::{self, Notice, Op, Options, parse_percentage};
 use flags_core::{Snapshot, Timestamp};
 
 use crate::cli::output;
 
-pub use diff::{changes, summary};
+pub use flags_core::edit::{changes, summary};
 
 /// The operator subcommands (flattened into `flags`).
 #[derive(clap::Subcommand)]
@@ -181,16 +180,21 @@ pub struct DiffArgs {
 /// validation diagnostics when there are some) with exit status 1.
 pub fn run(command: Command) -> ExitCode {
     let result = match command {
-        Command::Set(args) => set(&args),
-        Command::Pilots(args) => pilots(&args),
-        Command::Kill(a) => edit(&a.file, &a.edit, |d| d.set_killed(&a.flag, true)),
-        Command::Unkill(a) => edit(&a.file, &a.edit, |d| d.set_killed(&a.flag, false)),
-        Command::KillAll(a) => edit(&a.file, &a.edit, |d| d.set_kill_all(true)),
-        Command::UnkillAll(a) => edit(&a.file, &a.edit, |d| d.set_kill_all(false)),
-        Command::Create(a) => edit(&a.file, &a.edit, |d| {
-            d.create_flag(&a.flag, a.description.as_deref(), a.owner.as_deref())
-        }),
-        Command::Delete(a) => edit(&a.file, &a.edit, |d| d.delete_flag(&a.flag)),
+        Command::Set(args) => set(args),
+        Command::Pilots(args) => pilots(args),
+        Command::Kill(a) => edit(&a.file, &a.edit, Op::Kill { flag: a.flag }),
+        Command::Unkill(a) => edit(&a.file, &a.edit, Op::Unkill { flag: a.flag }),
+        Command::KillAll(a) => edit(&a.file, &a.edit, Op::KillAll),
+        Command::UnkillAll(a) => edit(&a.file, &a.edit, Op::UnkillAll),
+        Command::Create(a) => {
+            let op = Op::Create {
+                flag: a.flag,
+                description: a.description,
+                owner: a.owner,
+            };
+            edit(&a.file, &a.edit, op)
+        }
+        Command::Delete(a) => edit(&a.file, &a.edit, Op::Delete { flag: a.flag }),
         Command::Status(args) => show_status(&args),
         Command::Diff(args) => diff_files(&args),
     };
@@ -203,15 +207,20 @@ pub fn run(command: Command) -> ExitCode {
     }
 }
 
-fn set(args: &SetArgs) -> Result<(), String> {
+fn set(args: SetArgs) -> Result<(), String> {
     let name = args.file.display();
+    let flag = args.flag;
     if let Some(text) = &args.percentage {
         let bp = parse_percentage(text).map_err(|e| format!("{name}: --percentage: {e}"))?;
-        return edit(&args.file, &args.edit, |d| d.set_percentage(&args.flag, bp));
+        let op = Op::SetPercentage {
+            flag,
+            basis_points: bp,
+        };
+        return edit(&args.file, &args.edit, op);
     }
     let text = args.ramp.as_deref().unwrap_or_default();
     let points = parse_ramp(text).map_err(|e| format!("{name}: --ramp: {e}"))?;
-    edit(&args.file, &args.edit, |d| d.set_ramp(&args.flag, &points))
+    edit(&args.file, &args.edit, Op::SetRamp { flag, points })
 }
 
 /// `10@2026-11-21T00:00:00Z,100@2026-11-22T00:00:00Z` as points.
@@ -232,176 +241,51 @@ fn parse_ramp(text: &str) -> Result<Vec<(String, u32)>, String> {
     Ok(points)
 }
 
-fn pilots(args: &PilotsArgs) -> Result<(), String> {
-    let attribute = &args.attribute;
-    // clap requires exactly one of FLAG and --global.
-    edit(&args.file, &args.edit, |d| {
-        match (&args.flag, args.add.is_empty()) {
-            (Some(flag), true) => d.remove_pilots(flag, attribute, &args.remove),
-            (Some(flag), false) => d.add_pilots(flag, attribute, &args.add),
-            (None, true) => d.remove_global_pilots(attribute, &args.remove),
-            (None, false) => d.add_global_pilots(attribute, &args.add),
+fn pilots(args: PilotsArgs) -> Result<(), String> {
+    // clap requires exactly one of FLAG and --global, and of --add and
+    // --remove.
+    let (flag, attribute) = (args.flag, args.attribute);
+    let op = if args.add.is_empty() {
+        Op::RemovePilots {
+            flag,
+            attribute,
+            ids: args.remove,
         }
-    })
+    } else {
+        Op::AddPilots {
+            flag,
+            attribute,
+            ids: args.add,
+        }
+    };
+    edit(&args.file, &args.edit, op)
 }
 
-/// Reads, edits, validates, then prints the change (`--dry-run`) or writes
-/// it atomically and audits it.
-fn edit(
-    path: &Path,
-    options: &EditOptions,
-    change: impl FnOnce(&mut Document) -> Result<(), flags_core::Error>,
-) -> Result<(), String> {
+/// Makes the edit through [`edit::apply`], printing its notices on stderr
+/// as they come, then prints what changed (`--dry-run`) or the summary of
+/// what was written.
+fn edit(path: &Path, options: &EditOptions, op: Op) -> Result<(), String> {
     let name = path.display().to_string();
-    // Held until the audit record is written: concurrent `flags` edits of
-    // this directory take turns instead of refusing each other.
-    let lock = if options.dry_run {
-        None
-    } else {
-        Some(file::lock_dir(path)?)
-    };
-    if let Some(lock) = &lock {
-        if lock.held() {
-            file::remove_stale_temps(path);
-        }
-        file::reconcile(path)?;
-    }
-    let original = file::read_for_edit(path)?;
-    let before =
-        Snapshot::from_slice_named(&original.bytes, &name).map_err(|e| invalid_file(&name, &e))?;
-    // Valid files are UTF-8.
-    let text = std::str::from_utf8(&original.bytes).map_err(|e| format!("{name}: {e}"))?;
-    let mut document = Document::parse_named(text, &name).map_err(|e| invalid_file(&name, &e))?;
-    change(&mut document).map_err(|e| {
-        if e.diagnostics().is_empty() {
-            format!("{name}: {e}")
-        } else {
-            format!("{name}: the edit would make the file invalid; nothing was written\n{e}")
-        }
-    })?;
-    if document.text().as_bytes() == original.bytes {
-        output::print_line(&format!("{name}: no changes; nothing was written"));
-        return Ok(());
-    }
-    let after = document.snapshot();
-    let lines = changes(&before, after);
-    let summary = summary(&lines);
-    if options.dry_run {
-        for line in &lines {
+    let notify = |notice: &Notice| eprintln!("{notice}");
+    let mut edit_options = Options::new(command_line());
+    edit_options.dry_run = options.dry_run;
+    edit_options.audit_log.clone_from(&options.audit_log);
+    edit_options.actor.clone_from(&options.actor);
+    edit_options.notify = Some(&notify);
+    let outcome = edit::apply(path, &[op], &edit_options).map_err(|e| e.to_string())?;
+    if outcome.dry_run && outcome.changed {
+        for line in &outcome.changes {
             output::print_line(line);
         }
-        if lines.is_empty() {
+        if outcome.changes.is_empty() {
             output::print_line("no changes in meaning (layout only)");
         }
         output::print_line(&format!("dry run: nothing was written to {name}"));
         return Ok(());
     }
-    file::test_pause();
-    let log = options
-        .audit_log
-        .clone()
-        .unwrap_or_else(|| file::default_audit_log(path));
-    let pending = file::Pending {
-        audit_log: std::path::absolute(&log).unwrap_or(log),
-        record: file::AuditRecord {
-            time: flags_core::now().to_string(),
-            actor: actor(options.actor.as_deref()),
-            command: command_line(),
-            file: std::path::absolute(path)
-                .unwrap_or_else(|_| path.to_path_buf())
-                .display()
-                .to_string(),
-            before: before.version().to_owned(),
-            after: after.version().to_owned(),
-            summary,
-            recovery: None,
-            recovered_at: None,
-        },
-    };
-    match file::replace(
-        path,
-        &original.bytes,
-        document.text().as_bytes(),
-        &original.permissions,
-        &pending,
-    ) {
-        Ok(()) => {}
-        Err(file::WriteError::Conflict) => {
-            return Err(format!(
-                "{name} changed since it was read (another edit?); nothing was written, run the command again"
-            ));
-        }
-        Err(file::WriteError::Io(message)) => return Err(message),
-    }
-    // Audited before anything is printed: whatever happens to stdout, the
-    // edit has its record.
-    let audited = file::append_audit(&pending.audit_log, &pending.record);
-    file::test_stop("audited");
-    if let Err(e) = audited {
-        return Err(format!(
-            "{name}: written, but the audit log {} could not be appended: {e}; the record \
-             stays in {} and the next edit of the file appends it",
-            pending.audit_log.display(),
-            file::journal_path(path).display()
-        ));
-    }
-    file::remove_journal(path);
-    output::print_line(&format!("{name}: {}", pending.record.summary));
+    // The summary of what was written, or "no changes; nothing was written".
+    output::print_line(&format!("{name}: {}", outcome.summary));
     Ok(())
-}
-
-fn invalid_file(name: &str, err: &flags_core::Error) -> String {
-    if err.diagnostics().is_empty() {
-        return err.to_string();
-    }
-    format!("{name}: the file is invalid, fix it first; nothing was written\n{err}")
-}
-
-/// `--actor` (never empty: the argument parser refuses that), else who ran
-/// the command: see [`default_actor`].
-fn actor(given: Option<&str>) -> String {
-    match given {
-        Some(actor) => actor.to_owned(),
-        None => default_actor(std::env::var("SUDO_USER").ok(), current_uid(), user_name),
-    }
-}
-
-/// `$SUDO_USER` when set (the operator behind `sudo flags ...`, not
-/// `root`), else the login name of the process's user id in the user
-/// database, else `uid:N` (a container's random uid has no entry).
-/// Never empty. `$USER` and `$LOGNAME` are not read: `env -i`, cron and
-/// containers leave them unset, and `sudo` sets them to `root`.
-fn default_actor(
-    sudo_user: Option<String>,
-    uid: u32,
-    user_name: impl FnOnce(u32) -> Option<String>,
-) -> String {
-    let named = |n: &String| !n.trim().is_empty();
-    sudo_user
-        .filter(named)
-        .or_else(|| user_name(uid).filter(named))
-        .unwrap_or_else(|| format!("uid:{uid}"))
-}
-
-#[cfg(unix)]
-fn current_uid() -> u32 {
-    nix::unistd::getuid().as_raw()
-}
-
-#[cfg(unix)]
-fn user_name(uid: u32) -> Option<String> {
-    let user = nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid));
-    user.ok().flatten().map(|user| user.name)
-}
-
-#[cfg(not(unix))]
-fn current_uid() -> u32 {
-    0
-}
-
-#[cfg(not(unix))]
-fn user_name(_uid: u32) -> Option<String> {
-    std::env::var("USERNAME").ok()
 }
 
 /// `--actor`'s value: a name, not nothing.
@@ -421,19 +305,11 @@ fn command_line() -> String {
     command_words(std::env::args_os().skip(1))
 }
 
-/// `flags` and `args`, each quoted for a POSIX shell where needed, with
-/// the `shlex` crate: it knows more of the shells' corners (`!` and `^`
-/// in interactive shells, `{a,b}` expansion, fish's backslashes) than a
-/// hand-written quoter would, and has no dependencies of its own.
+/// `flags` and `args`, each quoted for a POSIX shell where needed
+/// ([`edit::shell_command`]).
 fn command_words(args: impl IntoIterator<Item = std::ffi::OsString>) -> String {
-    let mut words = vec!["flags".to_owned()];
-    for arg in args {
-        let word = arg.to_string_lossy();
-        // Only a NUL byte cannot be quoted, and no argument holds one.
-        let quoted = shlex::try_quote(&word).map_or_else(|_| word.to_string(), String::from);
-        words.push(quoted);
-    }
-    words.join(" ")
+    let flags = std::iter::once(std::ffi::OsString::from("flags"));
+    edit::shell_command(flags.chain(args))
 }
 
 fn show_status(args: &StatusArgs) -> Result<(), String> {
@@ -441,13 +317,12 @@ fn show_status(args: &StatusArgs) -> Result<(), String> {
         Some(text) => Timestamp::parse_rfc3339(text).map_err(|e| format!("--now: {e}"))?,
         None => flags_core::now(),
     };
-    let snapshot = Snapshot::from_path(&args.file).map_err(|e| e.to_string())?;
-    let name = args.file.display().to_string();
-    let interrupted = file::interrupted_edit(&args.file);
     if args.json {
-        output::print_line(&status::json(&name, &snapshot, now, interrupted.as_ref()));
+        let json = edit::status_json(&args.file, now).map_err(|e| e.to_string())?;
+        output::print_line(&json);
     } else {
-        output::print(&status::table(&name, &snapshot, now, interrupted.as_ref()));
+        let table = edit::status_table(&args.file, now).map_err(|e| e.to_string())?;
+        output::print(&table);
     }
     Ok(())
 }
@@ -492,21 +367,6 @@ mod tests {
                 .expect_err("too high")
                 .contains("from 0 to 100")
         );
-    }
-
-    #[test]
-    fn the_default_actor() {
-        let named = |name: &'static str| move |_: u32| Some(name.to_owned());
-        let nobody = |_: u32| None;
-        assert_eq!(
-            default_actor(Some("oncall".into()), 0, named("root")),
-            "oncall"
-        );
-        assert_eq!(default_actor(Some(" ".into()), 0, named("root")), "root");
-        assert_eq!(default_actor(None, 1000, named("deploy")), "deploy");
-        assert_eq!(default_actor(None, 1000, named("")), "uid:1000");
-        assert_eq!(default_actor(None, 1_000_680_000, nobody), "uid:1000680000");
-        assert_eq!(default_actor(Some(String::new()), 7, nobody), "uid:7");
     }
 
     #[test]

@@ -1,14 +1,64 @@
 //! `flags status`: every flag's state at a point in time, as a table for
-//! people or one JSON document for machines.
+//! people or one JSON document for machines (the C ABI's
+//! `flags_file_status_json`, PHP's `FlagFile::status()`).
 
-use flags_core::edit::format_percentage;
-use flags_core::{Flag, Snapshot, Timestamp};
+use std::path::Path;
+
 use serde::Serialize;
 use serde::ser::{SerializeMap, Serializer};
 use serde_json::Value;
 
-use super::diff;
-use super::file::AuditRecord;
+use super::audit::AuditRecord;
+use super::{diff, format_percentage, journal};
+use crate::error::Error;
+use crate::model::{Flag, Snapshot};
+use crate::timestamp::Timestamp;
+
+/// The state of the flag file at `path` at `now`, as one JSON document
+/// (pretty-printed): what `flags status FILE --json` prints. `file` in it
+/// is `path` as given. Also says whether an interrupted edit left its
+/// record behind (`interrupted_edit`). Errors are those of
+/// [`Snapshot::from_path`].
+///
+/// ```
+/// use flags_core::Timestamp;
+/// use flags_core::edit::status_json;
+///
+/// let dir = tempfile::tempdir()?;
+/// let path = dir.path().join("flags.json");
+/// std::fs::write(&path, r#"{"version": 1, "flags": {"checkout": {"percentage": 12.5}}}"#)?;
+/// let now = Timestamp::parse_rfc3339("2026-11-21T12:00:00Z")?;
+/// let status: serde_json::Value = serde_json::from_str(&status_json(&path, now)?)?;
+/// assert_eq!(status["now"], "2026-11-21T12:00:00.000Z");
+/// assert_eq!(status["flags"][0]["key"], "checkout");
+/// assert_eq!(status["flags"][0]["state"], "partial");
+/// assert_eq!(status["flags"][0]["percentage_now"], 12.5);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn status_json(path: &Path, now: Timestamp) -> Result<String, Error> {
+    let snapshot = Snapshot::from_path(path)?;
+    let interrupted = journal::interrupted_edit(path);
+    Ok(json(
+        &path.display().to_string(),
+        &snapshot,
+        now,
+        interrupted.as_ref(),
+    ))
+}
+
+/// The state of the flag file at `path` at `now`, as the table `flags
+/// status FILE` prints: a heading, then one row per flag in key order.
+/// Errors are those of [`Snapshot::from_path`].
+pub fn status_table(path: &Path, now: Timestamp) -> Result<String, Error> {
+    let snapshot = Snapshot::from_path(path)?;
+    let interrupted = journal::interrupted_edit(path);
+    Ok(table(
+        &path.display().to_string(),
+        &snapshot,
+        now,
+        interrupted.as_ref(),
+    ))
+}
 
 /// A flag's state, first match wins: the global kill switch, its own kill
 /// switch, a ramp that has not reached its last point, then the rollout
@@ -54,7 +104,7 @@ fn dash(text: String) -> String {
 }
 
 /// The table: a heading, then one row per flag in key order.
-pub(crate) fn table(
+fn table(
     file: &str,
     snapshot: &Snapshot,
     now: Timestamp,
@@ -213,7 +263,7 @@ struct VariantStatus<'a> {
 }
 
 /// The status as one JSON document.
-pub(crate) fn json(
+fn json(
     file: &str,
     snapshot: &Snapshot,
     now: Timestamp,

@@ -1,5 +1,6 @@
-//! What changed between two flag files, in words: `flags diff`, `--dry-run`
-//! and the one-line summaries of edits and of the audit log.
+//! What changed between two flag files, in words: `flags diff`, the lines
+//! of a dry run ([`Outcome::changes`](super::Outcome::changes)) and the
+//! one-line summaries of edits and of the audit log.
 //!
 //! Compares meaning, not text: reformatting, reordering keys or writing
 //! `12.50` for `12.5` is no change.
@@ -7,8 +8,8 @@
 use std::cmp::Ordering;
 use std::collections::HashSet;
 
-use flags_core::edit::format_percentage;
-use flags_core::{Flag, Snapshot};
+use super::format_percentage;
+use crate::model::{Flag, Snapshot};
 
 /// Ids shown in a pilots or deny change before "... N more".
 const MAX_IDS_SHOWN: usize = 10;
@@ -16,6 +17,18 @@ const MAX_IDS_SHOWN: usize = 10;
 /// One line per thing that changed: the global switches first, then each
 /// flag in key order (`enrollment_service: percentage 12.5% -> 25%`).
 /// Empty when the two files mean the same.
+///
+/// ```
+/// use flags_core::Snapshot;
+/// use flags_core::edit::{changes, summary};
+///
+/// let old = Snapshot::from_slice(br#"{"version": 1, "flags": {"a": {"percentage": 12.5}}}"#)?;
+/// let new = Snapshot::from_slice(br#"{"version": 1, "kill_all": true, "flags": {"a": {"percentage": 25}}}"#)?;
+/// let lines = changes(&old, &new);
+/// assert_eq!(lines, ["kill_all: off -> ON", "a: percentage 12.5% -> 25%"]);
+/// assert_eq!(summary(&lines), "kill_all: off -> ON; a: percentage 12.5% -> 25%");
+/// # Ok::<(), flags_core::Error>(())
+/// ```
 pub fn changes(old: &Snapshot, new: &Snapshot) -> Vec<String> {
     let mut lines = Vec::new();
     if old.kill_all() != new.kill_all() {
@@ -66,7 +79,7 @@ fn on_off(on: bool) -> &'static str {
 }
 
 /// `12.5%`.
-pub fn percent(bp: u32) -> String {
+pub(super) fn percent(bp: u32) -> String {
     format!("{}%", format_percentage(bp))
 }
 
@@ -91,7 +104,7 @@ fn rollout(flag: &Flag) -> Rollout {
 }
 
 /// `percentage 25%` or `ramp [10% at 2026-11-21T00:00:00Z, 100% at ...]`.
-pub fn describe_rollout(flag: &Flag) -> String {
+fn describe_rollout(flag: &Flag) -> String {
     if flag.is_ramp() {
         format!("ramp {}", ramp_points(flag))
     } else {
@@ -247,7 +260,7 @@ fn id_list(ids: &[&str]) -> String {
 
 /// `app_version >= 3.2.0; tenant_id not in [legacy-tenant]`; empty when
 /// the flag has no requirements.
-pub fn requirements(flag: &Flag) -> String {
+pub(super) fn requirements(flag: &Flag) -> String {
     let parts: Vec<String> = flag
         .requirements()
         .map(|(attribute, op, operands)| match op {
@@ -261,7 +274,7 @@ pub fn requirements(flag: &Flag) -> String {
 }
 
 /// `control 50 / treatment 50`; empty when the flag has no variants.
-pub fn variants(flag: &Flag) -> String {
+pub(super) fn variants(flag: &Flag) -> String {
     let parts: Vec<String> = flag
         .variants()
         .map(|(name, weight)| format!("{name} {}", format_percentage(weight)))
