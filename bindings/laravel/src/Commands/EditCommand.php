@@ -10,6 +10,7 @@ use Flags\FlagsException;
 use Flags\Laravel\FlagSource;
 use Illuminate\Console\Command;
 use Illuminate\Console\ConfirmableTrait;
+use Symfony\Component\Console\Input\ArgvInput;
 
 /**
  * What every editing command shares: the options, the production
@@ -81,12 +82,57 @@ abstract class EditCommand extends Command
     /** @return array{actor?: string, command: string} */
     protected function auditOptions(): array
     {
-        $options = ['command' => 'php artisan ' . $this->input];
+        $options = ['command' => $this->typedCommand()];
         $actor = $this->option('actor');
         if ($actor !== null) {
             $options['actor'] = (string) $actor;
         }
         return $options;
+    }
+
+    /**
+     * The command as typed, for the audit log: "php artisan flags:kill
+     * checkout", each word quoted where a shell would read it otherwise.
+     * From the process's arguments when artisan was run from a shell;
+     * rebuilt from the arguments and the options given otherwise
+     * (Artisan::call(), a scheduler, another command).
+     */
+    protected function typedCommand(): string
+    {
+        $argv = $_SERVER['argv'] ?? null;
+        if ($this->input instanceof ArgvInput && \is_array($argv) && ($argv[1] ?? null) === $this->getName()) {
+            $words = \array_slice($argv, 1);
+        } else {
+            $words = [(string) $this->getName()];
+            foreach ($this->getDefinition()->getArguments() as $name => $argument) {
+                $value = $this->argument($name);
+                if ($name !== 'command' && $value !== null && $value !== $argument->getDefault()) {
+                    array_push($words, ...(array) $value);
+                }
+            }
+            foreach ($this->getDefinition()->getOptions() as $name => $option) {
+                $value = $this->option($name);
+                if ($value === null || $value === false || $value === [] || $value === $option->getDefault()) {
+                    continue;
+                }
+                foreach ((array) $value as $item) {
+                    $words[] = $item === true ? "--$name" : "--$name=$item";
+                }
+            }
+        }
+        return 'php artisan ' . implode(' ', array_map(self::quote(...), $words));
+    }
+
+    /** $word as a POSIX shell reads it back: as it is, or in single (or double) quotes. */
+    private static function quote(string $word): string
+    {
+        if ($word !== '' && preg_match('{^[A-Za-z0-9_@%+=:,./-]+$}', $word)) {
+            return $word;
+        }
+        if (!str_contains($word, "'")) {
+            return "'$word'";
+        }
+        return '"' . addcslashes($word, '"\\$`') . '"';
     }
 
     protected function printResult(EditResult $result, string $path): void

@@ -13,7 +13,7 @@ use Flags\FlagFile;
  */
 final class PilotsCommand extends EditCommand
 {
-    protected $signature = 'flags:pilots {flag? : The flag (leave it out with --global)}
+    protected $signature = 'flags:pilots {flag? : The flag (none for the pilots of every flag)}
         {--global : The pilots of every flag (the file\'s top-level pilots)}
         {--add=* : Ids to add (repeat the option, or separate with commas)}
         {--remove=* : Ids to remove}
