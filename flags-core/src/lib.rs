@@ -74,8 +74,9 @@
 //! `bucket.rs`; normalized JSON output in `serialize.rs`; the JSON parser
 //! in `json.rs` and the paths its messages print in `json_path.rs`;
 //! reading a flag file safely and writing one atomically in `file.rs`.
-//! The sources live in `source/`, `watch/` and `remote/`, the editor in
-//! `edit/`.
+//! The sources live in `source/`, `watch/` and `remote/`; the editor, the
+//! edit transaction (lock, journal, audit log), the change lines and the
+//! status document in `edit/`.
 //!
 //! # What it does not do
 //! Evaluation reads no clock (pass [`now()`] or any [`Timestamp`]), does no

@@ -441,7 +441,7 @@ int32_t flags_file_edit(const char *request_json, size_t request_len, char **out
  * clock), as the owned JSON document `flags status FILE --json` prints:
  * {"file", "content_hash", "now", "kill_all", "interrupted_edit",
  * "pilots", "flags": [...]}. Errors: FLAGS_ERROR_IO,
- * FLAGS_ERROR_INVALID_FLAGS.
+ * FLAGS_ERROR_INVALID_FLAGS, FLAGS_ERROR_INVALID_ARGUMENT (an empty path).
  */
 int32_t flags_file_status_json(const char *path,
                                size_t path_len,

@@ -62,7 +62,7 @@ pub unsafe extern "C" fn flags_file_edit(
 /// clock), as the owned JSON document `flags status FILE --json` prints:
 /// {"file", "content_hash", "now", "kill_all", "interrupted_edit",
 /// "pilots", "flags": [...]}. Errors: FLAGS_ERROR_IO,
-/// FLAGS_ERROR_INVALID_FLAGS.
+/// FLAGS_ERROR_INVALID_FLAGS, FLAGS_ERROR_INVALID_ARGUMENT (an empty path).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn flags_file_status_json(
     path: *const c_char,

@@ -333,6 +333,9 @@ fn bad_arguments_are_codes_not_crashes() {
     assert_eq!(code, flags_result::FLAGS_ERROR_NULL_ARGUMENT.code());
     assert!(out.is_null());
     assert_eq!(take(error).as_deref(), Some("`path` is NULL"));
+    let (code, out, error) = status_of("", 0);
+    assert_eq!(code, flags_result::FLAGS_ERROR_INVALID_ARGUMENT.code());
+    assert_eq!((out, error.as_deref()), (None, Some("`path` is empty")));
 }
 
 fn status_of(path: &str, now_ms: i64) -> (i32, Option<String>, Option<String>) {

@@ -422,15 +422,15 @@ static const char FILE_JSON[] =
 static void abuse_static_strings(void) {
   const char *version = flags_library_version();
   CHECK(version && version[0], "flags_library_version");
-  for (int32_t code = 0; code <= 8; code++) {
+  for (int32_t code = 0; code <= FLAGS_ERROR_CONFLICT; code++) {
     const char *m = flags_result_message(code);
     CHECK(m && m[0], "flags_result_message(%d)", code);
     for (int32_t other = 0; other < code; other++)
       CHECK(strcmp(m, flags_result_message(other)) != 0, "messages %d and %d differ", code, other);
   }
-  CHECK(strcmp(flags_result_message(9), flags_result_message(-1)) == 0 &&
-            strcmp(flags_result_message(9), flags_result_message(INT32_MAX)) == 0 &&
-            strcmp(flags_result_message(9), flags_result_message(0)) != 0,
+  CHECK(strcmp(flags_result_message(10), flags_result_message(-1)) == 0 &&
+            strcmp(flags_result_message(10), flags_result_message(INT32_MAX)) == 0 &&
+            strcmp(flags_result_message(10), flags_result_message(0)) != 0,
         "unknown codes share a generic message");
   static const char *names[] = {"KILL_ALL",     "FLAG_NOT_FOUND", "KILLED",
                                 "REQUIREMENT_UNMET", "DENIED",     "PILOT",

@@ -27,13 +27,17 @@
 /// * [FlagsContext] converts a context once for many evaluations.
 /// * [Flags.changes] streams the new version whenever the flags change.
 ///
+/// * [FlagFile] edits a flag file as the `flags` commands do (the same
+///   code: lock, validation, atomic write, conflict refusal, audit record).
+///
 /// What this package does not do: it does not run on the web (there is no
-/// `dart:ffi` there; web apps use the OFREP endpoints of `flags serve`), it
-/// does not edit flag files, and it does not evaluate in pure Dart: every
-/// answer comes from the native library that `hook/build.dart` builds.
+/// `dart:ffi` there; web apps use the OFREP endpoints of `flags serve`), and
+/// it does not evaluate or edit in pure Dart: every answer and every edit
+/// comes from the native library that `hook/build.dart` builds.
 library;
 
 export 'src/context.dart' show FlagsContext;
 export 'src/errors.dart' show FlagsErrorCode, FlagsException;
 export 'src/evaluation.dart' show Evaluation, Reason;
+export 'src/flag_file.dart' show EditResult, FlagEdit, FlagFile;
 export 'src/flags.dart' show Flags, FlagsStatus;
