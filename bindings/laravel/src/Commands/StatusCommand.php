@@ -1,0 +1,150 @@
+<?php
+
+declare(strict_types=1);
+
+namespace Flags\Laravel\Commands;
+
+use Flags\FlagFile;
+use Flags\FlagsException;
+use Flags\Laravel\FlagSource;
+use Illuminate\Console\Command;
+
+/**
+ * `flags:status`: every flag of the flag file, what `rollout:monitor`
+ * showed: state, the percentage in effect now (and the next ramp point),
+ * pilots, requirements, variants, owner. `--json` prints the document of
+ * `flags status --json`.
+ */
+final class StatusCommand extends Command
+{
+    protected $signature = 'flags:status
+        {--json : One JSON document (the one `flags status --json` prints)}
+        {--now= : Show the state at this time (RFC 3339) instead of now}
+        {--file= : The flag file (default: the file of config/flags.php)}';
+
+    protected $description = 'Show every flag: state, percentage now, pilots, requirements, variants, owner';
+
+    public function handle(FlagSource $source): int
+    {
+        $path = $this->option('file') ?: $source->file();
+        if ($path === null) {
+            $this->error(sprintf(
+                'flags:status reads a flag file, but this application reads its flags from the flags server %s; '
+                . 'pass --file=PATH (for example its offline cache, %s) or run `flags status` where the file lives',
+                $source->serverUrl(),
+                config('flags.server.cache_path') ?? 'flags.server.cache_path',
+            ));
+            return self::FAILURE;
+        }
+        $now = null;
+        if ($this->option('now') !== null) {
+            $now = Rfc3339::parse((string) $this->option('now'));
+            if ($now === null) {
+                $this->error('--now: ' . Rfc3339::EXPECTED . ', found "' . $this->option('now') . '"');
+                return self::INVALID;
+            }
+        }
+        try {
+            $status = (new FlagFile((string) $path))->status($now);
+        } catch (FlagsException $e) {
+            $this->error($e->getMessage());
+            return self::FAILURE;
+        }
+        if ($this->option('json')) {
+            $this->line(json_encode($status, JSON_PRETTY_PRINT | JSON_UNESCAPED_SLASHES | JSON_UNESCAPED_UNICODE | JSON_THROW_ON_ERROR));
+            return self::SUCCESS;
+        }
+        $this->printTable($status);
+        return self::SUCCESS;
+    }
+
+    /** @param array<string, mixed> $status */
+    private function printTable(array $status): void
+    {
+        $flags = $status['flags'] ?? [];
+        $this->line(sprintf(
+            '%s: %d flag%s, content hash %s, at %s',
+            $status['file'] ?? '?',
+            \count($flags),
+            \count($flags) === 1 ? '' : 's',
+            $status['content_hash'] ?? '?',
+            $status['now'] ?? '?',
+        ));
+        if (!empty($status['kill_all'])) {
+            $this->error('KILL_ALL is ON: every flag is off for everyone (`php artisan flags:unkill-all` lifts it)');
+        }
+        if (!empty($status['interrupted_edit'])) {
+            $this->warn('an interrupted edit left its audit record unconfirmed; the next edit of the file settles it');
+        }
+        if (!empty($status['pilots'])) {
+            $this->line('global pilots (every flag): ' . self::counts($status['pilots']));
+        }
+        $rows = [];
+        foreach ($flags as $flag) {
+            $rows[] = [
+                $flag['key'],
+                $flag['state'],
+                self::now($flag),
+                self::counts($flag['pilots'] ?? []),
+                self::requires($flag['requires'] ?? []),
+                self::variants($flag['variants'] ?? []),
+                $flag['owner'] ?? '-',
+            ];
+        }
+        $this->table(['Flag', 'State', 'Now', 'Pilots', 'Requires', 'Variants', 'Owner'], $rows);
+    }
+
+    /** @param array<string, mixed> $flag */
+    private static function now(array $flag): string
+    {
+        $now = self::percent($flag['percentage_now'] ?? 0);
+        if (isset($flag['next']['percentage'], $flag['next']['at'])) {
+            $now .= ' -> ' . self::percent($flag['next']['percentage']) . ' at ' . $flag['next']['at'];
+        }
+        return $now;
+    }
+
+    private static function percent(int|float|string $value): string
+    {
+        return rtrim(rtrim(number_format((float) $value, 2, '.', ''), '0'), '.') . '%';
+    }
+
+    /** @param array<string, int> $counts distinct ids per attribute */
+    private static function counts(array $counts): string
+    {
+        if ($counts === []) {
+            return '-';
+        }
+        $parts = [];
+        foreach ($counts as $attribute => $count) {
+            $parts[] = "$attribute $count";
+        }
+        return implode(', ', $parts);
+    }
+
+    /** @param list<array<string, mixed>> $requires */
+    private static function requires(array $requires): string
+    {
+        if ($requires === []) {
+            return '-';
+        }
+        $ops = ['in' => 'in', 'not_in' => 'not in', 'semver_gte' => '>=', 'semver_lt' => '<'];
+        $parts = [];
+        foreach ($requires as $condition) {
+            $value = isset($condition['values'])
+                ? '[' . implode(', ', (array) $condition['values']) . ']'
+                : (string) ($condition['value'] ?? '');
+            $parts[] = $condition['attribute'] . ' ' . ($ops[$condition['op']] ?? $condition['op']) . ' ' . $value;
+        }
+        return implode('; ', $parts);
+    }
+
+    /** @param list<array{name: string, weight: int|float}> $variants */
+    private static function variants(array $variants): string
+    {
+        if ($variants === []) {
+            return '-';
+        }
+        return implode(' / ', array_map(static fn (array $v): string => $v['name'] . ' ' . $v['weight'], $variants));
+    }
+}
