@@ -51,11 +51,29 @@ abstract class EditCommand extends Command
         try {
             $result = $edit(new FlagFile($path, $this->auditOptions()), $dryRun);
         } catch (FlagsException $e) {
-            $this->error($e->getMessage());
+            $this->error(self::inOptionWords($e->getMessage()));
             return self::FAILURE;
         }
         $this->printResult($result, $path);
         return self::SUCCESS;
+    }
+
+    /**
+     * The library names a bad value by its place in the edit request
+     * (`ops[0].percentage`, `ops[0].points[1]`, `ops[0].ids[0]`); an
+     * operator typed an option: say that instead.
+     */
+    public static function inOptionWords(string $message): string
+    {
+        return (string) preg_replace_callback(
+            '/^ops\[\d+\]\.(percentage|points\[(\d+)\]|ids\[(\d+)\])(?=: )/',
+            static fn (array $m): string => match (true) {
+                $m[1] === 'percentage' => '--percentage',
+                str_starts_with($m[1], 'points') => sprintf('--ramp: point %d', (int) $m[2] + 1),
+                default => sprintf('id %d', (int) $m[3] + 1),
+            },
+            $message,
+        );
     }
 
     /** The flag file to edit, or null (after saying why) when the flags come from a server. */

@@ -117,7 +117,11 @@ final class EditCommandsTest extends TestCase
         $before = file_get_contents($this->path);
         [$status, $output] = $this->runArtisan('flags:set', ['flag' => 'checkout', '--percentage' => '101']);
         $this->assertSame(1, $status);
-        $this->assertStringContainsString('101', $output);
+        $this->assertStringContainsString('--percentage: invalid percentage "101": expected a number from 0 to 100', $output);
+        $this->assertStringNotContainsString('ops[0]', $output);
+        [$status, $output] = $this->runArtisan('flags:set', ['flag' => 'checkout', '--ramp' => '10@2026-11-21T00:00:00Z,100@tomorrow']);
+        $this->assertSame(1, $status);
+        $this->assertStringContainsString('--ramp: point 2: invalid time `tomorrow`', $output);
         [$status, $output] = $this->runArtisan('flags:set', ['flag' => 'checkout', '--ramp' => '10 at noon']);
         $this->assertSame(2, $status);
         $this->assertStringContainsString('--ramp: point 1 is "10 at noon"; expected PERCENT@TIME', $output);
