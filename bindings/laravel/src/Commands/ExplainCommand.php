@@ -53,13 +53,9 @@ final class ExplainCommand extends Command
             }
             $context[$m[1]] = $m[2];
         }
-        $now = null;
-        if ($this->option('now') !== null) {
-            $now = Rfc3339::parse((string) $this->option('now'));
-            if ($now === null) {
-                $this->error('--now: ' . Rfc3339::EXPECTED . ', found "' . $this->option('now') . '"');
-                return self::INVALID;
-            }
+        $now = Rfc3339::option($this->option('now'), fn (string $message) => $this->error($message));
+        if ($now === false) {
+            return self::INVALID;
         }
         try {
             $flags = $source->open(true);

@@ -23,4 +23,23 @@ final class Rfc3339
         $errors = \DateTimeImmutable::getLastErrors();
         return $time === false || ($errors !== false && $errors['warning_count'] > 0) ? null : $time;
     }
+
+    /**
+     * A command's `--now`: null when not given, false (after telling
+     * `$error` why) when it is not an RFC 3339 time.
+     *
+     * @param \Closure(string): void $error
+     */
+    public static function option(mixed $value, \Closure $error): \DateTimeImmutable|false|null
+    {
+        if ($value === null) {
+            return null;
+        }
+        $now = self::parse((string) $value);
+        if ($now === null) {
+            $error('--now: ' . self::EXPECTED . ', found "' . $value . '"');
+            return false;
+        }
+        return $now;
+    }
 }

@@ -36,13 +36,9 @@ final class StatusCommand extends Command
             ));
             return self::FAILURE;
         }
-        $now = null;
-        if ($this->option('now') !== null) {
-            $now = Rfc3339::parse((string) $this->option('now'));
-            if ($now === null) {
-                $this->error('--now: ' . Rfc3339::EXPECTED . ', found "' . $this->option('now') . '"');
-                return self::INVALID;
-            }
+        $now = Rfc3339::option($this->option('now'), fn (string $message) => $this->error($message));
+        if ($now === false) {
+            return self::INVALID;
         }
         try {
             $status = (new FlagFile((string) $path))->status($now);
