@@ -1,10 +1,13 @@
-"""The Kubernetes example (examples/kubernetes/flags.yaml) as its readers rely
-on it: probes on the endpoints that mean liveness and readiness, the flag
-file mounted as a directory (a subPath mount never sees an update), the
-cache on a volume of its own, and only `flags serve` options that exist.
+"""The Kubernetes example (examples/kubernetes/flags.yaml, and the Dockerfile
+beside it) as its readers rely on it: probes on the endpoints that mean
+liveness and readiness, the flag file mounted as a directory (a subPath
+mount never sees an update), the cache on a volume of its own, only `flags
+serve` options that exist, and an image that runs `flags` as a non-root
+user on the manifest's port.
 
-No cluster runs here; this checks the manifest against the server's own
-documentation of its options and endpoints (docs/server.md).
+No cluster and no Docker daemon run here; this checks the files against
+the server's own documentation of its options and endpoints
+(docs/server.md) and its Cargo manifest.
 """
 
 import pathlib
@@ -80,3 +83,54 @@ def test_service_and_disruption_budget_select_the_pods():
                             docs["PodDisruptionBudget"]["spec"]["selector"]["matchLabels"])):
         assert selector.items() <= labels.items(), kind
     assert docs["PodDisruptionBudget"]["spec"]["minAvailable"] < docs["Deployment"]["spec"]["replicas"]
+
+
+DOCKERFILE = ROOT / "examples" / "kubernetes" / "Dockerfile"
+
+
+def stages():
+    """The Dockerfile's stages: a list of (FROM line, [instruction lines])."""
+    result = []
+    lines = DOCKERFILE.read_text().replace("\\\n", " ").splitlines()
+    for line in (l.strip() for l in lines):
+        if not line or line.startswith("#"):
+            continue
+        if line.upper().startswith("FROM "):
+            result.append((line, []))
+        else:
+            assert result, f"instruction before FROM: {line}"
+            result[-1][1].append(line)
+    return result
+
+
+def test_the_image_is_built_in_one_stage_and_run_small_as_non_root():
+    (build, steps), (runtime, final) = stages()
+    # The build stage's toolchain is at least the server's rust-version.
+    server_toml = (ROOT / "flags-server" / "Cargo.toml").read_text()
+    msrv = tuple(map(int, re.search(r'^rust-version = "(\d+)\.(\d+)"', server_toml, re.M).groups()))
+    image = tuple(map(int, re.search(r"rust:(\d+)\.(\d+)", build).groups()))
+    assert image >= msrv, f"{build} is older than the server's rust-version {msrv}"
+    assert any("cargo build --release --locked -p flags-server" in s for s in steps)
+    # The runtime stage has no toolchain and a numeric non-root user, which
+    # `runAsNonRoot: true` in the Deployment needs to check.
+    assert "distroless" in runtime
+    (user,) = [s.split()[1] for s in final if s.startswith("USER ")]
+    uid = user.split(":")[0]
+    assert uid.isdigit() and int(uid) != 0
+    _, c = container()
+    assert c["securityContext"]["runAsNonRoot"] is True
+
+
+def test_the_image_runs_the_flags_binary_on_the_manifest_port():
+    _, final = stages()[-1]
+    server_toml = (ROOT / "flags-server" / "Cargo.toml").read_text()
+    binary = re.search(r'\[\[bin\]\]\s*name = "([^"]+)"', server_toml).group(1)
+    (entrypoint,) = [s for s in final if s.startswith("ENTRYPOINT ")]
+    assert entrypoint.endswith(f'/{binary}"]')
+    copied = [s for s in final if s.startswith("COPY --from=")]
+    assert any(s.split()[-1] == f"/usr/local/bin/{binary}" for s in copied)
+    (expose,) = [int(s.split()[1]) for s in final if s.startswith("EXPOSE ")]
+    _, c = container()
+    assert {p["containerPort"] for p in c["ports"]} == {expose}
+    listen = [a for a in c["args"] if a.startswith("--listen=")]
+    assert listen == [f"--listen=0.0.0.0:{expose}"]
