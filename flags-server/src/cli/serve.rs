@@ -27,10 +27,13 @@ pub struct Args {
     /// Address to listen on.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
-    /// File of bearer tokens, one per line (`#` starts a comment). With
-    /// tokens (here or in FLAGS_TOKENS, comma-separated), /v1/* and
-    /// /ofrep/* require `Authorization: Bearer <token>`. A tokens file or a
-    /// FLAGS_TOKENS that holds no token is an error, never "no auth".
+    /// File of bearer tokens, one per line: `TOKEN` (scope `server`: every
+    /// endpoint) or `TOKEN client` (evaluation only: /v1/evaluate, OFREP,
+    /// /v1/stream); `#` starts a comment. With tokens (here, or
+    /// comma-separated in FLAGS_TOKENS for `server` and FLAGS_CLIENT_TOKENS
+    /// for `client`), /v1/* and /ofrep/* require `Authorization: Bearer
+    /// <token>`. A tokens file or variable that holds no token is an error,
+    /// never "no auth".
     #[arg(long, value_name = "FILE")]
     tokens_file: Option<PathBuf>,
     /// The context attribute that OFREP's `targetingKey` fills (when the
@@ -77,6 +80,7 @@ pub fn run(args: Args) -> ExitCode {
     let tokens = match load_tokens(
         args.tokens_file.as_deref(),
         std::env::var_os("FLAGS_TOKENS"),
+        std::env::var_os("FLAGS_CLIENT_TOKENS"),
     ) {
         Ok(tokens) => tokens,
         Err(message) => {
@@ -257,12 +261,19 @@ fn init_logging() {
         .try_init();
 }
 
-/// Tokens from `--tokens-file` and `FLAGS_TOKENS` (`env`, its value if
-/// set). Either source, when given, must hold at least one token: a
-/// mistake there fails closed instead of turning authentication off.
+/// Tokens from `--tokens-file`, `FLAGS_TOKENS` and `FLAGS_CLIENT_TOKENS`
+/// (`server_env` and `client_env`, their values if set), as the server's
+/// configuration takes them: `TOKEN` (scope `server`) or `TOKEN client`.
+/// Each source, when given, must hold at least one token: a mistake there
+/// fails closed instead of turning authentication off.
+///
+/// A file line is `TOKEN` or `TOKEN SCOPE`. A token holds no whitespace
+/// (files where a line held any were refused before scopes existed), so a
+/// line of one word is the bare token it always was, with scope `server`.
 fn load_tokens(
     file: Option<&std::path::Path>,
-    env: Option<std::ffi::OsString>,
+    server_env: Option<std::ffi::OsString>,
+    client_env: Option<std::ffi::OsString>,
 ) -> Result<Vec<String>, String> {
     let mut tokens = Vec::new();
     if let Some(path) = file {
@@ -273,36 +284,60 @@ fn load_tokens(
             if line.is_empty() || line.starts_with('#') {
                 continue;
             }
-            check_token(line)
+            let entry = token_line(line)
                 .map_err(|e| format!("tokens file {} line {}: {e}", path.display(), n + 1))?;
-            tokens.push(line.to_owned());
+            tokens.push(entry);
         }
         if tokens.is_empty() {
             return Err(format!("tokens file {} holds no tokens", path.display()));
         }
     }
-    if let Some(list) = env {
+    for (name, value, suffix) in [
+        ("FLAGS_TOKENS", server_env, ""),
+        ("FLAGS_CLIENT_TOKENS", client_env, " client"),
+    ] {
+        let Some(list) = value else { continue };
         let list = list
             .into_string()
-            .map_err(|_| "FLAGS_TOKENS is not valid UTF-8".to_owned())?;
+            .map_err(|_| format!("{name} is not valid UTF-8"))?;
         let from_env: Vec<&str> = list
             .split([',', ' ', '\t', '\n'])
             .map(str::trim)
             .filter(|t| !t.is_empty())
             .collect();
         if from_env.is_empty() {
-            return Err(
-                "FLAGS_TOKENS is set but holds no tokens; give at least one \
+            return Err(format!(
+                "{name} is set but holds no tokens; give at least one \
                  (comma-separated), or unset it to serve without authentication"
-                    .to_owned(),
-            );
+            ));
         }
         for (n, token) in from_env.iter().enumerate() {
-            check_token(token).map_err(|e| format!("FLAGS_TOKENS token {}: {e}", n + 1))?;
+            check_token(token).map_err(|e| format!("{name} token {}: {e}", n + 1))?;
         }
-        tokens.extend(from_env.into_iter().map(str::to_owned));
+        tokens.extend(from_env.into_iter().map(|t| format!("{t}{suffix}")));
     }
     Ok(tokens)
+}
+
+/// One line of a tokens file, `TOKEN` or `TOKEN SCOPE`, as a configured
+/// entry. Errors never quote the line: it may hold a secret.
+fn token_line(line: &str) -> Result<String, String> {
+    let fields: Vec<&str> = line.split_ascii_whitespace().collect();
+    let expected = "a line is `TOKEN` or `TOKEN SCOPE`, where SCOPE is `server` or `client`";
+    match fields[..] {
+        [token] => check_token(token).map(|()| token.to_owned()),
+        [token, scope] => {
+            check_token(token)?;
+            match scope {
+                "server" => Ok(token.to_owned()),
+                "client" => Ok(format!("{token} client")),
+                _ => Err(format!(
+                    "the word after the token is not a scope; {expected}"
+                )),
+            }
+        }
+        _ => Err(format!("found {} words; {expected}", fields.len())),
+    }
 }
 
 /// A token a client can send: visible ASCII only (an `Authorization` header
@@ -323,25 +358,49 @@ mod tests {
     #[test]
     fn tokens_set_but_empty_fail_closed() {
         for empty in ["", ",", " , ,", "\n"] {
-            let err = load_tokens(None, Some(empty.into())).expect_err(empty);
+            let err = load_tokens(None, Some(empty.into()), None).expect_err(empty);
             assert!(
                 err.starts_with("FLAGS_TOKENS is set but holds no tokens"),
                 "{err}"
             );
         }
         assert_eq!(
-            load_tokens(None, Some(" a, b ,".into())).expect("tokens"),
+            load_tokens(None, Some(" a, b ,".into()), None).expect("tokens"),
             ["a", "b"]
         );
         assert_eq!(
-            load_tokens(None, None).expect("no tokens"),
+            load_tokens(None, None, None).expect("no tokens"),
             Vec::<String>::new()
         );
     }
 
     #[test]
+    fn client_tokens_come_from_their_own_variable() {
+        assert_eq!(
+            load_tokens(None, Some("ops".into()), Some("app-1, app-2".into())).expect("tokens"),
+            ["ops", "app-1 client", "app-2 client"]
+        );
+        let err = load_tokens(None, None, Some(" ,".into())).expect_err("empty");
+        assert!(
+            err.starts_with("FLAGS_CLIENT_TOKENS is set but holds no tokens"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_tokens_file_line_is_a_token_and_maybe_a_scope() {
+        assert_eq!(token_line("abc"), Ok("abc".to_owned()));
+        assert_eq!(token_line("client:abc"), Ok("client:abc".to_owned()));
+        assert_eq!(token_line("abc server"), Ok("abc".to_owned()));
+        assert_eq!(token_line("abc \t client"), Ok("abc client".to_owned()));
+        assert!(token_line("abc Client").is_err());
+        assert!(token_line("abc client x").is_err());
+        assert!(token_line("caf\u{e9} client").is_err());
+    }
+
+    #[test]
     fn tokens_must_be_sendable() {
-        let err = load_tokens(None, Some("good,caf\u{e9}".into())).expect_err("non-ASCII");
+        let err = load_tokens(None, Some("good,caf\u{e9}".into()), None).expect_err("non-ASCII");
         assert_eq!(
             err,
             "FLAGS_TOKENS token 2: a token may hold only visible ASCII characters, found '\u{e9}'"

@@ -21,7 +21,7 @@ use tower_http::timeout::TimeoutLayer;
 use tracing::error;
 
 use super::errors::{self, Api, Error};
-use super::http::{self, expect_object, json_bytes, not_modified, with_etag};
+use super::http::{self, cache_headers, expect_object, json_bytes, not_modified};
 use super::limits::BODY_LIMIT;
 use super::state::AppState;
 use super::{auth, metrics, ofrep};
@@ -181,8 +181,13 @@ async fn get_flags(State(state): State<AppState>, headers: HeaderMap) -> Result<
     let shared = state.shared();
     let snapshot = shared.source.snapshot();
     let etag = format!("\"{}\"", snapshot.version());
+    let vary = state.auth_enabled();
     if not_modified(&headers, &etag) {
-        return Ok(with_etag(StatusCode::NOT_MODIFIED.into_response(), &etag));
+        return Ok(cache_headers(
+            StatusCode::NOT_MODIFIED.into_response(),
+            &etag,
+            vary,
+        ));
     }
     let mut rendered = {
         let mut cache = shared.flags_json.lock().unwrap_or_else(|e| e.into_inner());
@@ -208,7 +213,7 @@ async fn get_flags(State(state): State<AppState>, headers: HeaderMap) -> Result<
         .ok()
         .and_then(|body| body.clone());
     match body {
-        Some(body) => Ok(with_etag(json_bytes(StatusCode::OK, body), &etag)),
+        Some(body) => Ok(cache_headers(json_bytes(StatusCode::OK, body), &etag, vary)),
         None => {
             // Rendering panicked: forget it, so that the next request retries.
             error!("rendering the flag file failed");

@@ -1,41 +1,95 @@
-//! Optional bearer tokens, compared in constant time.
+//! Optional bearer tokens with scopes, compared in constant time.
 //!
 //! The header is `Authorization: Bearer <token>`; the scheme name is
 //! case-insensitive (RFC 9110, 11.1), and any number of spaces may separate
 //! it from the token (RFC 9110's `1*SP`).
 //!
+//! A token has a scope: [`Scope::Server`] opens everything, as tokens
+//! always did; [`Scope::Client`] opens only evaluation for a context
+//! (`POST /v1/evaluate`, OFREP single and bulk, `GET /v1/stream`'s version
+//! events) and gets 403 everywhere else, so a token shipped inside an app
+//! cannot download the file (pilot lists, deny lists, tenant names).
+//!
+//! A configured entry is written like a line of the tokens file: `TOKEN`
+//! (scope `server`) or `TOKEN SCOPE`. A presented token never holds a
+//! space, so the space cannot be part of a token and the two forms cannot
+//! be confused.
+//!
 //! Tokens are kept only as keyed 128-bit hashes (the key is random per
 //! process), and a presented token is hashed the same way and compared with
 //! every configured hash without an early exit: the time taken says nothing
-//! about how much of a token matched, nor which one.
+//! about how much of a token matched, nor which one, nor its scope.
 
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
 use std::sync::Arc;
 
-use axum::extract::{Request, State};
+use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse as _, Response};
 use siphasher::sip128::{Hasher128, SipHasher24};
-use subtle::ConstantTimeEq;
+use subtle::{Choice, ConstantTimeEq};
+use tracing::error;
 
 use super::errors::{Api, Error};
 
+/// What a token may do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Scope {
+    /// Everything (the only scope before scopes existed).
+    Server,
+    /// Evaluation for a context only: [`CLIENT_ROUTES`].
+    Client,
+}
+
+impl Scope {
+    fn parse(name: &str) -> Option<Self> {
+        match name {
+            "server" => Some(Scope::Server),
+            "client" => Some(Scope::Client),
+            _ => None,
+        }
+    }
+}
+
+/// The routes a `client` token opens: evaluation for the context the
+/// request gives, and the version events that say when to evaluate again.
+/// Every other route (`/v1/flags`, `/v1/status`, any route added later)
+/// needs a `server` token.
+pub(crate) const CLIENT_ROUTES: [&str; 4] = [
+    "/v1/evaluate",
+    "/v1/stream",
+    "/ofrep/v1/evaluate/flags",
+    "/ofrep/v1/evaluate/flags/{key}",
+];
+
 pub(crate) struct Auth {
     keys: (u64, u64),
-    hashes: Vec<[u8; 16]>,
+    hashes: Vec<([u8; 16], Scope)>,
 }
 
 impl Auth {
-    pub fn new(tokens: &[String]) -> Self {
+    /// `entries` are `TOKEN` or `TOKEN SCOPE`. An entry that is neither
+    /// (the CLI refuses those at start) is kept as a whole: it holds a
+    /// space, so no presented token can match it, and auth stays on.
+    pub fn new(entries: &[String]) -> Self {
         let random = RandomState::new();
         let keys = (random.hash_one(1u8), random.hash_one(2u8));
         let mut auth = Self {
             keys,
             hashes: Vec::new(),
         };
-        auth.hashes = tokens.iter().map(|t| auth.hash(t.as_bytes())).collect();
+        auth.hashes = entries
+            .iter()
+            .map(|entry| {
+                let (token, scope) = split_entry(entry).unwrap_or_else(|| {
+                    error!("a configured token is not `TOKEN` or `TOKEN server|client`: it matches nothing");
+                    (entry.as_str(), Scope::Server)
+                });
+                (auth.hash(token.as_bytes()), scope)
+            })
+            .collect();
         auth
     }
 
@@ -49,24 +103,48 @@ impl Auth {
         hasher.finish128().as_bytes()
     }
 
-    /// Whether the `Authorization` header carries an accepted token.
-    pub fn allows(&self, authorization: Option<&HeaderValue>) -> bool {
+    /// The scope the `Authorization` header grants: `None` without an
+    /// accepted token, `Server` when auth is off. A token configured with
+    /// both scopes gets the wider one.
+    pub fn scope(&self, authorization: Option<&HeaderValue>) -> Option<Scope> {
         if !self.enabled() {
-            return true;
+            return Some(Scope::Server);
         }
-        let Some(token) = authorization
+        let token = authorization
             .and_then(|v| v.to_str().ok())
-            .and_then(bearer_token)
-        else {
-            return false;
-        };
+            .and_then(bearer_token)?;
         let presented = self.hash(token.as_bytes());
-        let mut accepted = subtle::Choice::from(0);
-        for known in &self.hashes {
-            accepted |= presented.ct_eq(known);
+        let mut server = Choice::from(0);
+        let mut client = Choice::from(0);
+        for (known, scope) in &self.hashes {
+            let matched = presented.ct_eq(known);
+            let is_server = Choice::from(u8::from(*scope == Scope::Server));
+            server |= matched & is_server;
+            client |= matched & !is_server;
         }
-        accepted.into()
+        if bool::from(server) {
+            Some(Scope::Server)
+        } else if bool::from(client) {
+            Some(Scope::Client)
+        } else {
+            None
+        }
     }
+
+    /// Whether the `Authorization` header carries an accepted token, of
+    /// any scope.
+    #[cfg(test)]
+    fn allows(&self, authorization: Option<&HeaderValue>) -> bool {
+        self.scope(authorization).is_some()
+    }
+}
+
+/// The token and scope of a configured entry: `TOKEN` or `TOKEN SCOPE`.
+fn split_entry(entry: &str) -> Option<(&str, Scope)> {
+    let mut fields = entry.split_ascii_whitespace();
+    let token = fields.next()?;
+    let scope = fields.next().map_or(Some(Scope::Server), Scope::parse)?;
+    fields.next().is_none().then_some((token, scope))
 }
 
 /// The token of a `Bearer` credential: the scheme in any case, then one or
@@ -78,17 +156,29 @@ fn bearer_token(value: &str) -> Option<&str> {
         .then_some(token)
 }
 
-/// Rejects requests without an accepted token: 401 with `WWW-Authenticate`
-/// and an error in the API's shape that says only that a token is needed.
+/// Rejects requests without an accepted token (401 with `WWW-Authenticate`
+/// and an error in the API's shape that says only that a token is needed),
+/// and a `client` token's requests outside [`CLIENT_ROUTES`] (403).
 pub(crate) async fn require(
     State(auth): State<Arc<Auth>>,
     request: Request,
     next: Next,
 ) -> Response {
-    if auth.allows(request.headers().get(header::AUTHORIZATION)) {
-        next.run(request).await
-    } else {
-        Error::unauthorized(Api::of(request.uri().path())).into_response()
+    let api = Api::of(request.uri().path());
+    match auth.scope(request.headers().get(header::AUTHORIZATION)) {
+        Some(Scope::Server) => next.run(request).await,
+        Some(Scope::Client) => {
+            let route = request
+                .extensions()
+                .get::<MatchedPath>()
+                .map(MatchedPath::as_str);
+            if route.is_some_and(|r| CLIENT_ROUTES.contains(&r)) {
+                next.run(request).await
+            } else {
+                Error::forbidden(api, request.method(), request.uri().path()).into_response()
+            }
+        }
+        None => Error::unauthorized(api).into_response(),
     }
 }
 
@@ -106,6 +196,32 @@ mod tests {
         assert!(!auth.allows(Some(&header("alpha"))));
         assert!(!auth.allows(None));
         assert!(Auth::new(&[]).allows(None));
+    }
+
+    #[test]
+    fn entries_carry_a_scope() {
+        let auth = Auth::new(&[
+            "ops".to_owned(),
+            "ops-2 server".to_owned(),
+            "app client".to_owned(),
+            "both client".to_owned(),
+            "both".to_owned(),
+            "bad scope here".to_owned(),
+        ]);
+        let header = |t: &str| HeaderValue::from_str(&format!("Bearer {t}")).expect("header");
+        assert_eq!(auth.scope(Some(&header("ops"))), Some(Scope::Server));
+        assert_eq!(auth.scope(Some(&header("ops-2"))), Some(Scope::Server));
+        assert_eq!(auth.scope(Some(&header("app"))), Some(Scope::Client));
+        assert_eq!(auth.scope(Some(&header("both"))), Some(Scope::Server));
+        for none in ["bad", "client", "server", "app client"] {
+            assert_eq!(auth.scope(Some(&header(none))), None, "{none}");
+        }
+        // A malformed entry alone keeps auth on and opens nothing.
+        let auth = Auth::new(&["bad scope here".to_owned()]);
+        assert!(auth.enabled());
+        assert_eq!(auth.scope(Some(&header("bad"))), None);
+        assert_eq!(auth.scope(None), None);
+        assert_eq!(Auth::new(&[]).scope(None), Some(Scope::Server));
     }
 
     #[test]

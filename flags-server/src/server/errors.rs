@@ -23,7 +23,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use super::limits::BODY_LIMIT;
-use crate::wire::shorten;
+use crate::wire::{echo, shorten};
 
 /// Longest error message, in bytes.
 pub(crate) const MAX_MESSAGE: usize = 2048;
@@ -152,6 +152,21 @@ impl Error {
         .with_header(header::WWW_AUTHENTICATE, "Bearer")
     }
 
+    /// 403 for a `client` token outside the evaluation routes: says what
+    /// the token may do and that `method path` needs a `server` token.
+    pub fn forbidden(api: Api, method: &Method, path: &str) -> Self {
+        Self::new(
+            api,
+            StatusCode::FORBIDDEN,
+            format!(
+                "this token has the `client` scope, which allows only evaluation \
+                 (POST /v1/evaluate, POST /ofrep/v1/evaluate/flags[/KEY], GET /v1/stream); \
+                 {method} {} needs a `server` token",
+                echo(path)
+            ),
+        )
+    }
+
     /// The body could not be had: 413 over [`BODY_LIMIT`], else the
     /// rejection's status (a body that could not be read).
     pub fn body(api: Api, rejection: &BytesRejection) -> Self {
@@ -272,6 +287,7 @@ fn message_for(status: StatusCode) -> String {
         StatusCode::REQUEST_TIMEOUT => "the request did not complete in time".to_owned(),
         StatusCode::PAYLOAD_TOO_LARGE => body_too_large(),
         StatusCode::UNAUTHORIZED => "a valid bearer token is required".to_owned(),
+        StatusCode::FORBIDDEN => "this token's scope does not allow this request".to_owned(),
         other => other
             .canonical_reason()
             .map_or_else(|| format!("error {}", other.as_u16()), str::to_lowercase),

@@ -55,13 +55,53 @@ pub(crate) fn not_modified(headers: &HeaderMap, etag: &str) -> bool {
         .any(|t| t == "*" || t == etag)
 }
 
-/// `response` with `ETag: etag` and `Cache-Control: no-cache`.
-pub(crate) fn with_etag(mut response: Response, etag: &str) -> Response {
+/// Seconds an HTTP cache may reuse `/v1/flags` and OFREP bulk answers
+/// without asking again: none, every reuse is revalidated.
+pub(crate) const MAX_AGE: u64 = 0;
+
+/// The headers that let browsers, reverse proxies and CDNs carry an answer:
+///
+/// - `ETag: etag`, which `If-None-Match` is checked against (304);
+/// - `Cache-Control: max-age=N, must-revalidate` ([`cache_control`]);
+/// - `Vary: Authorization` when tokens are on (`vary_authorization`), so
+///   that a shared cache answers a request only from an answer to the same
+///   token: a `client` token is never served what a `server` token got.
+///
+/// A 304 carries them too, as RFC 9110 (15.4.5) asks.
+pub(crate) fn cache_headers(
+    mut response: Response,
+    etag: &str,
+    vary_authorization: bool,
+) -> Response {
+    let headers = response.headers_mut();
     if let Ok(value) = HeaderValue::from_str(etag) {
-        response.headers_mut().insert(header::ETAG, value);
+        headers.insert(header::ETAG, value);
+    }
+    headers.insert(header::CACHE_CONTROL, cache_control(MAX_AGE));
+    if vary_authorization {
+        headers.insert(header::VARY, HeaderValue::from_static("Authorization"));
     }
     response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    response
+}
+
+/// `max-age=N, must-revalidate`: fresh for `max_age` seconds, then never
+/// reused without revalidation (an `If-None-Match` answered by 304). Not
+/// `no-cache`: with `Authorization` on the request, a shared cache may
+/// store the answer only when `must-revalidate`, `public` or `s-maxage`
+/// says so (RFC 9111, 3.5), and `must-revalidate` is the one that also
+/// forbids serving it stale when this server cannot be asked.
+pub(crate) fn cache_control(max_age: u64) -> HeaderValue {
+    HeaderValue::from_str(&format!("max-age={max_age}, must-revalidate"))
+        .unwrap_or_else(|_| HeaderValue::from_static("max-age=0, must-revalidate"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cache_control_revalidates_after_max_age() {
+        assert_eq!(cache_control(0), "max-age=0, must-revalidate");
+        assert_eq!(cache_control(30), "max-age=30, must-revalidate");
+    }
 }

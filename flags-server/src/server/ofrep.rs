@@ -29,7 +29,7 @@ use serde_json::value::RawValue;
 use siphasher::sip128::{Hasher128, SipHasher24};
 
 use super::errors::{Api, Code, Error};
-use super::http::{self, json_bytes, not_modified, with_etag};
+use super::http::{self, cache_headers, json_bytes, not_modified};
 use super::state::AppState;
 use crate::wire::{self, echo};
 
@@ -165,15 +165,17 @@ pub(crate) async fn single(
     Ok(json_bytes(StatusCode::OK, bytes))
 }
 
-/// `POST /ofrep/v1/evaluate/flags`: every flag, with an ETag over the
-/// answer so polling clients get 304 while nothing changed for them.
+/// `POST /ofrep/v1/evaluate/flags`: every flag, with the headers HTTP
+/// caches need ([`cache_headers`]) and an ETag ([`bulk_etag`]) so polling
+/// clients get 304 while nothing changed for them.
 pub(crate) async fn bulk(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, Error> {
     state.ready(Api::Ofrep)?;
-    let ctx = context(&state, body)?;
+    let body = http::body(Api::Ofrep, body)?;
+    let ctx = context(&state, Ok(body.clone()))?;
     let shared = state.shared();
     let snapshot: std::sync::Arc<Snapshot> = shared.source.snapshot();
     let ctx = ctx.as_context();
@@ -192,11 +194,33 @@ pub(crate) async fn bulk(
     }
     let bytes = serde_json::to_vec(&Bulk { flags })
         .map_err(|e| Error::internal(Api::Ofrep, e.to_string()))?;
-    let mut hasher = SipHasher24::new_with_keys(0, 0);
-    std::hash::Hasher::write(&mut hasher, &bytes);
-    let etag = format!("\"{:032x}\"", hasher.finish128().as_u128());
+    let etag = bulk_etag(snapshot.version(), &body, &bytes);
+    let vary = state.auth_enabled();
     if not_modified(&headers, &etag) {
-        return Ok(with_etag(StatusCode::NOT_MODIFIED.into_response(), &etag));
+        return Ok(cache_headers(
+            StatusCode::NOT_MODIFIED.into_response(),
+            &etag,
+            vary,
+        ));
     }
-    Ok(with_etag(json_bytes(StatusCode::OK, bytes), &etag))
+    Ok(cache_headers(
+        json_bytes(StatusCode::OK, bytes),
+        &etag,
+        vary,
+    ))
+}
+
+/// The bulk answer's ETag: a 128-bit SipHash, with fixed keys so that every
+/// replica gives the same tag, over the flags version, the request body
+/// (the context evaluated) and the answer itself. The answer is in because
+/// a schedule moves answers while the version stays; the version and the
+/// context are in so that a tag names one file and one context, never
+/// another context that happens to get the same answers.
+fn bulk_etag(version: &str, request: &[u8], answer: &[u8]) -> String {
+    let mut hasher = SipHasher24::new_with_keys(0, 0);
+    for part in [version.as_bytes(), request, answer] {
+        std::hash::Hasher::write(&mut hasher, &(part.len() as u64).to_le_bytes());
+        std::hash::Hasher::write(&mut hasher, part);
+    }
+    format!("\"{:032x}\"", hasher.finish128().as_u128())
 }
