@@ -1,11 +1,15 @@
-//! The state every handler shares: the flag source, auth, metrics, the
-//! caps, and the rendering of `/v1/flags`.
+//! The state every handler shares: the flag source (a file, or an upstream
+//! flags server for a relay), auth, metrics, the caps, and the rendering of
+//! `/v1/flags`.
 
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::body::Bytes;
-use flags_core::watch::{FileSource, ReloadEvent};
+use flags_core::Snapshot;
+use flags_core::remote::RemoteSource;
+use flags_core::watch::{FileSource, ReloadEvent, SnapshotGuard, SourceStatus};
 use tokio::sync::{Semaphore, broadcast, watch};
 use tracing::{error, info, warn};
 
@@ -50,12 +54,100 @@ impl Default for Config {
     }
 }
 
+/// Where the served flags come from: a hot-reloaded file, or (a relay)
+/// another flags server, followed through the core's remote source.
+#[derive(Clone, Debug)]
+pub enum Source {
+    /// `flags serve FILE`.
+    File(FileSource),
+    /// `flags serve --upstream URL`: a relay.
+    Upstream(RemoteSource),
+}
+
+impl From<FileSource> for Source {
+    fn from(source: FileSource) -> Self {
+        Source::File(source)
+    }
+}
+
+impl From<RemoteSource> for Source {
+    fn from(source: RemoteSource) -> Self {
+        Source::Upstream(source)
+    }
+}
+
+impl Source {
+    /// The snapshot being served, to keep across an `.await`.
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        match self {
+            Source::File(s) => s.snapshot(),
+            Source::Upstream(s) => s.snapshot(),
+        }
+    }
+
+    /// The snapshot being served, borrowed for a short time.
+    pub fn load(&self) -> SnapshotGuard {
+        match self {
+            Source::File(s) => s.load(),
+            Source::Upstream(s) => s.load(),
+        }
+    }
+
+    /// True once good flags are served. A relay's source opens only with
+    /// flags (the upstream's, or its cache's), so it is always ready.
+    pub fn is_ready(&self) -> bool {
+        match self {
+            Source::File(s) => s.is_ready(),
+            Source::Upstream(s) => s.status().ready,
+        }
+    }
+
+    /// The source's health (see [`SourceStatus`]).
+    pub fn status(&self) -> SourceStatus {
+        match self {
+            Source::File(s) => s.status(),
+            Source::Upstream(s) => s.status(),
+        }
+    }
+
+    /// The `--cache` copy, when there is one.
+    pub fn cache_path(&self) -> Option<&Path> {
+        match self {
+            Source::File(s) => s.cache_path(),
+            Source::Upstream(s) => s.cache_path(),
+        }
+    }
+
+    /// The upstream of a relay; `None` for a file.
+    pub fn upstream(&self) -> Option<&RemoteSource> {
+        match self {
+            Source::File(_) => None,
+            Source::Upstream(s) => Some(s),
+        }
+    }
+
+    /// What the logs call the source.
+    fn noun(&self) -> &'static str {
+        match self {
+            Source::File(_) => "flag file",
+            Source::Upstream(_) => "upstream",
+        }
+    }
+
+    fn on_event(&self, callback: impl Fn(&ReloadEvent) + Send + Sync + 'static) {
+        match self {
+            Source::File(s) => s.on_event(callback),
+            Source::Upstream(s) => s.on_event(callback),
+        }
+    }
+}
+
 /// Everything a request handler needs; cheap to clone.
 #[derive(Clone)]
 pub struct AppState(Arc<Shared>);
 
 pub(crate) struct Shared {
-    pub source: FileSource,
+    pub source: Source,
     pub auth: Arc<Auth>,
     pub metrics: Arc<Metrics>,
     /// New versions for `/v1/stream`; `None` closes the streams (shutdown).
@@ -81,9 +173,12 @@ pub(crate) type RenderCache = Mutex<Option<(Box<str>, Rendered)>>;
 type Rendered = watch::Receiver<Option<Bytes>>;
 
 impl AppState {
-    /// Builds the state over `source` and subscribes to its reloads (for
+    /// Builds the state over `source` (a [`FileSource`], or a
+    /// [`RemoteSource`] for a relay) and subscribes to its reloads (for
     /// logs and `/v1/stream`).
-    pub fn new(source: FileSource, config: Config) -> Self {
+    pub fn new(source: impl Into<Source>, config: Config) -> Self {
+        let source = source.into();
+        let noun = source.noun();
         let (reloads, _) = broadcast::channel(64);
         let sender = reloads.clone();
         let flags_json: Arc<RenderCache> = Arc::default();
@@ -98,9 +193,9 @@ impl AppState {
                 changes,
             } => {
                 if previous.is_empty() {
-                    info!(version = %version, flags = changes.added.len(), "flag file loaded: ready");
+                    info!(version = %version, flags = changes.added.len(), "{noun} loaded: ready");
                 } else if version == previous {
-                    info!(version = %version, "flag file good again: it holds the flags being served");
+                    info!(version = %version, "{noun} good again: it holds the flags being served");
                 } else {
                     info!(
                         version = %version,
@@ -108,7 +203,7 @@ impl AppState {
                         added = ?changes.added,
                         removed = ?changes.removed,
                         changed = ?changes.changed,
-                        "flag file reloaded"
+                        "{noun} reloaded"
                     );
                 }
                 if version != previous {
@@ -120,7 +215,7 @@ impl AppState {
                 }
             }
             ReloadEvent::Failed { error } => {
-                error!("flag file rejected, still serving the last good version:\n{error}");
+                error!("{noun} rejected, still serving the last good version:\n{error}");
             }
             ReloadEvent::CacheFailed { error } => warn!("{error}"),
             _ => {}
