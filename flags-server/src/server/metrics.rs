@@ -44,9 +44,9 @@ pub(crate) struct Upstream<'a> {
     pub connected: bool,
     /// When the upstream last answered with a usable flag set.
     pub last_success_at: Option<SystemTime>,
-    /// Since when the served flags are not known to be the upstream's:
+    /// Until when the served flags are known to have been the upstream's:
     /// the last success, or, for a relay that has not reached its upstream
-    /// since it started, when its cached flags were loaded.
+    /// since it started from its cache, when the cache file was written.
     pub current_until: Option<SystemTime>,
 }
 
@@ -57,7 +57,16 @@ impl<'a> Upstream<'a> {
             url: source.url(),
             connected: status.healthy && last_success_at.is_some(),
             last_success_at,
-            current_until: last_success_at.or(status.loaded_at),
+            // Before any answer, the cached flags were the upstream's when
+            // the cache was written (it is written only after an answer).
+            current_until: last_success_at
+                .or_else(|| {
+                    std::fs::metadata(source.cache_path()?)
+                        .ok()?
+                        .modified()
+                        .ok()
+                })
+                .or(status.loaded_at),
         }
     }
 
