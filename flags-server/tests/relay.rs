@@ -74,6 +74,20 @@ fn wait_until(what: &str, server: &Server, condition: impl Fn(&Server) -> bool) 
     }
 }
 
+/// The origin's `/v1/evaluate` results, with its token.
+fn evaluated_at_origin(origin: &Server, body: &str) -> Value {
+    let mut conn = origin.connect();
+    let request = format!(
+        "POST /v1/evaluate HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer origin-secret\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    std::io::Write::write_all(&mut conn.stream, request.as_bytes()).expect("send");
+    let reply = conn.reply();
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    reply.json()["results"].clone()
+}
+
 fn status(server: &Server) -> Value {
     server.json("/v1/status")
 }
@@ -83,8 +97,20 @@ fn a_relay_serves_the_origin_and_follows_its_edits_through_two_relays() {
     let dir = temp_dir("chain");
     let file = dir.join("flags.json");
     write_atomic(&file, &flags(10));
-    let origin = origin(&file, "127.0.0.1:0");
-    let regional = relay(&origin.addr, &[]);
+    let tokens = dir.join("tokens");
+    std::fs::write(&tokens, "origin-secret\n").expect("tokens");
+    let origin = Server::spawn(
+        &[
+            file.to_str().expect("path"),
+            "--listen",
+            "127.0.0.1:0",
+            "--tokens-file",
+            tokens.to_str().expect("path"),
+        ],
+        None,
+    );
+    // The origin wants a token; the regional relay has none of its own.
+    let regional = relay(&origin.addr, &["--upstream-token", "origin-secret"]);
     let edge = relay(&regional.addr, &[]);
 
     for server in [&regional, &edge] {
@@ -103,7 +129,7 @@ fn a_relay_serves_the_origin_and_follows_its_edits_through_two_relays() {
     );
     // The same API as the origin: the same answers.
     let ask = r#"{"context": {"user_id": "José"}}"#;
-    let at_origin = origin.request("POST", "/v1/evaluate", ask).json()["results"].clone();
+    let at_origin = evaluated_at_origin(&origin, ask);
     assert_eq!(
         edge.request("POST", "/v1/evaluate", ask).json()["results"],
         at_origin
@@ -127,7 +153,12 @@ fn a_relay_serves_the_origin_and_follows_its_edits_through_two_relays() {
     });
     assert_eq!(
         edge.request("GET", "/v1/flags", "").body,
-        origin.request("GET", "/v1/flags", "").body,
+        regional.request("GET", "/v1/flags", "").body,
+    );
+    // Every relay of the chain serves one version.
+    assert_eq!(
+        edge.json("/readyz")["version"],
+        regional.json("/readyz")["version"]
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
