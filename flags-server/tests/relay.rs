@@ -123,10 +123,15 @@ fn a_relay_serves_the_origin_and_follows_its_edits_through_two_relays() {
         assert_eq!(server.metric("flags_upstream_connected"), 1.0);
         assert_eq!(server.metric("flags_snapshot_age_seconds"), 0.0);
     }
+    let url = format!("http://{}", origin.addr);
+    assert_eq!(status(&regional)["upstream"]["url"], url);
+    let startup = regional.startup();
     assert_eq!(
-        status(&regional)["upstream"]["url"],
-        format!("http://{}", origin.addr)
+        common::field(&startup, "upstream"),
+        Some(&*url),
+        "{startup}"
     );
+    assert_eq!(common::field(&startup, "file"), None, "{startup}");
     // The same API as the origin: the same answers.
     let ask = r#"{"context": {"user_id": "José"}}"#;
     let at_origin = evaluated_at_origin(&origin, ask);

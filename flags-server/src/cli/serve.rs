@@ -157,13 +157,10 @@ pub fn run(args: Args) -> ExitCode {
             },
         );
         let address = listener.local_addr().map_or(args.listen, |a| a);
-        let from = match (&args.file, &args.upstream) {
-            (Some(file), _) => format!("file {}", file.display()),
-            (None, Some(url)) => format!("upstream {url}"),
-            (None, None) => String::new(),
-        };
+        // One of the two, by the options' group; a missing one is not logged.
         info!(
-            source = %from,
+            file = args.file.as_deref().map(|f| tracing::field::display(f.display())),
+            upstream = args.upstream.as_deref().map(tracing::field::display),
             version = snapshot.version(),
             flags = snapshot.len(),
             listen = %address,
