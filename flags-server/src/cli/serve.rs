@@ -15,7 +15,7 @@ use flags_core::watch::{FileSource, WatchOptions};
 use tokio::net::TcpListener;
 use tracing::{error, info, warn};
 
-use crate::server::{AppState, Config, Source, limits, memory, serve};
+use crate::server::{AppState, Config, Relay, Source, limits, memory, serve};
 
 /// The largest cap `--max-connections` and `--max-streams` accept.
 const MAX_CAP: u64 = 1_000_000;
@@ -84,7 +84,7 @@ pub struct Args {
     /// good. Without it, a server started on a bad file serves nothing
     /// (not ready) until FILE is good. A relay started while its upstream
     /// is unreachable serves this copy (ready, stale) until the upstream
-    /// answers; without it, it exits. The directory must exist.
+    /// answers; without it, nothing (not ready). The directory must exist.
     #[arg(long, value_name = "FILE")]
     cache: Option<PathBuf>,
     /// The largest flag file accepted, in bytes; a bigger one is a rejected
@@ -210,18 +210,29 @@ fn open_source(args: &Args) -> Result<Source, String> {
         options.cache_path = args.cache.clone();
         options.token = token;
         options.refresh_interval = Duration::from_millis(args.upstream_refresh_ms);
-        let source = RemoteSource::open(options).map_err(|e| {
-            let cache = match &args.cache {
-                Some(cache) => format!("the cache {} is missing or unusable", cache.display()),
-                None => "no --cache to start from".to_owned(),
-            };
-            format!(
-                "cannot start the relay: {e}
-({cache}; nothing to serve)"
-            )
-        })?;
-        report_upstream_start(&source);
-        return Ok(Source::Upstream(source));
+        let relay = match RemoteSource::open(options.clone()) {
+            Ok(source) => {
+                report_upstream_start(&source);
+                Relay::opened(source)
+            }
+            Err(e) if e.is_invalid_option() => return Err(e.to_string()),
+            // Nothing to serve yet is no reason to exit (as for a bad
+            // file): not ready, and trying again until the upstream answers.
+            Err(e) => {
+                let cache = match &args.cache {
+                    Some(cache) => format!("the cache {} is missing or unusable", cache.display()),
+                    None => "no --cache to start from".to_owned(),
+                };
+                error!(
+                    "upstream {url} cannot be used and {cache}: not ready (no flags served) \
+                     until it answers:\n{e}"
+                );
+                let relay = Relay::pending(url.clone(), args.cache.clone(), e.to_string());
+                open_later(relay.clone(), options)?;
+                relay
+            }
+        };
+        return Ok(Source::Upstream(relay));
     }
     let Some(file) = &args.file else {
         return Err("give a flag FILE or --upstream URL".to_owned());
@@ -239,6 +250,30 @@ fn open_source(args: &Args) -> Result<Source, String> {
     let source = FileSource::start(file, options).map_err(|e| e.to_string())?;
     report_start(&source);
     Ok(Source::File(source))
+}
+
+/// Opens the relay's source in the background, trying again (1 s, doubling
+/// up to 30 s) until the upstream (or the cache) can be used.
+fn open_later(relay: Relay, options: RemoteOptions) -> Result<(), String> {
+    std::thread::Builder::new()
+        .name("flags-relay-open".to_owned())
+        .spawn(move || {
+            let mut pause = Duration::from_secs(1);
+            loop {
+                std::thread::sleep(pause);
+                match RemoteSource::open(options.clone()) {
+                    Ok(source) => {
+                        info!(version = %source.status().version, "upstream answered: ready");
+                        relay.open(source);
+                        return;
+                    }
+                    Err(e) => relay.failed(e.to_string()),
+                }
+                pause = (pause * 2).min(Duration::from_secs(30));
+            }
+        })
+        .map(drop)
+        .map_err(|e| format!("cannot start the relay's thread: {e}"))
 }
 
 /// Says when a relay starts from its cache because the upstream cannot be

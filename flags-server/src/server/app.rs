@@ -24,9 +24,11 @@ use super::errors::{self, Api, Error};
 use super::http::{self, expect_object, json_bytes, not_modified, with_etag};
 use super::limits::BODY_LIMIT;
 use super::metrics::Upstream;
-use super::state::{AppState, Source};
+use super::state::{AppState, Relay, Source};
 use super::{auth, metrics, ofrep};
 use crate::wire::{self, Answer};
+use flags_core::remote::RemoteSource;
+use flags_core::watch::SourceStatus;
 
 /// Interval of SSE keep-alive comments.
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
@@ -71,6 +73,16 @@ pub fn app(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// A relay's staleness.
+fn staleness<'a>(relay: &'a Relay, status: &SourceStatus) -> Upstream<'a> {
+    Upstream::new(
+        relay.url(),
+        relay.remote().and_then(RemoteSource::last_success_at),
+        relay.remote().and_then(RemoteSource::cache_path),
+        status,
+    )
+}
+
 async fn healthz() -> &'static str {
     "ok\n"
 }
@@ -90,7 +102,7 @@ async fn readyz(State(state): State<AppState>) -> Response {
     }
     let source = &state.shared().source;
     let ready = source.is_ready();
-    let snapshot = source.load();
+    let snapshot = source.snapshot();
     let body = Ready {
         ready,
         version: ready.then(|| snapshot.version()),
@@ -140,9 +152,7 @@ async fn status(State(state): State<AppState>) -> Result<Response, Error> {
     let source = &state.shared().source;
     let status = source.status();
     let snapshot = source.snapshot();
-    let upstream = source
-        .upstream()
-        .map(|remote| Upstream::of(remote, &status));
+    let upstream = source.upstream().map(|relay| staleness(relay, &status));
     let absolute = |p: &std::path::Path| {
         std::path::absolute(p)
             .unwrap_or_else(|_| p.to_path_buf())
@@ -194,7 +204,7 @@ async fn metrics(State(state): State<AppState>) -> Response {
     let upstream = shared
         .source
         .upstream()
-        .map(|remote| Upstream::of(remote, &status));
+        .map(|relay| staleness(relay, &status));
     let body = shared
         .metrics
         .render(&shared.source.snapshot(), &status, upstream.as_ref());

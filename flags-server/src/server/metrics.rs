@@ -28,7 +28,6 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
-use flags_core::remote::RemoteSource;
 use flags_core::watch::SourceStatus;
 use flags_core::{Evaluation, Reason, Snapshot};
 
@@ -51,21 +50,22 @@ pub(crate) struct Upstream<'a> {
 }
 
 impl<'a> Upstream<'a> {
-    pub(crate) fn of(source: &'a RemoteSource, status: &SourceStatus) -> Self {
-        let last_success_at = source.last_success_at();
+    /// A relay's upstream at `url`, which last answered at
+    /// `last_success_at`, with its `cache` file and its source's `status`.
+    pub(crate) fn new(
+        url: &'a str,
+        last_success_at: Option<SystemTime>,
+        cache: Option<&std::path::Path>,
+        status: &SourceStatus,
+    ) -> Self {
         Upstream {
-            url: source.url(),
+            url,
             connected: status.healthy && last_success_at.is_some(),
             last_success_at,
             // Before any answer, the cached flags were the upstream's when
             // the cache was written (it is written only after an answer).
             current_until: last_success_at
-                .or_else(|| {
-                    std::fs::metadata(source.cache_path()?)
-                        .ok()?
-                        .modified()
-                        .ok()
-                })
+                .or_else(|| std::fs::metadata(cache?).ok()?.modified().ok())
                 .or(status.loaded_at),
         }
     }

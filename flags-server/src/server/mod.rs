@@ -46,7 +46,7 @@ use errors::{Api, Error};
 use tracing::{debug, info, warn};
 
 pub use app::app;
-pub use state::{AppState, Config, Source};
+pub use state::{AppState, Config, Relay, Source};
 
 /// How long a client may take to send its request headers.
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);

@@ -2,14 +2,14 @@
 //! flags server for a relay), auth, metrics, the caps, and the rendering of
 //! `/v1/flags`.
 
-use std::path::Path;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, SystemTime};
 
 use axum::body::Bytes;
 use flags_core::Snapshot;
 use flags_core::remote::RemoteSource;
-use flags_core::watch::{FileSource, ReloadEvent, SnapshotGuard, SourceStatus};
+use flags_core::watch::{FileSource, ReloadEvent, SourceStatus};
 use tokio::sync::{Semaphore, broadcast, watch};
 use tracing::{error, info, warn};
 
@@ -61,7 +61,7 @@ pub enum Source {
     /// `flags serve FILE`.
     File(FileSource),
     /// `flags serve --upstream URL`: a relay.
-    Upstream(RemoteSource),
+    Upstream(Relay),
 }
 
 impl From<FileSource> for Source {
@@ -72,33 +72,31 @@ impl From<FileSource> for Source {
 
 impl From<RemoteSource> for Source {
     fn from(source: RemoteSource) -> Self {
-        Source::Upstream(source)
+        Source::Upstream(Relay::opened(source))
+    }
+}
+
+impl From<Relay> for Source {
+    fn from(relay: Relay) -> Self {
+        Source::Upstream(relay)
     }
 }
 
 impl Source {
-    /// The snapshot being served, to keep across an `.await`.
+    /// The snapshot being served, to keep across an `.await` (an empty
+    /// flag set before ready).
     pub fn snapshot(&self) -> Arc<Snapshot> {
         match self {
             Source::File(s) => s.snapshot(),
-            Source::Upstream(s) => s.snapshot(),
+            Source::Upstream(r) => r.snapshot(),
         }
     }
 
-    /// The snapshot being served, borrowed for a short time.
-    pub fn load(&self) -> SnapshotGuard {
-        match self {
-            Source::File(s) => s.load(),
-            Source::Upstream(s) => s.load(),
-        }
-    }
-
-    /// True once good flags are served. A relay's source opens only with
-    /// flags (the upstream's, or its cache's), so it is always ready.
+    /// True once good flags are served.
     pub fn is_ready(&self) -> bool {
         match self {
             Source::File(s) => s.is_ready(),
-            Source::Upstream(s) => s.status().ready,
+            Source::Upstream(r) => r.status().ready,
         }
     }
 
@@ -106,7 +104,7 @@ impl Source {
     pub fn status(&self) -> SourceStatus {
         match self {
             Source::File(s) => s.status(),
-            Source::Upstream(s) => s.status(),
+            Source::Upstream(r) => r.status(),
         }
     }
 
@@ -114,15 +112,15 @@ impl Source {
     pub fn cache_path(&self) -> Option<&Path> {
         match self {
             Source::File(s) => s.cache_path(),
-            Source::Upstream(s) => s.cache_path(),
+            Source::Upstream(r) => r.0.cache.as_deref(),
         }
     }
 
     /// The upstream of a relay; `None` for a file.
-    pub fn upstream(&self) -> Option<&RemoteSource> {
+    pub fn upstream(&self) -> Option<&Relay> {
         match self {
             Source::File(_) => None,
-            Source::Upstream(s) => Some(s),
+            Source::Upstream(r) => Some(r),
         }
     }
 
@@ -137,7 +135,141 @@ impl Source {
     fn on_event(&self, callback: impl Fn(&ReloadEvent) + Send + Sync + 'static) {
         match self {
             Source::File(s) => s.on_event(callback),
-            Source::Upstream(s) => s.on_event(callback),
+            Source::Upstream(r) => r.on_event(Arc::new(callback)),
+        }
+    }
+}
+
+type Callback = Arc<dyn Fn(&ReloadEvent) + Send + Sync>;
+
+/// A relay's source: the upstream's [`RemoteSource`] once it could be
+/// opened (from the upstream, or from the cache); until then nothing to
+/// serve (not ready), and why.
+#[derive(Clone)]
+pub struct Relay(Arc<RelayInner>);
+
+struct RelayInner {
+    url: String,
+    cache: Option<PathBuf>,
+    source: OnceLock<RemoteSource>,
+    /// Served (never while not ready) until the source opens.
+    empty: Arc<Snapshot>,
+    /// The state until the source opens.
+    pending: Mutex<SourceStatus>,
+    /// Registered before the source opened; handed to it when it does.
+    callbacks: Mutex<Vec<Callback>>,
+}
+
+impl std::fmt::Debug for Relay {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Relay")
+            .field("url", &self.0.url)
+            .field("opened", &self.0.source.get().is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Relay {
+    fn new(url: String, cache: Option<PathBuf>, error: Option<String>) -> Relay {
+        let empty = Snapshot::from_slice_named(br#"{"version":1,"flags":{}}"#, "(none)")
+            .map(Arc::new)
+            .unwrap_or_else(|_| unreachable!("an empty flag file is valid"));
+        Relay(Arc::new(RelayInner {
+            url,
+            cache,
+            source: OnceLock::new(),
+            empty,
+            pending: Mutex::new(SourceStatus {
+                version: String::new(),
+                ready: false,
+                stale: false,
+                loaded_at: None,
+                healthy: error.is_none(),
+                last_failure_at: error.as_ref().map(|_| SystemTime::now()),
+                last_error: error,
+                reloads: 0,
+                failures: 1,
+                last_attempt_at: Some(SystemTime::now()),
+                cache_error: None,
+            }),
+            callbacks: Mutex::new(Vec::new()),
+        }))
+    }
+
+    /// A relay over an open source.
+    pub fn opened(source: RemoteSource) -> Relay {
+        let relay = Relay::new(
+            source.url().to_owned(),
+            source.cache_path().map(Into::into),
+            None,
+        );
+        relay.open(source);
+        relay
+    }
+
+    /// A relay whose source could not be opened yet (`error`): not ready
+    /// until [`open`](Self::open).
+    pub fn pending(url: String, cache: Option<PathBuf>, error: String) -> Relay {
+        Relay::new(url, cache, Some(error))
+    }
+
+    /// Serves `source` from now on (once; later calls are ignored).
+    pub fn open(&self, source: RemoteSource) {
+        let callbacks = self.0.callbacks.lock().unwrap_or_else(|e| e.into_inner());
+        if self.0.source.set(source).is_ok() {
+            if let Some(source) = self.0.source.get() {
+                for callback in callbacks.iter() {
+                    let callback = Arc::clone(callback);
+                    source.on_event(move |event| callback(event));
+                }
+            }
+        }
+    }
+
+    /// Another failed attempt to open the source.
+    pub fn failed(&self, error: String) {
+        let mut status = self.0.pending.lock().unwrap_or_else(|e| e.into_inner());
+        let now = SystemTime::now();
+        status.last_attempt_at = Some(now);
+        if status.last_error.as_deref() != Some(&error) {
+            status.failures += 1;
+            status.last_failure_at = Some(now);
+            status.last_error = Some(error);
+        }
+    }
+
+    /// The upstream's URL, as given.
+    pub fn url(&self) -> &str {
+        &self.0.url
+    }
+
+    /// The source, once open.
+    pub fn remote(&self) -> Option<&RemoteSource> {
+        self.0.source.get()
+    }
+
+    fn snapshot(&self) -> Arc<Snapshot> {
+        self.remote()
+            .map_or_else(|| Arc::clone(&self.0.empty), RemoteSource::snapshot)
+    }
+
+    fn status(&self) -> SourceStatus {
+        match self.remote() {
+            Some(source) => source.status(),
+            None => self
+                .0
+                .pending
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone(),
+        }
+    }
+
+    fn on_event(&self, callback: Callback) {
+        let mut callbacks = self.0.callbacks.lock().unwrap_or_else(|e| e.into_inner());
+        match self.0.source.get() {
+            Some(source) => source.on_event(move |event| callback(event)),
+            None => callbacks.push(callback),
         }
     }
 }
