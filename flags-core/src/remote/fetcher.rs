@@ -4,9 +4,10 @@
 //! and published, its body handed to the cache.
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock, mpsc as std_mpsc};
 use std::thread::{self, ThreadId};
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use reqwest::header::{ACCEPT, AUTHORIZATION, ETAG, HeaderMap, HeaderValue, IF_NONE_MATCH};
 use reqwest::{StatusCode, Url};
@@ -32,6 +33,27 @@ pub(super) struct Shared {
     pub(super) published: Published,
     /// The background thread, to refuse `refresh_now` from a callback.
     pub(super) worker: OnceLock<ThreadId>,
+    /// When the server last answered with a usable flag set (a new one, or
+    /// `304` / the same content), in Unix milliseconds; 0: not since open.
+    pub(super) last_success: AtomicU64,
+}
+
+impl Shared {
+    /// Notes that the server just answered with a usable flag set.
+    fn succeeded(&self) {
+        let millis = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+        self.last_success.store(millis.max(1), Ordering::Relaxed);
+    }
+
+    /// When the server last answered with a usable flag set.
+    pub(super) fn last_success_at(&self) -> Option<SystemTime> {
+        match self.last_success.load(Ordering::Relaxed) {
+            0 => None,
+            millis => Some(UNIX_EPOCH + Duration::from_millis(millis)),
+        }
+    }
 }
 
 /// What a handle asks of the background thread.
@@ -205,6 +227,7 @@ async fn start(
         }
     };
 
+    let problem_free = problem.is_none();
     let shared = Arc::new(Shared {
         url: options.url,
         cache_path: options.cache_path,
@@ -213,7 +236,11 @@ async fn start(
             Some(problem) => Start::Stale(snapshot, problem),
         }),
         worker: OnceLock::new(),
+        last_success: AtomicU64::new(0),
     });
+    if problem_free {
+        shared.succeeded();
+    }
     let _ = shared.worker.set(thread::current().id());
     if let Some(body) = body {
         fetcher.write_cache(&shared, &body);
@@ -341,6 +368,7 @@ impl Fetcher {
                 changed
             }
         };
+        shared.succeeded();
         if !changed && self.reported.take().is_some() {
             shared.published.recovered();
         }

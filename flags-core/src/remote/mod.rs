@@ -227,6 +227,16 @@ impl RemoteSource {
         answer.recv().map_err(|_| stopped())?
     }
 
+    /// When the server last answered with a usable flag set: a new one, or
+    /// the one being served (`304 Not Modified`, or the same content).
+    /// `None` when it has not since the source was opened (it started from
+    /// the cache file). With [`SourceStatus::loaded_at`] (when the served
+    /// flags arrived) this tells how stale the flags may be: they were the
+    /// server's at this time.
+    pub fn last_success_at(&self) -> Option<std::time::SystemTime> {
+        self.inner.shared.last_success_at()
+    }
+
     /// The server URL, as given.
     pub fn url(&self) -> &str {
         &self.inner.shared.url

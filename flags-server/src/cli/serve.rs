@@ -1,6 +1,7 @@
-//! `flags serve`: the HTTP API over a hot-reloading flag file.
+//! `flags serve`: the HTTP API over a hot-reloading flag file, or, with
+//! `--upstream`, over another flags server's flags (a relay).
 //!
-//! Reads the options, the tokens and the flag file, sets the process up
+//! Reads the options, the tokens and the flag source, sets the process up
 //! (logging, the open-file limit, the allocator) and runs
 //! [`crate::server::serve`] until SIGTERM or Ctrl-C.
 
@@ -9,21 +10,42 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use flags_core::remote::{RemoteOptions, RemoteSource};
 use flags_core::watch::{FileSource, WatchOptions};
 use tokio::net::TcpListener;
 use tracing::{error, info, warn};
 
-use crate::server::{AppState, Config, limits, memory, serve};
+use crate::server::{AppState, Config, Relay, Source, limits, memory, serve};
 
 /// The largest cap `--max-connections` and `--max-streams` accept.
 const MAX_CAP: u64 = 1_000_000;
 
 /// Options of `flags serve`.
 #[derive(clap::Args)]
+#[command(group = clap::ArgGroup::new("source").required(true).args(["file", "upstream"]))]
 pub struct Args {
-    /// The flag file to serve (hot-reloaded on every change).
-    #[arg(value_name = "FILE")]
-    file: PathBuf,
+    /// The flag file to serve (hot-reloaded on every change). Give either
+    /// FILE or --upstream.
+    #[arg(
+        value_name = "FILE",
+        required_unless_present = "upstream",
+        conflicts_with = "upstream"
+    )]
+    file: Option<PathBuf>,
+    /// Relay: serve the flags of the flags server at this URL (e.g.
+    /// http://origin:8080) instead of a file, following its /v1/stream and
+    /// refreshing with its ETag. The last good flags keep serving while
+    /// the upstream is unreachable.
+    #[arg(long, value_name = "URL")]
+    upstream: Option<String>,
+    /// Relay: bearer token sent to the upstream (or FLAGS_UPSTREAM_TOKEN).
+    #[arg(long, value_name = "TOKEN", conflicts_with = "file")]
+    upstream_token: Option<String>,
+    /// Relay: how often to ask the upstream for its flags besides its
+    /// stream's announcements, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 30_000, conflicts_with = "file",
+          value_parser = clap::value_parser!(u64).range(1..))]
+    upstream_refresh_ms: u64,
     /// Address to listen on.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
@@ -63,7 +85,9 @@ pub struct Args {
     /// each good load whose content changed). When FILE is bad at start,
     /// the server serves this copy, ready but marked stale, until FILE is
     /// good. Without it, a server started on a bad file serves nothing
-    /// (not ready) until FILE is good. The directory must exist.
+    /// (not ready) until FILE is good. A relay started while its upstream
+    /// is unreachable serves this copy (ready, stale) until the upstream
+    /// answers; without it, nothing (not ready). The directory must exist.
     #[arg(long, value_name = "FILE")]
     cache: Option<PathBuf>,
     /// The largest flag file accepted, in bytes; a bigger one is a rejected
@@ -98,24 +122,13 @@ pub fn run(args: Args) -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
-    let options = WatchOptions {
-        debounce: Duration::from_millis(args.debounce_ms),
-        poll_interval: Duration::from_millis(args.poll_ms),
-        max_file_bytes: args.max_file_bytes,
-        cache_path: args.cache.clone(),
-        ..WatchOptions::default()
-    };
-    // A bad file at start is no reason to exit: a replica that crash-loops
-    // while the file is bad helps nobody. It waits (not ready), or serves
-    // the cached copy.
-    let source = match FileSource::start(&args.file, options) {
+    let source = match open_source(&args) {
         Ok(source) => source,
-        Err(err) => {
-            eprintln!("flags serve: {err}");
+        Err(message) => {
+            eprintln!("flags serve: {message}");
             return ExitCode::FAILURE;
         }
     };
-    report_start(&source);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -148,8 +161,10 @@ pub fn run(args: Args) -> ExitCode {
             },
         );
         let address = listener.local_addr().map_or(args.listen, |a| a);
+        // One of the two, by the options' group; a missing one is not logged.
         info!(
-            file = %args.file.display(),
+            file = args.file.as_deref().map(|f| tracing::field::display(f.display())),
+            upstream = args.upstream.as_deref().map(tracing::field::display),
             version = snapshot.version(),
             flags = snapshot.len(),
             listen = %address,
@@ -175,6 +190,108 @@ pub fn run(args: Args) -> ExitCode {
         serve(listener, state, shutdown_signal()).await;
         ExitCode::SUCCESS
     })
+}
+
+/// The flag source the options name: the file (started, whatever its
+/// state), or the upstream (its flags, else the cache's; an error with
+/// neither).
+fn open_source(args: &Args) -> Result<Source, String> {
+    if let Some(url) = &args.upstream {
+        let token = match &args.upstream_token {
+            Some(token) => Some(token.clone()),
+            None => match std::env::var("FLAGS_UPSTREAM_TOKEN") {
+                Ok(token) if !token.trim().is_empty() => Some(token.trim().to_owned()),
+                Ok(_) | Err(std::env::VarError::NotPresent) => None,
+                Err(std::env::VarError::NotUnicode(_)) => {
+                    return Err("FLAGS_UPSTREAM_TOKEN is not valid UTF-8".to_owned());
+                }
+            },
+        };
+        if let Some(token) = &token {
+            check_token(token).map_err(|e| format!("--upstream-token: {e}"))?;
+        }
+        let mut options = RemoteOptions::new(url.clone());
+        options.cache_path = args.cache.clone();
+        options.token = token;
+        options.refresh_interval = Duration::from_millis(args.upstream_refresh_ms);
+        let relay = match RemoteSource::open(options.clone()) {
+            Ok(source) => {
+                report_upstream_start(&source);
+                Relay::opened(source)
+            }
+            Err(e) if e.is_invalid_option() => return Err(e.to_string()),
+            // Nothing to serve yet is no reason to exit (as for a bad
+            // file): not ready, and trying again until the upstream answers.
+            Err(e) => {
+                let cache = match &args.cache {
+                    Some(cache) => format!("the cache {} is missing or unusable", cache.display()),
+                    None => "no --cache to start from".to_owned(),
+                };
+                error!(
+                    "upstream {url} cannot be used and {cache}: not ready (no flags served) \
+                     until it answers:\n{e}"
+                );
+                let relay = Relay::pending(url.clone(), args.cache.clone(), e.to_string());
+                open_later(relay.clone(), options)?;
+                relay
+            }
+        };
+        return Ok(Source::Upstream(relay));
+    }
+    let Some(file) = &args.file else {
+        return Err("give a flag FILE or --upstream URL".to_owned());
+    };
+    let options = WatchOptions {
+        debounce: Duration::from_millis(args.debounce_ms),
+        poll_interval: Duration::from_millis(args.poll_ms),
+        max_file_bytes: args.max_file_bytes,
+        cache_path: args.cache.clone(),
+        ..WatchOptions::default()
+    };
+    // A bad file at start is no reason to exit: a replica that crash-loops
+    // while the file is bad helps nobody. It waits (not ready), or serves
+    // the cached copy.
+    let source = FileSource::start(file, options).map_err(|e| e.to_string())?;
+    report_start(&source);
+    Ok(Source::File(source))
+}
+
+/// Opens the relay's source in the background, trying again (1 s, doubling
+/// up to 30 s) until the upstream (or the cache) can be used.
+fn open_later(relay: Relay, options: RemoteOptions) -> Result<(), String> {
+    std::thread::Builder::new()
+        .name("flags-relay-open".to_owned())
+        .spawn(move || {
+            let mut pause = Duration::from_secs(1);
+            loop {
+                std::thread::sleep(pause);
+                match RemoteSource::open(options.clone()) {
+                    Ok(source) => {
+                        info!(version = %source.status().version, "upstream answered: ready");
+                        relay.open(source);
+                        return;
+                    }
+                    Err(e) => relay.failed(e.to_string()),
+                }
+                pause = (pause * 2).min(Duration::from_secs(30));
+            }
+        })
+        .map(drop)
+        .map_err(|e| format!("cannot start the relay's thread: {e}"))
+}
+
+/// Says when a relay starts from its cache because the upstream cannot be
+/// used.
+fn report_upstream_start(source: &RemoteSource) {
+    let status = source.status();
+    if let Some(problem) = status.last_error.as_deref().filter(|_| status.stale) {
+        warn!(
+            "upstream {} cannot be used; serving the cached flags (stale, version {}) until it \
+             can:\n{problem}",
+            source.url(),
+            status.version
+        );
+    }
 }
 
 /// Says, before anything is served, what a start on a bad file means: every

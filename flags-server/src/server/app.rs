@@ -23,9 +23,12 @@ use tracing::error;
 use super::errors::{self, Api, Error};
 use super::http::{self, cache_headers, expect_object, json_bytes, not_modified};
 use super::limits::BODY_LIMIT;
-use super::state::AppState;
+use super::metrics::Upstream;
+use super::state::{AppState, Relay, Source};
 use super::{auth, metrics, ofrep};
 use crate::wire::{self, Answer};
+use flags_core::remote::RemoteSource;
+use flags_core::watch::SourceStatus;
 
 /// Interval of SSE keep-alive comments.
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
@@ -70,6 +73,16 @@ pub fn app(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// A relay's staleness.
+fn staleness<'a>(relay: &'a Relay, status: &SourceStatus) -> Upstream<'a> {
+    Upstream::new(
+        relay.url(),
+        relay.remote().and_then(RemoteSource::last_success_at),
+        relay.remote().and_then(RemoteSource::cache_path),
+        status,
+    )
+}
+
 async fn healthz() -> &'static str {
     "ok\n"
 }
@@ -89,7 +102,7 @@ async fn readyz(State(state): State<AppState>) -> Response {
     }
     let source = &state.shared().source;
     let ready = source.is_ready();
-    let snapshot = source.load();
+    let snapshot = source.snapshot();
     let body = Ready {
         ready,
         version: ready.then(|| snapshot.version()),
@@ -113,7 +126,10 @@ async fn status(State(state): State<AppState>) -> Result<Response, Error> {
         failing: bool,
         version: Option<&'a str>,
         flags: usize,
-        file: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        file: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        upstream: Option<UpstreamStatus<'a>>,
         cache: Option<String>,
         loaded_at: Option<String>,
         last_attempt_at: Option<String>,
@@ -123,9 +139,20 @@ async fn status(State(state): State<AppState>) -> Result<Response, Error> {
         reloads: u64,
         failures: u64,
     }
+    /// A relay's upstream: whether it answers, and how stale the flags
+    /// served are.
+    #[derive(Serialize)]
+    struct UpstreamStatus<'a> {
+        url: &'a str,
+        connected: bool,
+        last_success_at: Option<String>,
+        current_until: Option<String>,
+        age_seconds: f64,
+    }
     let source = &state.shared().source;
     let status = source.status();
     let snapshot = source.snapshot();
+    let upstream = source.upstream().map(|relay| staleness(relay, &status));
     let absolute = |p: &std::path::Path| {
         std::path::absolute(p)
             .unwrap_or_else(|_| p.to_path_buf())
@@ -138,7 +165,17 @@ async fn status(State(state): State<AppState>) -> Result<Response, Error> {
         failing: !status.healthy,
         version: status.ready.then_some(snapshot.version()),
         flags: snapshot.len(),
-        file: absolute(source.path()),
+        file: match source {
+            Source::File(file) => Some(absolute(file.path())),
+            Source::Upstream(_) => None,
+        },
+        upstream: upstream.as_ref().map(|u| UpstreamStatus {
+            url: u.url,
+            connected: u.connected,
+            last_success_at: u.last_success_at.map(rfc3339),
+            current_until: u.current_until.map(rfc3339),
+            age_seconds: u.age_seconds(std::time::SystemTime::now()),
+        }),
         cache: source.cache_path().map(absolute),
         loaded_at: status.loaded_at.map(rfc3339),
         last_attempt_at: status.last_attempt_at.map(rfc3339),
@@ -163,9 +200,14 @@ fn rfc3339(at: std::time::SystemTime) -> String {
 
 async fn metrics(State(state): State<AppState>) -> Response {
     let shared = state.shared();
+    let status = shared.source.status();
+    let upstream = shared
+        .source
+        .upstream()
+        .map(|relay| staleness(relay, &status));
     let body = shared
         .metrics
-        .render(&shared.source.snapshot(), &shared.source.status());
+        .render(&shared.source.snapshot(), &status, upstream.as_ref());
     (
         [(
             header::CONTENT_TYPE,

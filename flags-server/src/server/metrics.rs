@@ -23,7 +23,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::UNIX_EPOCH;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
@@ -35,6 +35,52 @@ const UNKNOWN_FLAG: &str = "(unknown)";
 const UNMATCHED_ROUTE: &str = "(unmatched)";
 
 type Counters = [AtomicU64; Reason::ALL.len() * 2];
+
+/// How stale a relay's flags are, for `/v1/status` and the metrics.
+pub(crate) struct Upstream<'a> {
+    pub url: &'a str,
+    /// True while the last request to the upstream got a usable answer.
+    pub connected: bool,
+    /// When the upstream last answered with a usable flag set.
+    pub last_success_at: Option<SystemTime>,
+    /// Until when the served flags are known to have been the upstream's:
+    /// the last success, or, for a relay that has not reached its upstream
+    /// since it started from its cache, when the cache file was written.
+    pub current_until: Option<SystemTime>,
+}
+
+impl<'a> Upstream<'a> {
+    /// A relay's upstream at `url`, which last answered at
+    /// `last_success_at`, with its `cache` file and its source's `status`.
+    pub(crate) fn new(
+        url: &'a str,
+        last_success_at: Option<SystemTime>,
+        cache: Option<&std::path::Path>,
+        status: &SourceStatus,
+    ) -> Self {
+        Upstream {
+            url,
+            connected: status.healthy && last_success_at.is_some(),
+            last_success_at,
+            // Before any answer, the cached flags were the upstream's when
+            // the cache was written (it is written only after an answer).
+            current_until: last_success_at
+                .or_else(|| std::fs::metadata(cache?).ok()?.modified().ok())
+                .or(status.loaded_at),
+        }
+    }
+
+    /// Seconds since the served flags were last known to be the upstream's
+    /// (0 while connected).
+    pub(crate) fn age_seconds(&self, now: SystemTime) -> f64 {
+        if self.connected {
+            return 0.0;
+        }
+        self.current_until
+            .and_then(|at| now.duration_since(at).ok())
+            .map_or(0.0, |d| d.as_secs_f64())
+    }
+}
 
 #[derive(Default)]
 pub(crate) struct Metrics {
@@ -102,7 +148,14 @@ impl Metrics {
         }
     }
 
-    pub fn render(&self, snapshot: &Snapshot, status: &SourceStatus) -> String {
+    /// The metrics text; `upstream` adds a relay's `flags_upstream_*` and
+    /// `flags_snapshot_age_seconds`.
+    pub fn render(
+        &self,
+        snapshot: &Snapshot,
+        status: &SourceStatus,
+        upstream: Option<&Upstream<'_>>,
+    ) -> String {
         let mut out = String::with_capacity(4096);
         let seconds = |at: Option<std::time::SystemTime>| {
             at.and_then(|at| at.duration_since(UNIX_EPOCH).ok())
@@ -150,7 +203,7 @@ impl Metrics {
         );
         gauge(
             "flags_snapshot_stale",
-            "1 while the flags served are the --cache copy because the flag file has been bad since start.",
+            "1 while the flags served are the --cache copy because the flag file (or a relay's upstream) has been bad since start.",
             "gauge",
             &flag(status.stale),
         );
@@ -175,6 +228,32 @@ impl Metrics {
             "gauge",
             &flag(status.cache_error.is_some()),
         );
+        if let Some(upstream) = upstream {
+            gauge(
+                "flags_upstream_connected",
+                "1 while the upstream flags server answers with usable flags (a relay), else 0.",
+                "gauge",
+                &flag(upstream.connected),
+            );
+            gauge(
+                "flags_upstream_last_success_timestamp_seconds",
+                "When the upstream last answered with usable flags (Unix time; 0 if not since start).",
+                "gauge",
+                &[(
+                    String::new(),
+                    format!("{:.3}", seconds(upstream.last_success_at)),
+                )],
+            );
+            gauge(
+                "flags_snapshot_age_seconds",
+                "Seconds since the flags served were last known to be the upstream's (0 while connected).",
+                "gauge",
+                &[(
+                    String::new(),
+                    format!("{:.3}", upstream.age_seconds(SystemTime::now())),
+                )],
+            );
+        }
         gauge(
             "flags_reloads_total",
             "Reload attempts that swapped in a new file, and that were rejected.",

@@ -1,6 +1,6 @@
 //! The HTTP server that `flags serve` runs: the API over a hot-reloading
-//! flag source ([`app`]), served with caps on connections and streams
-//! ([`serve`]).
+//! flag source ([`app`]), a file or, for a relay, another flags server
+//! ([`Source`]), served with caps on connections and streams ([`serve`]).
 //!
 //! Many stateless servers can read the same file behind a load balancer:
 //! nothing here assumes it is the only one. Every request loads the current
@@ -46,7 +46,7 @@ use errors::{Api, Error};
 use tracing::{debug, info, warn};
 
 pub use app::app;
-pub use state::{AppState, Config};
+pub use state::{AppState, Config, Relay, Source};
 
 /// How long a client may take to send its request headers.
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);

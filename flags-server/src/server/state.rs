@@ -1,11 +1,15 @@
-//! The state every handler shares: the flag source, auth, metrics, the
-//! caps, and the rendering of `/v1/flags`.
+//! The state every handler shares: the flag source (a file, or an upstream
+//! flags server for a relay), auth, metrics, the caps, and the rendering of
+//! `/v1/flags`.
 
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, SystemTime};
 
 use axum::body::Bytes;
-use flags_core::watch::{FileSource, ReloadEvent};
+use flags_core::Snapshot;
+use flags_core::remote::RemoteSource;
+use flags_core::watch::{FileSource, ReloadEvent, SourceStatus};
 use tokio::sync::{Semaphore, broadcast, watch};
 use tracing::{error, info, warn};
 
@@ -50,12 +54,232 @@ impl Default for Config {
     }
 }
 
+/// Where the served flags come from: a hot-reloaded file, or (a relay)
+/// another flags server, followed through the core's remote source.
+#[derive(Clone, Debug)]
+pub enum Source {
+    /// `flags serve FILE`.
+    File(FileSource),
+    /// `flags serve --upstream URL`: a relay.
+    Upstream(Relay),
+}
+
+impl From<FileSource> for Source {
+    fn from(source: FileSource) -> Self {
+        Source::File(source)
+    }
+}
+
+impl From<RemoteSource> for Source {
+    fn from(source: RemoteSource) -> Self {
+        Source::Upstream(Relay::opened(source))
+    }
+}
+
+impl From<Relay> for Source {
+    fn from(relay: Relay) -> Self {
+        Source::Upstream(relay)
+    }
+}
+
+impl Source {
+    /// The snapshot being served, to keep across an `.await` (an empty
+    /// flag set before ready).
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        match self {
+            Source::File(s) => s.snapshot(),
+            Source::Upstream(r) => r.snapshot(),
+        }
+    }
+
+    /// True once good flags are served.
+    pub fn is_ready(&self) -> bool {
+        match self {
+            Source::File(s) => s.is_ready(),
+            Source::Upstream(r) => r.status().ready,
+        }
+    }
+
+    /// The source's health (see [`SourceStatus`]).
+    pub fn status(&self) -> SourceStatus {
+        match self {
+            Source::File(s) => s.status(),
+            Source::Upstream(r) => r.status(),
+        }
+    }
+
+    /// The `--cache` copy, when there is one.
+    pub fn cache_path(&self) -> Option<&Path> {
+        match self {
+            Source::File(s) => s.cache_path(),
+            Source::Upstream(r) => r.0.cache.as_deref(),
+        }
+    }
+
+    /// The upstream of a relay; `None` for a file.
+    pub fn upstream(&self) -> Option<&Relay> {
+        match self {
+            Source::File(_) => None,
+            Source::Upstream(r) => Some(r),
+        }
+    }
+
+    /// What the logs call the source.
+    fn noun(&self) -> &'static str {
+        match self {
+            Source::File(_) => "flag file",
+            Source::Upstream(_) => "upstream",
+        }
+    }
+
+    fn on_event(&self, callback: impl Fn(&ReloadEvent) + Send + Sync + 'static) {
+        match self {
+            Source::File(s) => s.on_event(callback),
+            Source::Upstream(r) => r.on_event(Arc::new(callback)),
+        }
+    }
+}
+
+type Callback = Arc<dyn Fn(&ReloadEvent) + Send + Sync>;
+
+/// A relay's source: the upstream's [`RemoteSource`] once it could be
+/// opened (from the upstream, or from the cache); until then nothing to
+/// serve (not ready), and why.
+#[derive(Clone)]
+pub struct Relay(Arc<RelayInner>);
+
+struct RelayInner {
+    url: String,
+    cache: Option<PathBuf>,
+    source: OnceLock<RemoteSource>,
+    /// Served (never while not ready) until the source opens.
+    empty: Arc<Snapshot>,
+    /// The state until the source opens.
+    pending: Mutex<SourceStatus>,
+    /// Registered before the source opened; handed to it when it does.
+    callbacks: Mutex<Vec<Callback>>,
+}
+
+impl std::fmt::Debug for Relay {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Relay")
+            .field("url", &self.0.url)
+            .field("opened", &self.0.source.get().is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Relay {
+    fn new(url: String, cache: Option<PathBuf>, error: Option<String>) -> Relay {
+        let empty = Snapshot::from_slice_named(br#"{"version":1,"flags":{}}"#, "(none)")
+            .map(Arc::new)
+            .unwrap_or_else(|_| unreachable!("an empty flag file is valid"));
+        Relay(Arc::new(RelayInner {
+            url,
+            cache,
+            source: OnceLock::new(),
+            empty,
+            pending: Mutex::new(SourceStatus {
+                version: String::new(),
+                ready: false,
+                stale: false,
+                loaded_at: None,
+                healthy: error.is_none(),
+                last_failure_at: error.as_ref().map(|_| SystemTime::now()),
+                failures: u64::from(error.is_some()),
+                last_error: error,
+                reloads: 0,
+                last_attempt_at: Some(SystemTime::now()),
+                cache_error: None,
+            }),
+            callbacks: Mutex::new(Vec::new()),
+        }))
+    }
+
+    /// A relay over an open source.
+    pub fn opened(source: RemoteSource) -> Relay {
+        let relay = Relay::new(
+            source.url().to_owned(),
+            source.cache_path().map(Into::into),
+            None,
+        );
+        relay.open(source);
+        relay
+    }
+
+    /// A relay whose source could not be opened yet (`error`): not ready
+    /// until [`open`](Self::open).
+    pub fn pending(url: String, cache: Option<PathBuf>, error: String) -> Relay {
+        Relay::new(url, cache, Some(error))
+    }
+
+    /// Serves `source` from now on (once; later calls are ignored).
+    pub fn open(&self, source: RemoteSource) {
+        let callbacks = self.0.callbacks.lock().unwrap_or_else(|e| e.into_inner());
+        if self.0.source.set(source).is_ok() {
+            if let Some(source) = self.0.source.get() {
+                for callback in callbacks.iter() {
+                    let callback = Arc::clone(callback);
+                    source.on_event(move |event| callback(event));
+                }
+            }
+        }
+    }
+
+    /// Another failed attempt to open the source.
+    pub fn failed(&self, error: String) {
+        let mut status = self.0.pending.lock().unwrap_or_else(|e| e.into_inner());
+        let now = SystemTime::now();
+        status.last_attempt_at = Some(now);
+        if status.last_error.as_deref() != Some(&error) {
+            status.failures += 1;
+            status.last_failure_at = Some(now);
+            status.last_error = Some(error);
+        }
+    }
+
+    /// The upstream's URL, as given.
+    pub fn url(&self) -> &str {
+        &self.0.url
+    }
+
+    /// The source, once open.
+    pub fn remote(&self) -> Option<&RemoteSource> {
+        self.0.source.get()
+    }
+
+    fn snapshot(&self) -> Arc<Snapshot> {
+        self.remote()
+            .map_or_else(|| Arc::clone(&self.0.empty), RemoteSource::snapshot)
+    }
+
+    fn status(&self) -> SourceStatus {
+        match self.remote() {
+            Some(source) => source.status(),
+            None => self
+                .0
+                .pending
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone(),
+        }
+    }
+
+    fn on_event(&self, callback: Callback) {
+        let mut callbacks = self.0.callbacks.lock().unwrap_or_else(|e| e.into_inner());
+        match self.0.source.get() {
+            Some(source) => source.on_event(move |event| callback(event)),
+            None => callbacks.push(callback),
+        }
+    }
+}
+
 /// Everything a request handler needs; cheap to clone.
 #[derive(Clone)]
 pub struct AppState(Arc<Shared>);
 
 pub(crate) struct Shared {
-    pub source: FileSource,
+    pub source: Source,
     pub auth: Arc<Auth>,
     pub metrics: Arc<Metrics>,
     /// New versions for `/v1/stream`; `None` closes the streams (shutdown).
@@ -81,9 +305,12 @@ pub(crate) type RenderCache = Mutex<Option<(Box<str>, Rendered)>>;
 type Rendered = watch::Receiver<Option<Bytes>>;
 
 impl AppState {
-    /// Builds the state over `source` and subscribes to its reloads (for
+    /// Builds the state over `source` (a [`FileSource`], or a
+    /// [`RemoteSource`] for a relay) and subscribes to its reloads (for
     /// logs and `/v1/stream`).
-    pub fn new(source: FileSource, config: Config) -> Self {
+    pub fn new(source: impl Into<Source>, config: Config) -> Self {
+        let source = source.into();
+        let noun = source.noun();
         let (reloads, _) = broadcast::channel(64);
         let sender = reloads.clone();
         let flags_json: Arc<RenderCache> = Arc::default();
@@ -98,9 +325,9 @@ impl AppState {
                 changes,
             } => {
                 if previous.is_empty() {
-                    info!(version = %version, flags = changes.added.len(), "flag file loaded: ready");
+                    info!(version = %version, flags = changes.added.len(), "{noun} loaded: ready");
                 } else if version == previous {
-                    info!(version = %version, "flag file good again: it holds the flags being served");
+                    info!(version = %version, "{noun} good again: it holds the flags being served");
                 } else {
                     info!(
                         version = %version,
@@ -108,7 +335,7 @@ impl AppState {
                         added = ?changes.added,
                         removed = ?changes.removed,
                         changed = ?changes.changed,
-                        "flag file reloaded"
+                        "{noun} reloaded"
                     );
                 }
                 if version != previous {
@@ -120,7 +347,7 @@ impl AppState {
                 }
             }
             ReloadEvent::Failed { error } => {
-                error!("flag file rejected, still serving the last good version:\n{error}");
+                error!("{noun} rejected, still serving the last good version:\n{error}");
             }
             ReloadEvent::CacheFailed { error } => warn!("{error}"),
             _ => {}

@@ -33,6 +33,15 @@ impl Server {
     /// open-file limit set to `open_files` (soft and hard, so that it cannot
     /// raise it) when given, and waits until it listens.
     pub fn start(file: &Path, args: &[&str], open_files: Option<u32>) -> Server {
+        let mut all: Vec<&std::ffi::OsStr> = vec![file.as_os_str()];
+        all.extend(["--listen", "127.0.0.1:0"].map(std::ffi::OsStr::new));
+        all.extend(args.iter().map(std::ffi::OsStr::new));
+        Server::spawn(&all, open_files)
+    }
+
+    /// Starts `flags serve ARGS...` (the arguments as given: a file or
+    /// `--upstream`, and a `--listen`) and waits until it listens.
+    pub fn spawn<A: AsRef<std::ffi::OsStr>>(args: &[A], open_files: Option<u32>) -> Server {
         let mut command = match open_files {
             Some(n) => {
                 let mut sh = Command::new("sh");
@@ -45,11 +54,10 @@ impl Server {
         };
         let mut child = command
             .arg("serve")
-            .arg(file)
-            .args(["--listen", "127.0.0.1:0"])
             .args(args)
             .env("FLAGS_LOG", "info")
             .env_remove("FLAGS_TOKENS")
+            .env_remove("FLAGS_UPSTREAM_TOKEN")
             .stderr(Stdio::piped())
             .spawn()
             .expect("flags serve starts");
@@ -106,6 +114,12 @@ impl Server {
             );
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// Kills the server (SIGKILL) and waits for it to exit.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 
     pub fn alive(&mut self) -> bool {
