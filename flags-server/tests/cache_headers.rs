@@ -122,3 +122,22 @@ async fn ofrep_bulk_etag_names_the_context_not_only_the_answers() {
     assert_eq!(reply.status, StatusCode::OK);
     assert_ne!(cache_headers(&reply, None), etag);
 }
+
+#[test]
+fn cache_max_age_is_what_flags_serve_is_told() {
+    let file = temp_file(FILE);
+    let server = common::Server::start(&file, &["--cache-max-age", "30"], None);
+    for (path, body) in [
+        ("/v1/flags", ""),
+        ("/ofrep/v1/evaluate/flags", "{\"context\": {}}"),
+    ] {
+        let method = if body.is_empty() { "GET" } else { "POST" };
+        let reply = server.request(method, path, body);
+        assert_eq!(reply.status, 200, "{path}");
+        assert_eq!(
+            reply.header("cache-control"),
+            Some("max-age=30, must-revalidate"),
+            "{path}"
+        );
+    }
+}

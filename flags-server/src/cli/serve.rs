@@ -95,6 +95,13 @@ pub struct Args {
     #[arg(long, value_name = "BYTES", default_value_t = flags_core::DEFAULT_MAX_FILE_BYTES,
           value_parser = clap::value_parser!(u64).range(1..))]
     max_file_bytes: u64,
+    /// How long a browser, proxy or CDN may reuse a /v1/flags or OFREP bulk
+    /// answer without asking again (Cache-Control: max-age=N,
+    /// must-revalidate). 0 asks before every reuse (If-None-Match, 304):
+    /// a change reaches every poller at once. At most one day.
+    #[arg(long, value_name = "SECONDS", default_value_t = 0,
+          value_parser = clap::value_parser!(u64).range(0..=86_400))]
+    cache_max_age: u64,
 }
 
 /// Runs the server until SIGTERM or Ctrl-C.
@@ -157,6 +164,7 @@ pub fn run(args: Args) -> ExitCode {
                 targeting_key: args.targeting_key,
                 max_connections,
                 max_streams,
+                cache_max_age: args.cache_max_age,
                 ..Config::default()
             },
         );

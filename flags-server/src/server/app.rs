@@ -228,6 +228,7 @@ async fn get_flags(State(state): State<AppState>, headers: HeaderMap) -> Result<
         return Ok(cache_headers(
             StatusCode::NOT_MODIFIED.into_response(),
             &etag,
+            state.shared().cache_max_age,
             vary,
         ));
     }
@@ -255,7 +256,12 @@ async fn get_flags(State(state): State<AppState>, headers: HeaderMap) -> Result<
         .ok()
         .and_then(|body| body.clone());
     match body {
-        Some(body) => Ok(cache_headers(json_bytes(StatusCode::OK, body), &etag, vary)),
+        Some(body) => Ok(cache_headers(
+            json_bytes(StatusCode::OK, body),
+            &etag,
+            shared.cache_max_age,
+            vary,
+        )),
         None => {
             // Rendering panicked: forget it, so that the next request retries.
             error!("rendering the flag file failed");

@@ -55,10 +55,6 @@ pub(crate) fn not_modified(headers: &HeaderMap, etag: &str) -> bool {
         .any(|t| t == "*" || t == etag)
 }
 
-/// Seconds an HTTP cache may reuse `/v1/flags` and OFREP bulk answers
-/// without asking again: none, every reuse is revalidated.
-pub(crate) const MAX_AGE: u64 = 0;
-
 /// The headers that let browsers, reverse proxies and CDNs carry an answer:
 ///
 /// - `ETag: etag`, which `If-None-Match` is checked against (304);
@@ -71,13 +67,14 @@ pub(crate) const MAX_AGE: u64 = 0;
 pub(crate) fn cache_headers(
     mut response: Response,
     etag: &str,
+    max_age: u64,
     vary_authorization: bool,
 ) -> Response {
     let headers = response.headers_mut();
     if let Ok(value) = HeaderValue::from_str(etag) {
         headers.insert(header::ETAG, value);
     }
-    headers.insert(header::CACHE_CONTROL, cache_control(MAX_AGE));
+    headers.insert(header::CACHE_CONTROL, cache_control(max_age));
     if vary_authorization {
         headers.insert(header::VARY, HeaderValue::from_static("Authorization"));
     }

@@ -200,12 +200,14 @@ pub(crate) async fn bulk(
         return Ok(cache_headers(
             StatusCode::NOT_MODIFIED.into_response(),
             &etag,
+            state.shared().cache_max_age,
             vary,
         ));
     }
     Ok(cache_headers(
         json_bytes(StatusCode::OK, bytes),
         &etag,
+        state.shared().cache_max_age,
         vary,
     ))
 }

@@ -25,7 +25,8 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// Server settings beyond the flag source.
 #[derive(Clone, Debug)]
 pub struct Config {
-    /// Bearer tokens accepted on `/v1/*` and `/ofrep/*`; empty: no auth.
+    /// Bearer tokens accepted on `/v1/*` and `/ofrep/*`, each `TOKEN`
+    /// (scope `server`) or `TOKEN client` (evaluation only); empty: no auth.
     pub tokens: Vec<String>,
     /// The context attribute OFREP's `targetingKey` fills.
     pub targeting_key: String,
@@ -37,6 +38,9 @@ pub struct Config {
     pub max_streams: usize,
     /// Longest time a request may take, reading its body included (408).
     pub request_timeout: Duration,
+    /// Seconds a cache may reuse a `/v1/flags` or OFREP bulk answer without
+    /// revalidating it (`Cache-Control: max-age=N, must-revalidate`).
+    pub cache_max_age: u64,
 }
 
 impl Default for Config {
@@ -50,6 +54,7 @@ impl Default for Config {
             max_connections,
             max_streams,
             request_timeout: REQUEST_TIMEOUT,
+            cache_max_age: 0,
         }
     }
 }
@@ -291,6 +296,8 @@ pub(crate) struct Shared {
     pub streams: Arc<Semaphore>,
     pub max_streams: usize,
     pub request_timeout: Duration,
+    /// See [`Config::cache_max_age`].
+    pub cache_max_age: u64,
     /// Normalized JSON of the current snapshot, rendered once per version:
     /// the lock is held only to fetch the receiver, never while rendering.
     /// Emptied by every reload, so that an old file's rendering is not kept.
@@ -369,6 +376,7 @@ impl AppState {
             )),
             max_streams: config.max_streams,
             request_timeout: config.request_timeout,
+            cache_max_age: config.cache_max_age,
             flags_json,
         }))
     }
