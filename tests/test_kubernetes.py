@@ -134,3 +134,57 @@ def test_the_image_runs_the_flags_binary_on_the_manifest_port():
     assert {p["containerPort"] for p in c["ports"]} == {expose}
     listen = [a for a in c["args"] if a.startswith("--listen=")]
     assert listen == [f"--listen=0.0.0.0:{expose}"]
+
+
+RELAY = ROOT / "examples" / "kubernetes" / "relay.yaml"
+
+
+def relay_documents():
+    return {d["kind"]: d for d in yaml.safe_load_all(RELAY.read_text())}
+
+
+def test_the_relay_follows_an_upstream_with_documented_options():
+    docs = relay_documents()
+    assert set(docs) == {"Secret", "Deployment", "Service", "PodDisruptionBudget"}
+    deployment = docs["Deployment"]
+    (c,) = deployment["spec"]["template"]["spec"]["containers"]
+    args = c["args"]
+    assert args[0] == "serve"
+    # A relay has no flag file argument: FILE and --upstream exclude each other.
+    assert all(a.startswith("--") for a in args[1:])
+    documented = set(re.findall(r"^\| `(--[a-z-]+)", SERVER_DOC, re.M))
+    used = {a.split("=")[0] for a in args if a.startswith("--")}
+    assert used <= documented, f"not in docs/server.md: {used - documented}"
+    assert {"--upstream", "--cache", "--listen"} <= used
+    upstream = dict(a.split("=", 1) for a in args if "=" in a)["--upstream"]
+    assert upstream.startswith(("http://", "https://"))
+    # The upstream token comes from the Secret through the documented
+    # environment variable, never from the arguments (visible in `ps`).
+    assert "--upstream-token" not in used
+    assert "FLAGS_UPSTREAM_TOKEN" in SERVER_DOC
+    (env,) = [e for e in c["env"] if e["name"] == "FLAGS_UPSTREAM_TOKEN"]
+    ref = env["valueFrom"]["secretKeyRef"]
+    assert ref["name"] == docs["Secret"]["metadata"]["name"]
+    assert ref["key"] in docs["Secret"]["stringData"]
+
+
+def test_the_relay_is_probed_and_run_like_the_origin():
+    docs = relay_documents()
+    (c,) = docs["Deployment"]["spec"]["template"]["spec"]["containers"]
+    _, origin = container()
+    for key in ("readinessProbe", "livenessProbe", "securityContext", "ports"):
+        assert c[key] == origin[key], key
+    assert c["image"] == origin["image"]
+    mounts = {m["name"]: m for m in c["volumeMounts"]}
+    args = dict(a.split("=", 1) for a in c["args"] if "=" in a)
+    assert args["--cache"].startswith(mounts["cache"]["mountPath"] + "/")
+    assert args["--tokens-file"].startswith(mounts["tokens"]["mountPath"] + "/")
+    # The tokens file holds scoped lines as docs/server.md describes them.
+    tokens = docs["Secret"]["stringData"]["tokens"].split("\n")
+    scopes = {line.split()[1] if len(line.split()) == 2 else "server" for line in tokens if line}
+    assert scopes == {"server", "client"}
+    labels = docs["Deployment"]["spec"]["template"]["metadata"]["labels"]
+    for selector in (docs["Service"]["spec"]["selector"],
+                     docs["PodDisruptionBudget"]["spec"]["selector"]["matchLabels"]):
+        assert selector.items() <= labels.items()
+    assert docs["PodDisruptionBudget"]["spec"]["minAvailable"] < docs["Deployment"]["spec"]["replicas"]
