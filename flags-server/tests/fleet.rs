@@ -5,29 +5,15 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use common::{PATIENCE, Server};
+use common::{PATIENCE, Server, write_atomic};
 
 fn good(percentage: u32) -> String {
     format!(
         r#"{{"version": 1, "flags": {{"checkout": {{"percentage": {percentage}}}, "search": {{"percentage": 100}}}}}}"#
     )
-}
-
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("flags-fleet-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
-}
-
-/// Replaces `path` atomically, as editors and deploy tools do.
-fn write_atomic(path: &Path, text: &str) {
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, text).expect("write");
-    std::fs::rename(&tmp, path).expect("rename");
 }
 
 /// What a fleet test asks of a server.
@@ -81,7 +67,7 @@ fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
 /// started meanwhile exited with status 1.
 #[test]
 fn a_bad_edit_never_takes_the_fleet_out_of_rotation() {
-    let dir = temp_dir("typo");
+    let dir = common::temp_dir("fleet-typo");
     let file = dir.join("flags.json");
     write_atomic(&file, &good(10));
     let caches: Vec<PathBuf> = (0..3)
@@ -124,7 +110,7 @@ fn a_bad_edit_never_takes_the_fleet_out_of_rotation() {
     }
 
     // A fourth replica started now does not exit: it waits, not ready.
-    let late_dir = temp_dir("typo-late");
+    let late_dir = common::temp_dir("fleet-typo-late");
     let mut late = Server::start(&file, &[], None);
     assert!(
         late.log().contains("is not a valid flag file; not ready"),
@@ -178,7 +164,7 @@ fn a_bad_edit_never_takes_the_fleet_out_of_rotation() {
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 #[test]
 fn memory_goes_back_after_a_big_file_is_replaced() {
-    let dir = temp_dir("memory");
+    let dir = common::temp_dir("fleet-memory");
     let file = dir.join("flags.json");
     write_atomic(&file, &good(1));
     let server = Server::start(&file, &[], None);

@@ -6,30 +6,16 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::{PATIENCE, Server};
+use common::{PATIENCE, Server, write_atomic};
 use serde_json::Value;
 
 fn flags(checkout: u32) -> String {
     format!(
         r#"{{"version": 1, "flags": {{"checkout": {{"percentage": {checkout}}}, "search": {{"percentage": 100}}}}}}"#
     )
-}
-
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("flags-relay-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
-}
-
-/// Replaces `path` atomically, as editors and deploy tools do.
-fn write_atomic(path: &Path, text: &str) {
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, text).expect("write");
-    std::fs::rename(&tmp, path).expect("rename");
 }
 
 fn origin(file: &Path, listen: &str) -> Server {
@@ -94,7 +80,7 @@ fn status(server: &Server) -> Value {
 
 #[test]
 fn a_relay_serves_the_origin_and_follows_its_edits_through_two_relays() {
-    let dir = temp_dir("chain");
+    let dir = common::temp_dir("relay-chain");
     let file = dir.join("flags.json");
     write_atomic(&file, &flags(10));
     let tokens = dir.join("tokens");
@@ -170,7 +156,7 @@ fn a_relay_serves_the_origin_and_follows_its_edits_through_two_relays() {
 
 #[test]
 fn a_relay_keeps_its_last_good_flags_while_the_origin_is_down_then_catches_up() {
-    let dir = temp_dir("outage");
+    let dir = common::temp_dir("relay-outage");
     let file = dir.join("flags.json");
     let cache = dir.join("relay-cache.json");
     // An older cache than the origin's flags: once the relay has served
@@ -224,18 +210,21 @@ fn a_relay_keeps_its_last_good_flags_while_the_origin_is_down_then_catches_up() 
     });
     assert_eq!(relay.metric("flags_snapshot_age_seconds"), 0.0);
     assert!(relay.metric("flags_upstream_last_success_timestamp_seconds") > last_success);
-    // The cache holds what the relay served last.
-    assert_eq!(
-        serde_json::from_slice::<Value>(&std::fs::read(&cache).expect("cache")).expect("JSON")["flags"]
-            ["checkout"]["percentage"],
-        70
-    );
+    // The cache holds what the relay served last (written just after the
+    // new flags are swapped in).
+    let cached = |_: &Server| {
+        std::fs::read(&cache)
+            .ok()
+            .and_then(|bytes| serde_json::from_slice::<Value>(&bytes).ok())
+            .is_some_and(|v| v["flags"]["checkout"]["percentage"] == 70)
+    };
+    wait_until("the cache holds the newest flags", &relay, cached);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
 fn a_relay_started_while_the_origin_is_down_serves_its_cache_then_catches_up() {
-    let dir = temp_dir("cold");
+    let dir = common::temp_dir("relay-cold");
     let file = dir.join("flags.json");
     let cache = dir.join("relay-cache.json");
     let cache_arg = cache.to_str().expect("path");
@@ -298,7 +287,7 @@ fn a_relay_started_while_the_origin_is_down_serves_its_cache_then_catches_up() {
 
 #[test]
 fn a_relay_started_with_neither_upstream_nor_cache_waits_not_ready_for_the_upstream() {
-    let dir = temp_dir("empty");
+    let dir = common::temp_dir("relay-empty");
     let file = dir.join("flags.json");
     write_atomic(&file, &flags(40));
     // An address where nothing listens (yet).

@@ -350,6 +350,9 @@ impl Fetcher {
                 return Err(error);
             }
         };
+        // Noted before anything is published, so that whoever sees the new
+        // snapshot (or the recovery) also sees when it arrived.
+        shared.succeeded();
         let changed = match fetched {
             Fetched::NotModified => false,
             Fetched::Body {
@@ -368,7 +371,6 @@ impl Fetcher {
                 changed
             }
         };
-        shared.succeeded();
         if !changed && self.reported.take().is_some() {
             shared.published.recovered();
         }

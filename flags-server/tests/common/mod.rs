@@ -1,5 +1,6 @@
 //! Helpers shared by the test files: `flags serve` as a child process and
-//! raw HTTP/1.1 to it (`fleet.rs`, `server_process.rs`), and the `flags`
+//! raw HTTP/1.1 to it (`fleet.rs`, `relay.rs`, `server_process.rs`), temporary
+//! directories and atomic writes, and the `flags`
 //! command on temporary copies of the example file ([`cli`]), and the API
 //! in-process ([`app`]).
 
@@ -8,7 +9,7 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -20,6 +21,21 @@ pub mod cli;
 
 /// Generous bound for anything the tests wait for (CI runs on 2 busy cores).
 pub const PATIENCE: Duration = Duration::from_secs(30);
+
+/// A new, empty directory for one test (`what` names it in the temp dir).
+pub fn temp_dir(what: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("flags-{what}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+/// Replaces `path` atomically, as editors and deploy tools do.
+pub fn write_atomic(path: &Path, text: &str) {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, text).expect("write");
+    std::fs::rename(&tmp, path).expect("rename");
+}
 
 /// A running `flags serve`, its address and everything it logged.
 pub struct Server {
