@@ -390,3 +390,24 @@ fn another_edit_holding_the_lock_is_waited_for_then_a_conflict() {
     assert_eq!(records[1]["before"], records[0]["after"]);
     assert_eq!(outcome.before, records[0]["after"]);
 }
+
+/// Every reader refuses a flag file over the size cap, so an edit never
+/// writes one (padding makes it big without making it slow to check).
+#[test]
+fn an_edit_never_writes_a_file_over_the_size_cap() {
+    let dir = dir();
+    let path = example_in(dir.path());
+    let cap = usize::try_from(flags_core::DEFAULT_MAX_FILE_BYTES).expect("fits");
+    let mut text = String::from(r#"{"version": 1, "flags": {}}"#);
+    text.push_str(&" ".repeat(cap));
+    let err = apply(&path, &[Op::Replace { text }], &options("x")).expect_err("too big");
+    assert_eq!(err.kind(), EditErrorKind::Rejected);
+    assert!(
+        err.to_string().contains(&format!(
+            "over the {cap} bytes a flag file may have; nothing was written"
+        )),
+        "{err}"
+    );
+    assert_eq!(fs::read_to_string(&path).expect("read"), EXAMPLE);
+    assert!(audit(dir.path(), "flags.json.audit.jsonl").is_empty());
+}

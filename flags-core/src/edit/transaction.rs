@@ -340,6 +340,16 @@ pub fn apply(path: &Path, ops: &[Op], options: &Options<'_>) -> Result<Outcome, 
         // No file and no operation: refused by `read_for_edit` already.
         return Err(missing(&name));
     };
+    // Servers, `flags check` and the C ABI refuse a file over this size:
+    // writing one would only make every reader keep its old flags.
+    let size = document.text().len();
+    if size as u64 > DEFAULT_MAX_FILE_BYTES {
+        return Err(EditError::rejected(format!(
+            "{name}: the edit would make the file {} bytes, over the {} bytes a flag file may \
+             have; nothing was written",
+            size, DEFAULT_MAX_FILE_BYTES
+        )));
+    }
     let after = document.snapshot();
     let changes = diff::changes(&before, after);
     let summary = diff::summary(&changes);
