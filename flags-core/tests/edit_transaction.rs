@@ -411,3 +411,32 @@ fn an_edit_never_writes_a_file_over_the_size_cap() {
     assert_eq!(fs::read_to_string(&path).expect("read"), EXAMPLE);
     assert!(audit(dir.path(), "flags.json.audit.jsonl").is_empty());
 }
+
+/// Each operation validates the whole file again: one edit takes a bounded
+/// number of them, and more are refused before the lock is taken.
+#[test]
+fn one_edit_takes_at_most_max_ops_operations() {
+    let dir = dir();
+    let path = example_in(dir.path());
+    let ops: Vec<Op> = (0..=flags_core::edit::MAX_OPS)
+        .map(|_| Op::KillAll)
+        .collect();
+    let err = apply(&path, &ops, &options("x")).expect_err("too many");
+    assert_eq!(err.kind(), EditErrorKind::Rejected);
+    assert!(
+        err.to_string().contains(&format!(
+            "{} operations in one edit; at most {}",
+            flags_core::edit::MAX_OPS + 1,
+            flags_core::edit::MAX_OPS
+        )),
+        "{err}"
+    );
+    assert_eq!(fs::read_to_string(&path).expect("read"), EXAMPLE);
+    // At the cap, the edit goes through.
+    let ops = &ops[..flags_core::edit::MAX_OPS];
+    assert!(
+        apply(&path, ops, &options("x"))
+            .expect("at the cap")
+            .written
+    );
+}

@@ -100,7 +100,7 @@ pub use diff::{changes, summary};
 pub use error::{EditError, EditErrorKind};
 pub use notice::Notice;
 pub use status::{status_json, status_table};
-pub use transaction::{DEFAULT_LOCK_WAIT, Op, Options, Outcome, apply};
+pub use transaction::{DEFAULT_LOCK_WAIT, MAX_OPS, Op, Options, Outcome, apply};
 
 use plan::{Splice, Tree};
 

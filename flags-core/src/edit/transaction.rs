@@ -140,6 +140,11 @@ impl Op {
 /// directory to finish before it gives up ([`EditErrorKind::Conflict`](super::EditErrorKind::Conflict)).
 pub const DEFAULT_LOCK_WAIT: Duration = Duration::from_secs(30);
 
+/// Most operations one edit applies: each one validates the whole file
+/// again, so a caller (C, PHP, Dart) cannot hold the directory's lock for
+/// minutes with one request.
+pub const MAX_OPS: usize = 100;
+
 /// How [`apply`] runs: write or only compute, where the audit record goes
 /// and what it says, how long to wait for another edit, and who hears the
 /// [`Notice`]s.
@@ -264,6 +269,13 @@ pub fn apply(path: &Path, ops: &[Op], options: &Options<'_>) -> Result<Outcome, 
     let name = path.display().to_string();
     let ignore = |_: &Notice| {};
     let notify: Notify<'_> = options.notify.unwrap_or(&ignore);
+    if ops.len() > MAX_OPS {
+        return Err(EditError::rejected(format!(
+            "{name}: {} operations in one edit; at most {MAX_OPS}: split them into several \
+             edits; nothing was written",
+            ops.len()
+        )));
+    }
     if options
         .actor
         .as_deref()
