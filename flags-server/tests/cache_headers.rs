@@ -141,3 +141,77 @@ fn cache_max_age_is_what_flags_serve_is_told() {
         );
     }
 }
+
+/// `secs` seconds from now, as an RFC 3339 time (UTC, whole seconds).
+fn rfc3339_in(secs: i64) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs() as i64;
+    let t = now + secs;
+    let (days, rest) = (t.div_euclid(86_400), t.rem_euclid(86_400));
+    // Civil date from days since 1970-01-01 (the proleptic Gregorian calendar).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rest / 3600,
+        rest % 3600 / 60,
+        rest % 60
+    )
+}
+
+#[tokio::test]
+async fn ofrep_bulk_etag_moves_with_a_ramp_on_the_same_version() {
+    // Twenty flags ramping from 0 % to 100 % over four seconds: about half
+    // of them are on for the context now, all of them once the ramps end.
+    // The file does not change, so only the answers can change the tag.
+    let (from, to) = (rfc3339_in(-2), rfc3339_in(2));
+    let flags: Vec<String> = (0..20)
+        .map(|i| {
+            format!(
+                r#""ramped_{i}": {{"ramp": [{{"at": "{from}", "percentage": 0}}, {{"at": "{to}", "percentage": 100}}]}}"#
+            )
+        })
+        .collect();
+    let file = format!(r#"{{"version": 1, "flags": {{{}}}}}"#, flags.join(", "));
+    let (state, _source, _path) = state_with(&file, &[]);
+    let request = r#"{"context": {"targetingKey": "42"}}"#;
+    let before = call(&state, bulk(request)).await;
+    assert_eq!(before.status, StatusCode::OK);
+    let etag = cache_headers(&before, None);
+    let all_on = |reply: &Reply| {
+        reply.json()["flags"]
+            .as_array()
+            .expect("flags")
+            .iter()
+            .all(|f| f["value"] == true)
+    };
+    assert!(
+        !all_on(&before),
+        "some ramps leave user 42 out now: {}",
+        before.json()
+    );
+    // Past the end of the ramps (wall-clock time: the server reads the clock).
+    tokio::time::sleep(std::time::Duration::from_millis(4_500)).await;
+    let after = call(&state, with(bulk(request), header::IF_NONE_MATCH, &etag)).await;
+    assert_eq!(after.status, StatusCode::OK, "the answers moved: not a 304");
+    assert!(all_on(&after), "every ramp ended: {}", after.json());
+    let moved = cache_headers(&after, None);
+    assert_ne!(moved, etag);
+    assert_eq!(
+        before.json()["flags"][0]["metadata"]["version"],
+        after.json()["flags"][0]["metadata"]["version"],
+        "the same version of the file"
+    );
+    // The new tag revalidates while the answers stay.
+    let again = call(&state, with(bulk(request), header::IF_NONE_MATCH, &moved)).await;
+    assert_eq!(again.status, StatusCode::NOT_MODIFIED);
+}

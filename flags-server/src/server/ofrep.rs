@@ -184,6 +184,19 @@ pub(crate) async fn bulk(
         &snapshot,
         evaluated.iter().map(|(key, result)| (*key, result)),
     );
+    // The tag comes from the evaluation itself, so a revalidation that
+    // ends in `304` renders no JSON: most of what a polling phone costs.
+    let etag = bulk_etag(snapshot.version(), &body, &evaluated);
+    let vary = state.auth_enabled();
+    let max_age = state.shared().cache_max_age;
+    if not_modified(&headers, &etag) {
+        return Ok(cache_headers(
+            StatusCode::NOT_MODIFIED.into_response(),
+            &etag,
+            max_age,
+            vary,
+        ));
+    }
     let flags: Vec<Success<'_>> = evaluated
         .iter()
         .map(|(key, result)| success(key, result, snapshot.version()))
@@ -194,35 +207,57 @@ pub(crate) async fn bulk(
     }
     let bytes = serde_json::to_vec(&Bulk { flags })
         .map_err(|e| Error::internal(Api::Ofrep, e.to_string()))?;
-    let etag = bulk_etag(snapshot.version(), &body, &bytes);
-    let vary = state.auth_enabled();
-    if not_modified(&headers, &etag) {
-        return Ok(cache_headers(
-            StatusCode::NOT_MODIFIED.into_response(),
-            &etag,
-            state.shared().cache_max_age,
-            vary,
-        ));
-    }
     Ok(cache_headers(
         json_bytes(StatusCode::OK, bytes),
         &etag,
-        state.shared().cache_max_age,
+        max_age,
         vary,
     ))
 }
 
 /// The bulk answer's ETag: a 128-bit SipHash, with fixed keys so that every
 /// replica gives the same tag, over the flags version, the request body
-/// (the context evaluated) and the answer itself. The answer is in because
-/// a schedule moves answers while the version stays; the version and the
-/// context are in so that a tag names one file and one context, never
-/// another context that happens to get the same answers.
-fn bulk_etag(version: &str, request: &[u8], answer: &[u8]) -> String {
+/// (the context evaluated) and every flag's result. The results are in
+/// because a schedule moves answers while the version stays; the version
+/// and the context are in so that a tag names one file and one context,
+/// never another context that happens to get the same answers. The answer
+/// is a function of the version and the results (see [`success`]), so
+/// hashing the results names the answer without rendering it.
+fn bulk_etag(version: &str, request: &[u8], results: &[(&str, Evaluation<'_>)]) -> String {
     let mut hasher = SipHasher24::new_with_keys(0, 0);
-    for part in [version.as_bytes(), request, answer] {
-        std::hash::Hasher::write(&mut hasher, &(part.len() as u64).to_le_bytes());
-        std::hash::Hasher::write(&mut hasher, part);
+    let mut part = |bytes: &[u8]| {
+        std::hash::Hasher::write(&mut hasher, &(bytes.len() as u64).to_le_bytes());
+        std::hash::Hasher::write(&mut hasher, bytes);
+    };
+    part(version.as_bytes());
+    part(request);
+    for (key, result) in results {
+        // Every field, by name: a field added to `Evaluation` must be
+        // added here (or this stops compiling).
+        let Evaluation {
+            enabled,
+            variant,
+            reason,
+            bucket,
+        } = result;
+        part(key.as_bytes());
+        part(&[u8::from(*enabled)]);
+        part(reason.as_str().as_bytes());
+        // `None` and `Some("")` must differ: a flag byte first.
+        match variant {
+            Some(variant) => {
+                part(&[1]);
+                part(variant.as_bytes());
+            }
+            None => part(&[0]),
+        }
+        match bucket {
+            Some(bucket) => {
+                let [low, high] = bucket.to_le_bytes();
+                part(&[1, low, high]);
+            }
+            None => part(&[0]),
+        }
     }
     format!("\"{:032x}\"", hasher.finish128().as_u128())
 }
