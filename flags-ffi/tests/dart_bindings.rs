@@ -1030,9 +1030,10 @@ const DART_SCALARS: [(&str, &str); 8] = [
 ];
 
 /// Dart `Opaque` / `Struct` classes and the C types they stand for.
-const OPAQUE_AND_STRUCTS: [(&str, &str); 4] = [
+const OPAQUE_AND_STRUCTS: [(&str, &str); 5] = [
     ("FlagsSource", "flags_source"),
     ("FlagsContext", "flags_context"),
+    ("FlagsClient", "flags_client"),
     ("FlagsEvaluation", "flags_evaluation"),
     ("FlagsRemoteOptions", "flags_remote_options"),
 ];
@@ -1444,6 +1445,7 @@ enum flags_reason
 typedef int32_t flags_reason;
 #endif // __cplusplus
 
+typedef struct flags_client flags_client;
 typedef struct flags_context flags_context;
 typedef struct flags_source flags_source;
 
@@ -1512,6 +1514,21 @@ int32_t flags_file_edit(const char *request_json, size_t request_len, char **out
 int32_t flags_file_status_json(const char *path, size_t path_len, int64_t now_unix_ms, char **out,
                                char **error_out);
 
+int32_t flags_client_open(const flags_remote_options *options, const flags_context *ctx,
+                          flags_client **out, char **error_out);
+void flags_client_free(flags_client *client);
+bool flags_client_is_enabled(const flags_client *client, const char *flag, size_t flag_len);
+int32_t flags_client_evaluate(const flags_client *client, const char *flag, size_t flag_len,
+                              flags_evaluation *out);
+int32_t flags_client_variant(const flags_client *client, const char *flag, size_t flag_len,
+                             char **out);
+int32_t flags_client_set_context(const flags_client *client, const flags_context *ctx,
+                                 char **error_out);
+int32_t flags_client_refresh(const flags_client *client, bool *changed_out, char **error_out);
+int32_t flags_client_status_json(const flags_client *client, char **out);
+int32_t flags_client_version(const flags_client *client, char **out);
+uint64_t flags_client_generation(const flags_client *client);
+
 #ifdef __cplusplus
 }  // extern "C"
 #endif  // __cplusplus
@@ -1553,7 +1570,7 @@ fn checker_accepts_the_dart_bindings_against_the_contract() {
     assert_eq!(
         summary,
         Summary {
-            bindings: 27,
+            bindings: 37,
             structs: 2,
             fields: 10,
             constants: 19
@@ -1565,8 +1582,9 @@ fn checker_accepts_the_dart_bindings_against_the_contract() {
 #[test]
 fn checker_parses_the_contract_header() {
     let header = parse_header(CONTRACT_HEADER).unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(header.functions.len(), 27);
+    assert_eq!(header.functions.len(), 37);
     assert!(header.opaque.contains("flags_source") && header.opaque.contains("flags_context"));
+    assert!(header.opaque.contains("flags_client"));
     let open = &header.functions["flags_source_open_file"];
     let params: Vec<String> = open
         .params
