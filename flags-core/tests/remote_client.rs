@@ -366,7 +366,10 @@ fn a_client_token_is_enough_while_the_file_source_gets_403() {
     let error = ClientSource::open(options, user("7")).expect_err("401");
     assert!(error.is_remote());
     assert!(
-        error.to_string().contains("ofrep/v1/evaluate/flags") && error.to_string().contains("401"),
+        error.to_string().contains(
+            "ofrep/v1/evaluate/flags: unexpected answer: HTTP 401 Unauthorized \
+             (no token, or one the server does not know)"
+        ),
         "{error}"
     );
 }

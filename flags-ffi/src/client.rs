@@ -204,9 +204,9 @@ pub unsafe extern "C" fn flags_client_refresh(
     changed_out: *mut bool,
     error_out: *mut *mut c_char,
 ) -> i32 {
-    // SAFETY: NULL or valid for writes, by the crate's rules.
-    unsafe { put(changed_out, false) };
     let body = || {
+        // SAFETY: NULL or valid for writes, by the crate's rules.
+        unsafe { put(changed_out, false) };
         // SAFETY: NULL or a live client, by the crate's rules.
         let client = unsafe { handle(client, "client") }?;
         let changed = client.inner.refresh_now().map_err(|e| remote_failure(&e))?;

@@ -372,6 +372,18 @@ impl Fetcher {
         match response.status() {
             StatusCode::NOT_MODIFIED if self.etag.is_some() => return Ok(Fetched::NotModified),
             StatusCode::OK => {}
+            StatusCode::UNAUTHORIZED => {
+                return Err(fail(format!(
+                    "unexpected answer: HTTP {} (no token, or one the server does not know)",
+                    StatusCode::UNAUTHORIZED
+                )));
+            }
+            StatusCode::FORBIDDEN => {
+                return Err(fail(format!(
+                    "unexpected answer: HTTP {} (the token may not evaluate flags)",
+                    StatusCode::FORBIDDEN
+                )));
+            }
             status => return Err(fail(format!("unexpected answer: HTTP {status}"))),
         }
         let etag = etag_of(&response);
