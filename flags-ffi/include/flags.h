@@ -20,6 +20,8 @@
  * - `const flags_source *` from `flags_source_shared`: owned by the library,
  *   valid until the process exits, never freed (`flags_source_free` ignores
  *   it).
+ * - `flags_client *` from `flags_client_open`: the caller owns it and
+ *   releases it with `flags_client_free`.
  * - `flags_context *` from `flags_context_new`, `flags_context_from_json` or
  *   `flags_context_parse`: the caller owns it and releases it with
  *   `flags_context_free`.
@@ -46,8 +48,9 @@
  *   `flags_source_open_json` is a document: its bad bytes are reported, with
  *   line and column, as `FLAGS_ERROR_INVALID_FLAGS`).
  * - One NULL policy: a pointer argument may be NULL only where its
- *   documentation says so (`ctx` of the evaluation functions means the empty
- *   context; `error_out` means "no message wanted"; `cache_path` and `token`
+ *   documentation says so (`ctx` of the evaluation functions, of
+ *   `flags_client_open` and of `flags_client_set_context` means the empty
+ *   context; `changed_out` of `flags_client_refresh`; `error_out` means "no message wanted"; `cache_path` and `token`
  *   of `flags_remote_options`; the argument of every `*_free` and of
  *   `flags_evaluation_clear`). Any other NULL gives
  *   `FLAGS_ERROR_NULL_ARGUMENT`, even with a length of 0, and nothing else
@@ -215,6 +218,12 @@ typedef enum flags_reason flags_reason;
 typedef int32_t flags_reason;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
+
+/**
+ * A flag server's answers for one context (opaque), refreshed by one
+ * background thread. Thread-safe. Release with `flags_client_free`.
+ */
+typedef struct flags_client flags_client;
 
 /**
  * The attributes of whoever flags are evaluated for (opaque): built once,
@@ -561,6 +570,103 @@ int32_t flags_file_status_json(const char *path,
                                int64_t now_unix_ms,
                                char **out,
                                char **error_out);
+
+/**
+ * Opens a client: asks POST {url}/ofrep/v1/evaluate/flags for the answers
+ * for `ctx` (NULL: the empty context; copied, so it may be freed after
+ * the call), with the ETag, then again every `refresh_interval_ms` and on
+ * /v1/stream version events (when `stream`). A token with the `client`
+ * scope suffices. The last good answers are kept in `cache_path` with
+ * the context they answer; when the server cannot be used, the answers
+ * cached for the same context are served (unhealthy, stale, the reason in
+ * the status); another context's never are. Blocks for at most the
+ * timeout. Starts one background thread, which does not survive fork().
+ * Errors: FLAGS_ERROR_INVALID_ARGUMENT (not an http or https URL),
+ * FLAGS_ERROR_REMOTE (no usable answer and no cache for this context).
+ */
+int32_t flags_client_open(const struct flags_remote_options *options,
+                          const struct flags_context *ctx,
+                          struct flags_client **out,
+                          char **error_out);
+
+/**
+ * Releases a client and stops its thread (without waiting for a request
+ * in flight). NULL is ignored. Any thread.
+ */
+void flags_client_free(struct flags_client *client);
+
+/**
+ * Whether the server answered `true` for `flag` (UTF-8, `flag_len`
+ * bytes). False for any other answer, a flag it did not answer, and any
+ * error. Lock-free; no request.
+ */
+bool flags_client_is_enabled(const struct flags_client *client, const char *flag, size_t flag_len);
+
+/**
+ * The answer for `flag`, in the shape of `flags_evaluate`: `enabled` (the
+ * value is `true`), `reason` (the server's exact reason when it gave one,
+ * as `flags serve` does; -1, named "UNKNOWN", when it did not), `bucket`
+ * (-1 when not reported), `variant` (release with
+ * `flags_evaluation_clear`). A flag the server did not answer is FLAGS_OK
+ * with reason FLAGS_REASON_FLAG_NOT_FOUND. No request.
+ */
+int32_t flags_client_evaluate(const struct flags_client *client,
+                              const char *flag,
+                              size_t flag_len,
+                              struct flags_evaluation *out);
+
+/**
+ * The variant the server named for `flag`, owned (release with
+ * `flags_string_free`); `*out` is NULL when it named none or did not
+ * answer the flag (still FLAGS_OK). No request.
+ */
+int32_t flags_client_variant(const struct flags_client *client,
+                             const char *flag,
+                             size_t flag_len,
+                             char **out);
+
+/**
+ * Asks about `ctx` (NULL: the empty context; copied) from now on and
+ * waits for the answer (at most the timeout). Until it arrives the old
+ * answers are served; when it cannot be had (FLAGS_ERROR_REMOTE, the
+ * reason in `*error_out` and the status), no answers are served (every
+ * flag off) until a later refresh gets them: never the old context's.
+ */
+int32_t flags_client_set_context(const struct flags_client *client,
+                                 const struct flags_context *ctx,
+                                 char **error_out);
+
+/**
+ * Asks the server now and waits for the answer (at most the timeout).
+ * `*changed_out` (may be NULL) is set to whether new answers were swapped
+ * in. FLAGS_ERROR_REMOTE when the server could not be used: the served
+ * answers stay, and the reason is in `*error_out` and the status.
+ */
+int32_t flags_client_refresh(const struct flags_client *client,
+                             bool *changed_out,
+                             char **error_out);
+
+/**
+ * The client's health as an owned JSON object (release with
+ * `flags_string_free`), as `flags_source_status_json` writes it, with
+ * "kind": "client": {"version" (the content hash of the answers served;
+ * "" when none), "healthy", "stale" (serving the cache because the server
+ * could not be used yet), "last_error", "reloads", "failures", "kind"}.
+ */
+int32_t flags_client_status_json(const struct flags_client *client, char **out);
+
+/**
+ * The content hash of the answers served (32 hex digits; "" before any
+ * answer for the current context), owned: release with
+ * `flags_string_free`. It changes exactly when an answer changes.
+ */
+int32_t flags_client_version(const struct flags_client *client, char **out);
+
+/**
+ * How many times new answers were swapped in: a cheap way to notice a
+ * change. 0 for NULL and before the first swap.
+ */
+uint64_t flags_client_generation(const struct flags_client *client);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -108,6 +108,12 @@ enum flags_reason
 typedef int32_t flags_reason;
 
 /**
+ * A flag server's answers for one context (opaque), refreshed by one
+ * background thread. Thread-safe. Release with `flags_client_free`.
+ */
+typedef struct flags_client flags_client;
+
+/**
  * The attributes of whoever flags are evaluated for (opaque): built once,
  * used for many evaluations. May be shared by threads that evaluate with
  * it, but not changed while another thread uses it. Release with
@@ -448,3 +454,100 @@ int32_t flags_file_status_json(const char *path,
                                int64_t now_unix_ms,
                                char **out,
                                char **error_out);
+
+/**
+ * Opens a client: asks POST {url}/ofrep/v1/evaluate/flags for the answers
+ * for `ctx` (NULL: the empty context; copied, so it may be freed after
+ * the call), with the ETag, then again every `refresh_interval_ms` and on
+ * /v1/stream version events (when `stream`). A token with the `client`
+ * scope suffices. The last good answers are kept in `cache_path` with
+ * the context they answer; when the server cannot be used, the answers
+ * cached for the same context are served (unhealthy, stale, the reason in
+ * the status); another context's never are. Blocks for at most the
+ * timeout. Starts one background thread, which does not survive fork().
+ * Errors: FLAGS_ERROR_INVALID_ARGUMENT (not an http or https URL),
+ * FLAGS_ERROR_REMOTE (no usable answer and no cache for this context).
+ */
+int32_t flags_client_open(const struct flags_remote_options *options,
+                          const struct flags_context *ctx,
+                          struct flags_client **out,
+                          char **error_out);
+
+/**
+ * Releases a client and stops its thread (without waiting for a request
+ * in flight). NULL is ignored. Any thread.
+ */
+void flags_client_free(struct flags_client *client);
+
+/**
+ * Whether the server answered `true` for `flag` (UTF-8, `flag_len`
+ * bytes). False for any other answer, a flag it did not answer, and any
+ * error. Lock-free; no request.
+ */
+bool flags_client_is_enabled(const struct flags_client *client, const char *flag, size_t flag_len);
+
+/**
+ * The answer for `flag`, in the shape of `flags_evaluate`: `enabled` (the
+ * value is `true`), `reason` (the server's exact reason when it gave one,
+ * as `flags serve` does; -1, named "UNKNOWN", when it did not), `bucket`
+ * (-1 when not reported), `variant` (release with
+ * `flags_evaluation_clear`). A flag the server did not answer is FLAGS_OK
+ * with reason FLAGS_REASON_FLAG_NOT_FOUND. No request.
+ */
+int32_t flags_client_evaluate(const struct flags_client *client,
+                              const char *flag,
+                              size_t flag_len,
+                              struct flags_evaluation *out);
+
+/**
+ * The variant the server named for `flag`, owned (release with
+ * `flags_string_free`); `*out` is NULL when it named none or did not
+ * answer the flag (still FLAGS_OK). No request.
+ */
+int32_t flags_client_variant(const struct flags_client *client,
+                             const char *flag,
+                             size_t flag_len,
+                             char **out);
+
+/**
+ * Asks about `ctx` (NULL: the empty context; copied) from now on and
+ * waits for the answer (at most the timeout). Until it arrives the old
+ * answers are served; when it cannot be had (FLAGS_ERROR_REMOTE, the
+ * reason in `*error_out` and the status), no answers are served (every
+ * flag off) until a later refresh gets them: never the old context's.
+ */
+int32_t flags_client_set_context(const struct flags_client *client,
+                                 const struct flags_context *ctx,
+                                 char **error_out);
+
+/**
+ * Asks the server now and waits for the answer (at most the timeout).
+ * `*changed_out` (may be NULL) is set to whether new answers were swapped
+ * in. FLAGS_ERROR_REMOTE when the server could not be used: the served
+ * answers stay, and the reason is in `*error_out` and the status.
+ */
+int32_t flags_client_refresh(const struct flags_client *client,
+                             bool *changed_out,
+                             char **error_out);
+
+/**
+ * The client's health as an owned JSON object (release with
+ * `flags_string_free`), as `flags_source_status_json` writes it, with
+ * "kind": "client": {"version" (the content hash of the answers served;
+ * "" when none), "healthy", "stale" (serving the cache because the server
+ * could not be used yet), "last_error", "reloads", "failures", "kind"}.
+ */
+int32_t flags_client_status_json(const struct flags_client *client, char **out);
+
+/**
+ * The content hash of the answers served (32 hex digits; "" before any
+ * answer for the current context), owned: release with
+ * `flags_string_free`. It changes exactly when an answer changes.
+ */
+int32_t flags_client_version(const struct flags_client *client, char **out);
+
+/**
+ * How many times new answers were swapped in: a cheap way to notice a
+ * change. 0 for NULL and before the first swap.
+ */
+uint64_t flags_client_generation(const struct flags_client *client);

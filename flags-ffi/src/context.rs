@@ -32,6 +32,15 @@ pub(crate) unsafe fn view<'a>(ctx: *const flags_context) -> Context<'a> {
     }
 }
 
+/// A copy of the attributes of `ctx`; NULL is the empty context.
+///
+/// # Safety
+/// `ctx` is NULL or a live context not changed during the call.
+pub(crate) unsafe fn owned(ctx: *const flags_context) -> OwnedContext {
+    // SAFETY: forwarded from the caller.
+    unsafe { ctx.as_ref() }.map_or_else(OwnedContext::new, |ctx| ctx.inner.clone())
+}
+
 /// A new, empty context; release with `flags_context_free`. NULL only
 /// when an internal bug is caught at the boundary (where other functions
 /// return FLAGS_ERROR_PANIC); running out of memory aborts.

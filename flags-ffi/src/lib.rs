@@ -88,6 +88,13 @@ mod evaluate;
 
 mod file;
 
+mod client;
+
+pub use client::{
+    flags_client, flags_client_evaluate, flags_client_free, flags_client_generation,
+    flags_client_is_enabled, flags_client_open, flags_client_refresh, flags_client_set_context,
+    flags_client_status_json, flags_client_variant, flags_client_version,
+};
 pub use context::{
     flags_context, flags_context_free, flags_context_from_json, flags_context_new,
     flags_context_parse, flags_context_remove, flags_context_set,
@@ -109,10 +116,11 @@ pub use types::{flags_evaluation, flags_reason, flags_remote_options, flags_resu
 
 // The rules promise that a source may be used by any number of threads at
 // once and a context shared by threads that evaluate with it (and Dart's
-// `NativeFinalizer` frees both on any thread): a field that is not
+// `NativeFinalizer` frees them on any thread): a field that is not
 // `Send + Sync` fails the build here rather than racing in a host.
 const _: () = {
     const fn send_and_sync<T: Send + Sync>() {}
     send_and_sync::<flags_source>();
     send_and_sync::<flags_context>();
+    send_and_sync::<flags_client>();
 };

@@ -35,9 +35,10 @@ enum Kind {
     Remote(RemoteSource),
 }
 
-/// The health of a source, as `flags_source_status_json` writes it.
+/// The health of a source, as `flags_source_status_json` (and
+/// `flags_client_status_json`) writes it.
 #[derive(Serialize)]
-struct Status<'a> {
+pub(crate) struct Status<'a> {
     version: &'a str,
     healthy: bool,
     /// Serving a cached copy: a remote source that started offline.
@@ -95,7 +96,7 @@ impl flags_source {
 }
 
 impl<'a> Status<'a> {
-    fn of(status: &'a SourceStatus, kind: &'static str) -> Self {
+    pub(crate) fn of(status: &'a SourceStatus, kind: &'static str) -> Self {
         Status {
             version: &status.version,
             healthy: status.healthy,
@@ -344,44 +345,60 @@ pub unsafe extern "C" fn flags_source_open_remote(
 ) -> i32 {
     let body = || {
         // SAFETY: NULL or a valid `flags_remote_options`, by the crate's rules.
-        let options = unsafe { handle(options, "options") }?;
-        // SAFETY: the strings are NULL or NUL-terminated, by the crate's rules.
-        let (url, cache_path, token) = unsafe {
-            (
-                optional_c_text(options.url, "options.url")?,
-                optional_c_text(options.cache_path, "options.cache_path")?,
-                optional_c_text(options.token, "options.token")?,
-            )
-        };
-        let url = url.ok_or_else(|| Failure::null("options.url"))?;
-        if url.is_empty() {
-            return Err(Failure::new(
-                FLAGS_ERROR_INVALID_ARGUMENT,
-                "`options.url` is empty",
-            ));
-        }
-        let mut remote = RemoteOptions::new(url);
-        remote.cache_path = cache_path.map(Into::into);
-        remote.token = token.map(str::to_owned);
-        if options.refresh_interval_ms != 0 {
-            remote.refresh_interval = Duration::from_millis(u64::from(options.refresh_interval_ms));
-        }
-        if options.timeout_ms != 0 {
-            remote.timeout = Duration::from_millis(u64::from(options.timeout_ms));
-        }
-        remote.stream = options.stream;
-        let source = RemoteSource::open(remote).map_err(|e| {
-            let code = if e.is_invalid_option() {
-                FLAGS_ERROR_INVALID_ARGUMENT
-            } else {
-                FLAGS_ERROR_REMOTE
-            };
-            Failure::new(code, e.to_string())
-        })?;
+        let remote = unsafe { remote_options(options) }?;
+        let source = RemoteSource::open(remote).map_err(|e| remote_failure(&e))?;
         Ok(flags_source::owned(Kind::Remote(source)))
     };
     // SAFETY: `out` and `error_out` are NULL or valid for writes.
     unsafe { produce(out, error_out, body) }
+}
+
+/// The options of a flag server, read from C.
+///
+/// # Safety
+/// `options` is NULL or a valid `flags_remote_options` whose strings are
+/// NULL or NUL-terminated.
+pub(crate) unsafe fn remote_options(
+    options: *const flags_remote_options,
+) -> Result<RemoteOptions, Failure> {
+    // SAFETY: forwarded from the caller.
+    let options = unsafe { handle(options, "options") }?;
+    // SAFETY: the strings are NULL or NUL-terminated, by the caller's contract.
+    let (url, cache_path, token) = unsafe {
+        (
+            optional_c_text(options.url, "options.url")?,
+            optional_c_text(options.cache_path, "options.cache_path")?,
+            optional_c_text(options.token, "options.token")?,
+        )
+    };
+    let url = url.ok_or_else(|| Failure::null("options.url"))?;
+    if url.is_empty() {
+        return Err(Failure::new(
+            FLAGS_ERROR_INVALID_ARGUMENT,
+            "`options.url` is empty",
+        ));
+    }
+    let mut remote = RemoteOptions::new(url);
+    remote.cache_path = cache_path.map(Into::into);
+    remote.token = token.map(str::to_owned);
+    if options.refresh_interval_ms != 0 {
+        remote.refresh_interval = Duration::from_millis(u64::from(options.refresh_interval_ms));
+    }
+    if options.timeout_ms != 0 {
+        remote.timeout = Duration::from_millis(u64::from(options.timeout_ms));
+    }
+    remote.stream = options.stream;
+    Ok(remote)
+}
+
+/// A flag server that could not be used: a bad option, or no usable answer.
+pub(crate) fn remote_failure(e: &flags_core::Error) -> Failure {
+    let code = if e.is_invalid_option() {
+        FLAGS_ERROR_INVALID_ARGUMENT
+    } else {
+        FLAGS_ERROR_REMOTE
+    };
+    Failure::new(code, e.to_string())
 }
 
 /// Releases a source. NULL and the pointers of `flags_source_shared`

@@ -20,11 +20,14 @@
 //! 4. The result and reason numbers of `FlagsResultCode` and
 //!    `FlagsReasonCode` in `bindings.dart` are the header's `FLAGS_*`
 //!    numbers, all of them.
+//! 5. Every call through the `native` prefix in the package's own code
+//!    (`native.flagsClientOpen(...)`) names a binding and passes as many
+//!    arguments as it declares.
 //!
 //! The checker itself is tested on deliberately wrong snippets and on a
 //! header written from the ABI contract (`checker_*` tests below).
 //!
-//! The file is long (about 1,750 lines) on purpose: the checker, its
+//! The file is long (about 1,850 lines) on purpose: the checker, its
 //! mapping tables and the tests of the checker share private helpers and are
 //! read together, and each file under `tests/` is a crate of its own.
 
@@ -202,9 +205,19 @@ struct DartField {
     at: String,
 }
 
+/// A call of a binding through the `native` prefix (`native.flagsX(...)`)
+/// in the package's own code.
+#[derive(Debug)]
+struct NativeCall {
+    at: String,
+    name: String,
+    args: usize,
+}
+
 #[derive(Debug, Default)]
 struct DartApi {
     bindings: Vec<Binding>,
+    calls: Vec<NativeCall>,
     structs: BTreeMap<String, (String, Vec<DartField>)>,
     /// `class.constant` -> (value, `file:line`), for the constant classes.
     constants: BTreeMap<String, (i64, String)>,
@@ -519,6 +532,27 @@ fn read_dart_api(files: &[(String, String)]) -> Result<DartApi, Vec<String>> {
                             {
                                 errors.push(e);
                             }
+                        }
+                    }
+                }
+                "call_expression" => {
+                    let function = node.child_by_field_name("function");
+                    let object = function.and_then(|f| f.child_by_field_name("object"));
+                    let property = function.and_then(|f| f.child_by_field_name("property"));
+                    let arguments = node.child_by_field_name("arguments");
+                    if let (Some(object), Some(property), Some(arguments)) =
+                        (object, property, arguments)
+                    {
+                        if text(object, src) == "native" {
+                            let args = named_children(arguments)
+                                .into_iter()
+                                .filter(|n| n.kind() != "comment")
+                                .count();
+                            api.calls.push(NativeCall {
+                                at: line_of(file, node),
+                                name: text(property, src).to_owned(),
+                                args,
+                            });
                         }
                     }
                 }
@@ -1030,9 +1064,10 @@ const DART_SCALARS: [(&str, &str); 8] = [
 ];
 
 /// Dart `Opaque` / `Struct` classes and the C types they stand for.
-const OPAQUE_AND_STRUCTS: [(&str, &str); 4] = [
+const OPAQUE_AND_STRUCTS: [(&str, &str); 5] = [
     ("FlagsSource", "flags_source"),
     ("FlagsContext", "flags_context"),
+    ("FlagsClient", "flags_client"),
     ("FlagsEvaluation", "flags_evaluation"),
     ("FlagsRemoteOptions", "flags_remote_options"),
 ];
@@ -1311,6 +1346,26 @@ fn check(dart: &[(String, String)], header_text: &str) -> Result<Summary, Vec<St
             None => errors.push(format!("{at}: {dart} stands for {c_name}, not in flags.h")),
         }
     }
+    // Calls through `native.`: the binding exists and gets as many
+    // arguments as it declares (the Dart analyzer would say so; there is no
+    // Dart SDK here).
+    for call in &api.calls {
+        match api.bindings.iter().find(|b| b.name == call.name) {
+            None => errors.push(format!(
+                "{}: calls native.{}, which bindings.dart does not bind",
+                call.at, call.name
+            )),
+            Some(binding) if binding.dart_params.len() != call.args => errors.push(format!(
+                "{}: native.{} takes {} arguments, called with {}",
+                call.at,
+                call.name,
+                binding.dart_params.len(),
+                call.args
+            )),
+            Some(_) => {}
+        }
+    }
+
     for name in header.constants.keys() {
         let ours = name.starts_with("FLAGS_ERROR_")
             || name.starts_with("FLAGS_REASON_")
@@ -1444,6 +1499,7 @@ enum flags_reason
 typedef int32_t flags_reason;
 #endif // __cplusplus
 
+typedef struct flags_client flags_client;
 typedef struct flags_context flags_context;
 typedef struct flags_source flags_source;
 
@@ -1512,6 +1568,21 @@ int32_t flags_file_edit(const char *request_json, size_t request_len, char **out
 int32_t flags_file_status_json(const char *path, size_t path_len, int64_t now_unix_ms, char **out,
                                char **error_out);
 
+int32_t flags_client_open(const flags_remote_options *options, const flags_context *ctx,
+                          flags_client **out, char **error_out);
+void flags_client_free(flags_client *client);
+bool flags_client_is_enabled(const flags_client *client, const char *flag, size_t flag_len);
+int32_t flags_client_evaluate(const flags_client *client, const char *flag, size_t flag_len,
+                              flags_evaluation *out);
+int32_t flags_client_variant(const flags_client *client, const char *flag, size_t flag_len,
+                             char **out);
+int32_t flags_client_set_context(const flags_client *client, const flags_context *ctx,
+                                 char **error_out);
+int32_t flags_client_refresh(const flags_client *client, bool *changed_out, char **error_out);
+int32_t flags_client_status_json(const flags_client *client, char **out);
+int32_t flags_client_version(const flags_client *client, char **out);
+uint64_t flags_client_generation(const flags_client *client);
+
 #ifdef __cplusplus
 }  // extern "C"
 #endif  // __cplusplus
@@ -1553,7 +1624,7 @@ fn checker_accepts_the_dart_bindings_against_the_contract() {
     assert_eq!(
         summary,
         Summary {
-            bindings: 27,
+            bindings: 37,
             structs: 2,
             fields: 10,
             constants: 19
@@ -1565,8 +1636,9 @@ fn checker_accepts_the_dart_bindings_against_the_contract() {
 #[test]
 fn checker_parses_the_contract_header() {
     let header = parse_header(CONTRACT_HEADER).unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(header.functions.len(), 27);
+    assert_eq!(header.functions.len(), 37);
     assert!(header.opaque.contains("flags_source") && header.opaque.contains("flags_context"));
+    assert!(header.opaque.contains("flags_client"));
     let open = &header.functions["flags_source_open_file"];
     let params: Vec<String> = open
         .params
@@ -1587,6 +1659,33 @@ fn checker_parses_the_contract_header() {
             base: "int32_t".into(),
             pointers: 0
         }
+    );
+}
+
+#[test]
+fn checker_rejects_a_native_call_with_a_wrong_argument_count_or_name() {
+    let header = try_read_header(&header_path()).unwrap_or_else(|e| panic!("{e}"));
+    let mut files = dart_files();
+    let client = files
+        .iter_mut()
+        .find(|(name, _)| name.ends_with("lib/src/client.dart"))
+        .unwrap_or_else(|| panic!("bindings/dart/lib/src/client.dart is missing"));
+    let call = "native.flagsClientIsEnabled(client, bytes, length)";
+    assert!(client.1.contains(call), "the call the test edits");
+    client.1 = client
+        .1
+        .replacen(call, "native.flagsClientIsEnabled(client, bytes)", 1)
+        .replacen(
+            "native.flagsClientGeneration(",
+            "native.flagsClientGenerations(",
+            1,
+        );
+    expect_errors(
+        check(&files, &header),
+        &[
+            "native.flagsClientIsEnabled takes 3 arguments, called with 2",
+            "calls native.flagsClientGenerations, which bindings.dart does not bind",
+        ],
     );
 }
 

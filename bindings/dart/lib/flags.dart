@@ -24,6 +24,9 @@
 /// * [Flags.isEnabled], [Flags.variant], [Flags.evaluate] and
 ///   [Flags.enabledFlags] are synchronous and cheap: call them from a Flutter
 ///   `build()` method.
+/// * [Flags.openClient] opens the client mode instead: the server's
+///   answers for one context ([FlagsClient]), for an app whose token may
+///   only evaluate. The package README says which mode fits when.
 /// * [FlagsContext] converts a context once for many evaluations.
 /// * [Flags.changes] streams the new version whenever the flags change.
 ///
@@ -40,4 +43,4 @@ export 'src/context.dart' show FlagsContext;
 export 'src/errors.dart' show FlagsErrorCode, FlagsException;
 export 'src/evaluation.dart' show Evaluation, Reason;
 export 'src/flag_file.dart' show EditResult, FlagEdit, FlagFile;
-export 'src/flags.dart' show Flags, FlagsStatus;
+export 'src/flags.dart' show Flags, FlagsClient, FlagsStatus;

@@ -181,6 +181,28 @@ final class Flags
         }
         $ffi = Native::ffi($options['library'] ?? null);
         $keep = [];
+        $o = self::remoteOptions($ffi, $url, $options, $keep);
+        $out = Native::$sourceOut ??= $ffi->new('flags_source *[1]');
+        $code = $ffi->flags_source_open_remote(FFI::addr($o), $out, Native::stringOut());
+        unset($keep);
+        if ($code !== 0) {
+            Native::fail("Cannot open the flag server $url", $code);
+        }
+        return self::$registry[$key] = new self($ffi, $out[0], $url);
+    }
+
+    /**
+     * The native flags_remote_options for $url and $options (those of
+     * remote(), already checked by the caller), its strings kept alive in
+     * $keep for the call.
+     *
+     * @internal shared with Client::open()
+     * @param array<string, mixed> $options
+     * @param list<CData> $keep
+     */
+    public static function remoteOptions(FFI $ffi, string $url, array $options, array &$keep): CData
+    {
+        self::checkOptions($options, self::REMOTE_OPTIONS);
         $o = $ffi->new('flags_remote_options');
         $o->url = self::cString($ffi, $url, 'url', $keep);
         if (isset($options['cache_path'])) {
@@ -194,13 +216,7 @@ final class Flags
             $o->{$name} = isset($options[$name]) ? self::milliseconds($options, $name) : 0;
         }
         $o->stream = (bool) ($options['stream'] ?? false);
-        $out = Native::$sourceOut ??= $ffi->new('flags_source *[1]');
-        $code = $ffi->flags_source_open_remote(FFI::addr($o), $out, Native::stringOut());
-        unset($keep);
-        if ($code !== 0) {
-            Native::fail("Cannot open the flag server $url", $code);
-        }
-        return self::$registry[$key] = new self($ffi, $out[0], $url);
+        return $o;
     }
 
     /**

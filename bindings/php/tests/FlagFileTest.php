@@ -21,7 +21,6 @@ final class FlagFileTest extends TestCase
 {
     private const EXAMPLE_NOW = '2026-11-21T12:00:00Z';
 
-    private static ?string $flags = null;
     private string $cwd;
 
     protected function setUp(): void
@@ -42,30 +41,6 @@ final class FlagFileTest extends TestCase
     private static function example(): string
     {
         return (string) file_get_contents(self::repo() . '/examples/flags.json');
-    }
-
-    /** The `flags` binary: FLAGS_BIN, else built from this repository (a no-op when up to date). */
-    private static function flagsBinary(): string
-    {
-        if (self::$flags !== null) {
-            return self::$flags;
-        }
-        $given = getenv('FLAGS_BIN');
-        if ($given !== false && $given !== '') {
-            self::assertTrue(is_executable($given), "FLAGS_BIN=$given is not an executable");
-            return self::$flags = $given;
-        }
-        $repo = self::repo();
-        exec('cd ' . escapeshellarg($repo) . ' && cargo build -q -p flags-server --bin flags 2>&1', $output, $status);
-        self::assertSame(0, $status, "cargo build -p flags-server --bin flags failed:\n" . implode("\n", $output));
-        $target = getenv('CARGO_TARGET_DIR');
-        $target = ($target === false || $target === '') ? "$repo/target" : $target;
-        if ($target[0] !== '/') {
-            $target = "$repo/$target";
-        }
-        $binary = "$target/debug/flags";
-        self::assertTrue(is_executable($binary), "no flags binary at $binary");
-        return self::$flags = $binary;
     }
 
     /** A fresh directory holding a copy of examples/flags.json as flags.json. */

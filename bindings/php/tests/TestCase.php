@@ -8,6 +8,7 @@ namespace Flags\Tests;
 abstract class TestCase extends \PHPUnit\Framework\TestCase
 {
     private static ?string $tempRoot = null;
+    private static ?string $flags = null;
 
     /** The repository's shared golden vectors. */
     public static function vectorsDir(): string
@@ -92,6 +93,30 @@ abstract class TestCase extends \PHPUnit\Framework\TestCase
         );
         $this->assertSame(0, $status['exitcode'], "exit status of the child php\n$out$err");
         return $out;
+    }
+
+    /** The `flags` binary: FLAGS_BIN, else built from this repository (a no-op when up to date). */
+    protected static function flagsBinary(): string
+    {
+        if (self::$flags !== null) {
+            return self::$flags;
+        }
+        $given = getenv('FLAGS_BIN');
+        if ($given !== false && $given !== '') {
+            self::assertTrue(is_executable($given), "FLAGS_BIN=$given is not an executable");
+            return self::$flags = $given;
+        }
+        $repo = dirname(__DIR__, 3);
+        exec('cd ' . escapeshellarg($repo) . ' && cargo build -q -p flags-server --bin flags 2>&1', $output, $status);
+        self::assertSame(0, $status, "cargo build -p flags-server --bin flags failed:\n" . implode("\n", $output));
+        $target = getenv('CARGO_TARGET_DIR');
+        $target = ($target === false || $target === '') ? "$repo/target" : $target;
+        if ($target[0] !== '/') {
+            $target = "$repo/$target";
+        }
+        $binary = "$target/debug/flags";
+        self::assertTrue(is_executable($binary), "no flags binary at $binary");
+        return self::$flags = $binary;
     }
 
     private static function remove(string $path): void

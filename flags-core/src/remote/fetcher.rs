@@ -22,8 +22,9 @@ use super::cache::{Cache, CacheState, CacheWriter};
 use super::options::RemoteOptions;
 use super::stream::StreamFollower;
 
-/// Largest `/v1/flags` body accepted; a bigger one is a bad answer.
-const MAX_BODY: usize = 64 << 20;
+/// Largest `/v1/flags` (or bulk evaluation) body accepted; a bigger one is
+/// a bad answer.
+pub(super) const MAX_BODY: usize = 64 << 20;
 
 /// What the background thread and the handles share.
 pub(super) struct Shared {
@@ -61,11 +62,13 @@ pub(super) enum Command {
     Refresh(std_mpsc::SyncSender<Result<bool, Error>>),
 }
 
-/// The two URLs derived from the base URL.
+/// The URLs derived from the base URL.
 #[derive(Clone)]
 pub(super) struct Endpoints {
-    flags: Url,
-    stream: Url,
+    pub(super) flags: Url,
+    pub(super) stream: Url,
+    /// `ofrep/v1/evaluate/flags`: the bulk evaluation a `ClientSource` asks.
+    pub(super) evaluate: Url,
 }
 
 impl Endpoints {
@@ -89,6 +92,7 @@ impl Endpoints {
         Ok(Endpoints {
             flags: join("v1/flags"),
             stream: join("v1/stream"),
+            evaluate: join("ofrep/v1/evaluate/flags"),
         })
     }
 }
@@ -135,30 +139,10 @@ async fn start(
     endpoints: Endpoints,
     ready: &std_mpsc::SyncSender<Result<Arc<Shared>, Error>>,
 ) -> Option<(Fetcher, Arc<Shared>)> {
-    let mut headers = HeaderMap::new();
-    if let Some(token) = &options.token {
-        match HeaderValue::from_str(&format!("Bearer {token}")) {
-            Ok(mut value) => {
-                value.set_sensitive(true);
-                headers.insert(AUTHORIZATION, value);
-            }
-            Err(_) => {
-                let error =
-                    Error::remote_option(&options.url, "the token is not a valid header value");
-                let _ = ready.send(Err(error));
-                return None;
-            }
-        }
-    }
-    let client = reqwest::Client::builder()
-        .connect_timeout(options.timeout)
-        .default_headers(headers)
-        .user_agent(concat!("flags-core/", env!("CARGO_PKG_VERSION")))
-        .build();
-    let client = match client {
+    let client = match http_client(&options) {
         Ok(client) => client,
-        Err(e) => {
-            let _ = ready.send(Err(Error::remote(&options.url, describe(&e))));
+        Err(error) => {
+            let _ = ready.send(Err(error));
             return None;
         }
     };
@@ -389,7 +373,7 @@ impl Fetcher {
         if let Some(etag) = &self.etag {
             request = request.header(IF_NONE_MATCH, etag);
         }
-        let mut response = request
+        let response = request
             .send()
             .await
             .map_err(|e| fail(format!("cannot fetch: {}", describe(&e))))?;
@@ -398,23 +382,8 @@ impl Fetcher {
             StatusCode::OK => {}
             status => return Err(fail(format!("unexpected answer: HTTP {status}"))),
         }
-        let etag = response
-            .headers()
-            .get(ETAG)
-            .and_then(|v| v.to_str().ok())
-            .filter(|v| !v.is_empty())
-            .map(str::to_owned);
-        let mut body = Vec::new();
-        while let Some(chunk) = response
-            .chunk()
-            .await
-            .map_err(|e| fail(format!("incomplete answer: {}", describe(&e))))?
-        {
-            if body.len() + chunk.len() > MAX_BODY {
-                return Err(fail(format!("answer larger than {} MiB", MAX_BODY >> 20)));
-            }
-            body.extend_from_slice(&chunk);
-        }
+        let etag = etag_of(&response);
+        let body = read_body(response, url).await?;
         let snapshot = Snapshot::from_slice_named(&body, url.as_str())?;
         Ok(Fetched::Body {
             snapshot,
@@ -438,8 +407,58 @@ impl Fetcher {
     }
 }
 
+/// The HTTP client of a source: the bearer token on every request, the
+/// connect timeout, the user agent.
+pub(super) fn http_client(options: &RemoteOptions) -> Result<reqwest::Client, Error> {
+    let mut headers = HeaderMap::new();
+    if let Some(token) = &options.token {
+        let mut value = HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| {
+            Error::remote_option(&options.url, "the token is not a valid header value")
+        })?;
+        value.set_sensitive(true);
+        headers.insert(AUTHORIZATION, value);
+    }
+    reqwest::Client::builder()
+        .connect_timeout(options.timeout)
+        .default_headers(headers)
+        .user_agent(concat!("flags-core/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| Error::remote(&options.url, describe(&e)))
+}
+
+/// The whole body of `response`, at most [`MAX_BODY`] bytes; errors name
+/// `url`.
+pub(super) async fn read_body(
+    mut response: reqwest::Response,
+    url: &Url,
+) -> Result<Vec<u8>, Error> {
+    let fail = |message: String| Error::remote(url.as_str(), message);
+    let mut body = Vec::new();
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| fail(format!("incomplete answer: {}", describe(&e))))?
+    {
+        if body.len() + chunk.len() > MAX_BODY {
+            return Err(fail(format!("answer larger than {} MiB", MAX_BODY >> 20)));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// The `ETag` of a response, when it has a non-empty one.
+pub(super) fn etag_of(response: &reqwest::Response) -> Option<String> {
+    response
+        .headers()
+        .get(ETAG)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty())
+        .map(str::to_owned)
+}
+
 /// An ETag's opaque value: without `W/` and quotes.
-fn etag_value(etag: &str) -> &str {
+pub(super) fn etag_value(etag: &str) -> &str {
     let etag = etag.trim();
     let etag = etag.strip_prefix("W/").unwrap_or(etag);
     etag.trim_matches('"')

@@ -7,6 +7,13 @@
 //! serves a file: lock-free reads, whole snapshots only, the last good one
 //! kept when an answer is bad.
 //!
+//! A [`ClientSource`] is the client mode beside it: it never sees the flag
+//! file, only the server's answers for one context (`POST
+//! {url}/ofrep/v1/evaluate/flags`), so it runs with a token of the
+//! `client` scope, the one an app can ship. It shares this module's
+//! options, HTTP client, stream follower and limits; see its
+//! documentation.
+//!
 //! ```no_run
 //! use std::time::Duration;
 //! use flags_core::remote::{RemoteOptions, RemoteSource};
@@ -85,7 +92,10 @@
 //! This file is the [`RemoteSource`] API; [`RemoteOptions`] is in
 //! `options`. The background thread and its fetches are in `fetcher`, the
 //! cache file and its ETag sidecar in `cache`, the stream follower in
-//! `stream` and the Server-Sent Events parser it uses in `sse`. What is
+//! `stream` and the Server-Sent Events parser it uses in `sse`. The client
+//! mode is in `client/`: its API in `mod.rs`, the answers and their strict
+//! parser in `answers`, its background thread in `worker`, what it
+//! publishes in `shared` and its cache file in `cache`. What is
 //! published (status, events, the snapshot itself) is `crate::source`,
 //! shared with `watch`.
 
@@ -100,12 +110,14 @@ use crate::error::Error;
 use crate::model::Snapshot;
 
 mod cache;
+mod client;
 mod fetcher;
 mod options;
 mod sse;
 mod stream;
 
 pub use crate::source::{Changes, ReloadEvent, SnapshotGuard, SourceStatus};
+pub use client::{Answer, Answers, ClientSource, Value};
 pub use options::RemoteOptions;
 
 use fetcher::{Command, Endpoints, Shared, worker};

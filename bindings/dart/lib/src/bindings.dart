@@ -25,6 +25,7 @@
 /// | `char **` (owned string out)        | `Pointer<Pointer<Char>>`  |
 /// | `flags_source *`                    | `Pointer<FlagsSource>`    |
 /// | `flags_source **`                   | `Pointer<Pointer<FlagsSource>>` |
+/// | `flags_client *` / `flags_client **` | `Pointer<FlagsClient>` / `Pointer<Pointer<FlagsClient>>` |
 ///
 /// Ownership (from the header): strings passed in are only read during the
 /// call. Every `char *` the library hands out through a `char **` parameter
@@ -47,6 +48,9 @@ final class FlagsSource extends Opaque {}
 
 /// Opaque `flags_context`: attributes, built once, used many times.
 final class FlagsContext extends Opaque {}
+
+/// Opaque `flags_client`: a flag server's answers for one context.
+final class FlagsClient extends Opaque {}
 
 /// `flags_evaluation`: the detail of one evaluation.
 final class FlagsEvaluation extends Struct {
@@ -522,3 +526,135 @@ external int flagsFileStatusJson(
   Pointer<Pointer<Char>> out,
   Pointer<Pointer<Char>> errorOut,
 );
+
+// Client mode: a flag server's answers for one context
+
+/// `int32_t flags_client_open(const flags_remote_options *options,
+/// const flags_context *ctx, flags_client **out, char **error_out)`: blocks
+/// for the first answer (at most the timeout); the context is copied.
+@Native<
+  Int32 Function(
+    Pointer<FlagsRemoteOptions>,
+    Pointer<FlagsContext>,
+    Pointer<Pointer<FlagsClient>>,
+    Pointer<Pointer<Char>>,
+  )
+>(symbol: 'flags_client_open')
+external int flagsClientOpen(
+  Pointer<FlagsRemoteOptions> options,
+  Pointer<FlagsContext> ctx,
+  Pointer<Pointer<FlagsClient>> out,
+  Pointer<Pointer<Char>> errorOut,
+);
+
+/// `void flags_client_free(flags_client *client)`: accepts NULL, any thread.
+@Native<Void Function(Pointer<FlagsClient>)>(
+  symbol: 'flags_client_free',
+  isLeaf: true,
+)
+external void flagsClientFree(Pointer<FlagsClient> client);
+
+/// `bool flags_client_is_enabled(const flags_client *client,
+/// const char *flag, size_t flag_len)`: false on any error.
+@Native<Bool Function(Pointer<FlagsClient>, Pointer<Uint8>, Size)>(
+  symbol: 'flags_client_is_enabled',
+  isLeaf: true,
+)
+external bool flagsClientIsEnabled(
+  Pointer<FlagsClient> client,
+  Pointer<Uint8> flag,
+  int flagLen,
+);
+
+/// `int32_t flags_client_evaluate(const flags_client *client,
+/// const char *flag, size_t flag_len, flags_evaluation *out)`: `reason` is
+/// -1 when the server gave no flags reason.
+@Native<
+  Int32 Function(
+    Pointer<FlagsClient>,
+    Pointer<Uint8>,
+    Size,
+    Pointer<FlagsEvaluation>,
+  )
+>(symbol: 'flags_client_evaluate', isLeaf: true)
+external int flagsClientEvaluate(
+  Pointer<FlagsClient> client,
+  Pointer<Uint8> flag,
+  int flagLen,
+  Pointer<FlagsEvaluation> out,
+);
+
+/// `int32_t flags_client_variant(const flags_client *client,
+/// const char *flag, size_t flag_len, char **out)`: `*out` NULL when none.
+@Native<
+  Int32 Function(
+    Pointer<FlagsClient>,
+    Pointer<Uint8>,
+    Size,
+    Pointer<Pointer<Char>>,
+  )
+>(symbol: 'flags_client_variant', isLeaf: true)
+external int flagsClientVariant(
+  Pointer<FlagsClient> client,
+  Pointer<Uint8> flag,
+  int flagLen,
+  Pointer<Pointer<Char>> out,
+);
+
+/// `int32_t flags_client_set_context(const flags_client *client,
+/// const flags_context *ctx, char **error_out)`: blocks for the answer.
+@Native<
+  Int32 Function(
+    Pointer<FlagsClient>,
+    Pointer<FlagsContext>,
+    Pointer<Pointer<Char>>,
+  )
+>(symbol: 'flags_client_set_context')
+external int flagsClientSetContext(
+  Pointer<FlagsClient> client,
+  Pointer<FlagsContext> ctx,
+  Pointer<Pointer<Char>> errorOut,
+);
+
+/// `int32_t flags_client_refresh(const flags_client *client,
+/// bool *changed_out, char **error_out)`: blocks for the answer.
+@Native<
+  Int32 Function(
+    Pointer<FlagsClient>,
+    Pointer<Bool>,
+    Pointer<Pointer<Char>>,
+  )
+>(symbol: 'flags_client_refresh')
+external int flagsClientRefresh(
+  Pointer<FlagsClient> client,
+  Pointer<Bool> changedOut,
+  Pointer<Pointer<Char>> errorOut,
+);
+
+/// `int32_t flags_client_status_json(const flags_client *client,
+/// char **out)`.
+@Native<Int32 Function(Pointer<FlagsClient>, Pointer<Pointer<Char>>)>(
+  symbol: 'flags_client_status_json',
+  isLeaf: true,
+)
+external int flagsClientStatusJson(
+  Pointer<FlagsClient> client,
+  Pointer<Pointer<Char>> out,
+);
+
+/// `int32_t flags_client_version(const flags_client *client, char **out)`.
+@Native<Int32 Function(Pointer<FlagsClient>, Pointer<Pointer<Char>>)>(
+  symbol: 'flags_client_version',
+  isLeaf: true,
+)
+external int flagsClientVersion(
+  Pointer<FlagsClient> client,
+  Pointer<Pointer<Char>> out,
+);
+
+/// `uint64_t flags_client_generation(const flags_client *client)`.
+@Native<Uint64 Function(Pointer<FlagsClient>)>(
+  symbol: 'flags_client_generation',
+  isLeaf: true,
+)
+external int flagsClientGeneration(Pointer<FlagsClient> client);

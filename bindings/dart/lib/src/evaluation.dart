@@ -38,7 +38,12 @@ enum Reason {
   missingBucketKey(
     native.FlagsReasonCode.missingBucketKey,
     'MISSING_BUCKET_KEY',
-  );
+  ),
+
+  /// Only from `FlagsClient.evaluate`: the server answered without a reason
+  /// of its own (an OFREP server other than `flags serve`). Never from an
+  /// evaluation by the library itself.
+  unknown(-1, 'UNKNOWN');
 
   const Reason(this.code, this.wireName);
 

@@ -10,6 +10,8 @@ import 'errors.dart';
 import 'evaluation.dart';
 import 'strings.dart';
 
+part 'client.dart';
+
 /// A source of flag snapshots: a hot-reloading file, a JSON string, or a
 /// flag server with an offline cache. Every evaluation runs the same Rust
 /// core as the server, the CLI and the other languages, through the C ABI.
@@ -118,31 +120,102 @@ final class Flags implements Finalizable {
     Duration timeout = const Duration(seconds: 5),
     bool stream = true,
   }) {
+    final handle = using((arena) {
+      final options = _remoteOptions(
+        arena,
+        url,
+        cachePath: cachePath,
+        token: token,
+        refreshInterval: refreshInterval,
+        timeout: timeout,
+        stream: stream,
+      );
+      return _open(
+        (out, error) => native.flagsSourceOpenRemote(options, out, error),
+      );
+    });
+    return Flags._(handle, const Duration(seconds: 1));
+  }
+
+  /// Opens the client mode: the answers of `flags serve` at [url] for one
+  /// [context], never the flag file. For an app whose token is public: a
+  /// token with the `client` scope may evaluate but not read `/v1/flags`,
+  /// so [openRemote] cannot run with it. See the README's "Which mode".
+  ///
+  /// Asks `POST /ofrep/v1/evaluate/flags` with [context] (a
+  /// `Map<String, Object?>`, a [FlagsContext] or null; copied), with
+  /// `ETag`s, again every [refreshInterval] (ramps and schedules move
+  /// answers without a new flag file, so the interval is what moves them)
+  /// and, when [stream] is true, as soon as `GET /v1/stream` announces a
+  /// new flag file. A bad answer never replaces good answers. With
+  /// [cachePath], the last good answers are kept in that file with the
+  /// context they answer, and served (stale, [FlagsStatus.healthy] false)
+  /// when the server cannot be reached at start, for the same context only.
+  /// Options as for [openRemote].
+  ///
+  /// Blocks the calling isolate for the first answer (at most about
+  /// [timeout]). Throws a [FlagsException] with [FlagsErrorCode.remote]
+  /// when the server cannot be used and there is no cache for this context,
+  /// [FlagsErrorCode.invalidArgument] for a malformed [url].
+  static FlagsClient openClient(
+    String url, {
+    Object? context,
+    String? cachePath,
+    String? token,
+    Duration refreshInterval = const Duration(seconds: 30),
+    Duration timeout = const Duration(seconds: 5),
+    bool stream = true,
+  }) {
+    final handle = using((arena) {
+      final options = _remoteOptions(
+        arena,
+        url,
+        cachePath: cachePath,
+        token: token,
+        refreshInterval: refreshInterval,
+        timeout: timeout,
+        stream: stream,
+      );
+      return withNativeContext(
+        context,
+        (ctx) => FlagsClient._open(
+          (out, error) => native.flagsClientOpen(options, ctx, out, error),
+        ),
+      );
+    });
+    return FlagsClient._(handle);
+  }
+
+  /// The native options of [openRemote] and [openClient], allocated in
+  /// [arena] (freed with it, after the call).
+  static Pointer<native.FlagsRemoteOptions> _remoteOptions(
+    Arena arena,
+    String url, {
+    required String? cachePath,
+    required String? token,
+    required Duration refreshInterval,
+    required Duration timeout,
+    required bool stream,
+  }) {
     final refreshMs = _milliseconds(
       refreshInterval,
       'refreshInterval',
       'the default, 30 s',
     );
     final timeoutMs = _milliseconds(timeout, 'timeout', 'the default, 5 s');
-    final handle = using((arena) {
-      final options = arena<native.FlagsRemoteOptions>();
-      // NUL-terminated UTF-8 copies, freed by the arena after the call.
-      options.ref
-        ..url = url.toNativeUtf8(allocator: arena).cast()
-        ..cachePath = cachePath == null
-            ? nullptr
-            : cachePath.toNativeUtf8(allocator: arena).cast()
-        ..token = token == null
-            ? nullptr
-            : token.toNativeUtf8(allocator: arena).cast()
-        ..refreshIntervalMs = refreshMs
-        ..timeoutMs = timeoutMs
-        ..stream = stream;
-      return _open(
-        (out, error) => native.flagsSourceOpenRemote(options, out, error),
-      );
-    });
-    return Flags._(handle, const Duration(seconds: 1));
+    final options = arena<native.FlagsRemoteOptions>();
+    // NUL-terminated UTF-8 copies, freed by the arena after the call.
+    options.ref
+      ..url = url.toNativeUtf8(allocator: arena).cast()
+      ..cachePath = cachePath == null
+          ? nullptr
+          : cachePath.toNativeUtf8(allocator: arena).cast()
+      ..token =
+          token == null ? nullptr : token.toNativeUtf8(allocator: arena).cast()
+      ..refreshIntervalMs = refreshMs
+      ..timeoutMs = timeoutMs
+      ..stream = stream;
+    return options;
   }
 
   /// The version of the native library, e.g. `0.1.0`.
@@ -399,7 +472,8 @@ final class Flags implements Finalizable {
   }
 }
 
-/// Health of a flag source, from `flags_source_status_json`.
+/// Health of a flag source, from `flags_source_status_json` (or of a
+/// [FlagsClient], from `flags_client_status_json`).
 final class FlagsStatus {
   FlagsStatus._(Map<String, Object?> json)
       : version = json['version'] as String?,
@@ -430,7 +504,7 @@ final class FlagsStatus {
   /// How many reloads or refreshes failed.
   final int failures;
 
-  /// `file`, `json` or `remote`.
+  /// `file`, `json`, `remote` or `client`.
   final String kind;
 
   @override
