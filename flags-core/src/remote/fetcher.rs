@@ -16,7 +16,7 @@ use tokio::time::Instant;
 
 use crate::error::Error;
 use crate::model::Snapshot;
-use crate::source::{Published, Start};
+use crate::source::{Payload, Published, Start};
 
 use super::cache::{Cache, CacheState, CacheWriter};
 use super::options::RemoteOptions;
@@ -26,12 +26,13 @@ use super::stream::StreamFollower;
 /// a bad answer.
 pub(super) const MAX_BODY: usize = 64 << 20;
 
-/// What the background thread and the handles share.
-pub(super) struct Shared {
+/// What the background thread and the handles share: of a flag-server
+/// source the snapshot, of a client the answers (`Shared<Answers>`).
+pub(super) struct Shared<T: Payload = Snapshot> {
     /// As given.
     pub(super) url: String,
     pub(super) cache_path: Option<PathBuf>,
-    pub(super) published: Published,
+    pub(super) published: Published<T>,
     /// The background thread, to refuse `refresh_now` from a callback.
     pub(super) worker: OnceLock<ThreadId>,
     /// When the server last answered with a usable flag set (a new one, or
@@ -39,9 +40,22 @@ pub(super) struct Shared {
     pub(super) last_success: AtomicU64,
 }
 
-impl Shared {
+impl<T: Payload> Shared<T> {
+    /// Serving `start`, from the thread now running.
+    pub(super) fn new(url: String, cache_path: Option<PathBuf>, start: Start<T>) -> Shared<T> {
+        let shared = Shared {
+            url,
+            cache_path,
+            published: Published::new(start),
+            worker: OnceLock::new(),
+            last_success: AtomicU64::new(0),
+        };
+        let _ = shared.worker.set(thread::current().id());
+        shared
+    }
+
     /// Notes that the server just answered with a usable flag set.
-    fn succeeded(&self) {
+    pub(super) fn succeeded(&self) {
         let millis = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
@@ -212,20 +226,17 @@ async fn start(
     };
 
     let problem_free = problem.is_none();
-    let shared = Arc::new(Shared {
-        url: options.url,
-        cache_path: options.cache_path,
-        published: Published::new(match problem {
+    let shared = Arc::new(Shared::new(
+        options.url,
+        options.cache_path,
+        match problem {
             None => Start::Fresh(snapshot),
             Some(problem) => Start::Stale(snapshot, problem),
-        }),
-        worker: OnceLock::new(),
-        last_success: AtomicU64::new(0),
-    });
+        },
+    ));
     if problem_free {
         shared.succeeded();
     }
-    let _ = shared.worker.set(thread::current().id());
     if let Some(body) = body {
         fetcher.write_cache(&shared, &body);
     } else {

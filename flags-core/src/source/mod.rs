@@ -61,6 +61,32 @@ impl fmt::Debug for SnapshotGuard {
 
 type Callback = Arc<dyn Fn(&ReloadEvent) + Send + Sync>;
 
+/// What a source serves: a [`Snapshot`] (file and flag-server sources), or
+/// one context's answers (the client mode of the `remote` feature).
+pub(crate) trait Payload: Send + Sync + 'static {
+    /// Names the content: what the status and the events call its version.
+    fn version(&self) -> &str;
+    /// What is served before anything good (or, for answers, instead of
+    /// another context's).
+    fn empty() -> Self;
+    /// What differs from `old` to `new`, for the reload event.
+    fn changes(old: &Self, new: &Self) -> Changes;
+}
+
+impl Payload for Snapshot {
+    fn version(&self) -> &str {
+        Snapshot::version(self)
+    }
+
+    fn empty() -> Self {
+        Snapshot::empty()
+    }
+
+    fn changes(old: &Self, new: &Self) -> Changes {
+        Changes::between(old, new)
+    }
+}
+
 /// What every source publishes: the snapshot being served, its generation,
 /// the status and the event callbacks. Everything sits behind atomic
 /// pointers, so readers never block and a fork never inherits a held lock.
@@ -69,8 +95,8 @@ type Callback = Arc<dyn Fn(&ReloadEvent) + Send + Sync>;
 /// `failed`, `cache_written`) must be called by one writer at a time (the
 /// source serializes its reload attempts), which also keeps events in
 /// order.
-pub(crate) struct Published {
-    current: ArcSwap<Snapshot>,
+pub(crate) struct Published<T: Payload = Snapshot> {
+    current: ArcSwap<T>,
     /// A good snapshot is being served (never false again once true).
     ready: AtomicBool,
     generation: AtomicU64,
@@ -79,11 +105,11 @@ pub(crate) struct Published {
 }
 
 /// What a source starts serving.
-pub(crate) enum Start {
+pub(crate) enum Start<T = Snapshot> {
     /// A good snapshot of the source itself.
-    Fresh(Arc<Snapshot>),
+    Fresh(Arc<T>),
     /// A good snapshot from a cache, the source being bad (`problem`).
-    Stale(Arc<Snapshot>, String),
+    Stale(Arc<T>, String),
     /// Nothing good yet: the source is bad (`problem`) and nothing is ready.
     /// Only the file source starts this way (a flag server source without
     /// an answer or a cache fails to open).
@@ -91,13 +117,24 @@ pub(crate) enum Start {
     Nothing(String),
 }
 
-impl Published {
-    pub(crate) fn new(start: Start) -> Published {
+impl Published<Snapshot> {
+    #[inline]
+    pub(crate) fn load(&self) -> SnapshotGuard {
+        SnapshotGuard(self.current.load())
+    }
+
+    pub(crate) fn snapshot(&self) -> Arc<Snapshot> {
+        self.current.load_full()
+    }
+}
+
+impl<T: Payload> Published<T> {
+    pub(crate) fn new(start: Start<T>) -> Published<T> {
         let now = SystemTime::now();
         let (snapshot, problem, ready, stale) = match start {
             Start::Fresh(s) => (s, None, true, false),
             Start::Stale(s, problem) => (s, Some(problem), true, true),
-            Start::Nothing(problem) => (Arc::new(Snapshot::empty()), Some(problem), false, false),
+            Start::Nothing(problem) => (Arc::new(T::empty()), Some(problem), false, false),
         };
         let status = SourceStatus {
             version: snapshot.version().to_owned(),
@@ -121,12 +158,16 @@ impl Published {
         }
     }
 
+    /// What is served, borrowed for a short time.
     #[inline]
-    pub(crate) fn load(&self) -> SnapshotGuard {
-        SnapshotGuard(self.current.load())
+    #[cfg_attr(not(feature = "remote"), allow(dead_code))]
+    pub(crate) fn guard(&self) -> arc_swap::Guard<Arc<T>> {
+        self.current.load()
     }
 
-    pub(crate) fn snapshot(&self) -> Arc<Snapshot> {
+    /// What is served, as an `Arc` to keep.
+    #[cfg_attr(not(feature = "remote"), allow(dead_code))]
+    pub(crate) fn current(&self) -> Arc<T> {
         self.current.load_full()
     }
 
@@ -170,7 +211,7 @@ impl Published {
 
     /// Serves `next` (a new, valid snapshot of the source itself), counts
     /// the reload and sends the event.
-    pub(crate) fn swap(&self, next: Arc<Snapshot>) {
+    pub(crate) fn swap(&self, next: Arc<T>) {
         let previous = self.current.swap(Arc::clone(&next));
         self.generation.fetch_add(1, Ordering::AcqRel);
         let was_ready = self.ready.swap(true, Ordering::AcqRel);
@@ -192,7 +233,28 @@ impl Published {
             } else {
                 String::new()
             },
-            changes: Changes::between(&previous, &next),
+            changes: T::changes(&previous, &next),
+        });
+    }
+
+    /// Serves nothing (`T::empty()`), the health as it is: what was served
+    /// no longer applies (the client mode's context changed) and what
+    /// replaces it is not known yet.
+    #[cfg_attr(not(feature = "remote"), allow(dead_code))]
+    pub(crate) fn clear(&self) {
+        let next = Arc::new(T::empty());
+        let previous = self.current.swap(Arc::clone(&next));
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        let at = SystemTime::now();
+        self.update(|status| {
+            status.version = next.version().to_owned();
+            status.loaded_at = Some(at);
+            status.stale = false;
+        });
+        self.emit(&ReloadEvent::Reloaded {
+            version: next.version().to_owned(),
+            previous: previous.version().to_owned(),
+            changes: T::changes(&previous, &next),
         });
     }
 

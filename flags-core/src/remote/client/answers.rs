@@ -8,6 +8,7 @@ use crate::eval::Reason;
 use crate::json::{self, Kind, Member, Node};
 use crate::json_path::push_json_string;
 use crate::load::content_version;
+use crate::source::{Changes, Payload};
 
 /// The value of a flag, as the server gave it. `flags serve` answers
 /// booleans (whether the flag is on); other OFREP servers may answer a
@@ -290,6 +291,34 @@ fn quoted(text: &str) -> String {
     let mut out = String::new();
     push_json_string(&mut out, text);
     out
+}
+
+impl Payload for Answers {
+    fn version(&self) -> &str {
+        Answers::version(self)
+    }
+
+    fn empty() -> Self {
+        Answers::default()
+    }
+
+    /// The flags whose answers were added, removed or changed.
+    fn changes(old: &Self, new: &Self) -> Changes {
+        let mut changes = Changes::default();
+        for (key, answer) in new.iter() {
+            match old.get(key) {
+                None => changes.added.push(key.to_owned()),
+                Some(before) if before != answer => changes.changed.push(key.to_owned()),
+                Some(_) => {}
+            }
+        }
+        changes.removed = old
+            .iter()
+            .filter(|(key, _)| new.get(key).is_none())
+            .map(|(key, _)| key.to_owned())
+            .collect();
+        changes
+    }
 }
 
 #[cfg(test)]

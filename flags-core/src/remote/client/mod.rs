@@ -17,12 +17,12 @@ use crate::source::{ReloadEvent, SourceStatus};
 
 mod answers;
 mod cache;
-mod shared;
 mod worker;
 
 pub use answers::{Answer, Answers, Value};
 
-use shared::ClientShared;
+/// What a client's thread and handles share: [`Shared`](super::fetcher::Shared) over answers.
+type ClientShared = super::fetcher::Shared<Answers>;
 use worker::{Command, worker};
 
 /// The answers of a flag server for one context, refreshed in the
@@ -165,36 +165,41 @@ impl ClientSource {
     /// else, including a flag it did not answer. Lock-free.
     #[inline]
     pub fn is_enabled(&self, key: &str) -> bool {
-        self.inner.shared.load().is_enabled(key)
+        self.inner.shared.published.guard().is_enabled(key)
     }
 
     /// The variant the server named for `key`.
     pub fn variant(&self, key: &str) -> Option<String> {
-        self.inner.shared.load().variant(key).map(str::to_owned)
+        self.inner
+            .shared
+            .published
+            .guard()
+            .variant(key)
+            .map(str::to_owned)
     }
 
     /// The whole answer for `key`: value, variant, reasons, bucket.
     pub fn evaluate(&self, key: &str) -> Option<Answer> {
-        self.inner.shared.load().get(key).cloned()
+        self.inner.shared.published.guard().get(key).cloned()
     }
 
     /// Every answer being served, as an `Arc` to keep as long as needed.
     pub fn answers(&self) -> Arc<Answers> {
-        self.inner.shared.answers()
+        self.inner.shared.published.current()
     }
 
     /// How many times new answers were swapped in (0 until the first
     /// change).
     #[inline]
     pub fn generation(&self) -> u64 {
-        self.inner.shared.generation()
+        self.inner.shared.published.generation()
     }
 
     /// The client's health: the version of the answers served (their
     /// content hash), failures, the error keeping the server's answer out
     /// (or why the cache is served).
     pub fn status(&self) -> SourceStatus {
-        self.inner.shared.status()
+        self.inner.shared.published.status()
     }
 
     /// Registers a callback run after every request that changed
@@ -203,7 +208,7 @@ impl ClientSource {
     /// not call [`refresh_now`](Self::refresh_now) or
     /// [`set_context`](Self::set_context) (refused there).
     pub fn on_event(&self, callback: impl Fn(&ReloadEvent) + Send + Sync + 'static) {
-        self.inner.shared.on_event(Arc::new(callback));
+        self.inner.shared.published.on_event(Arc::new(callback));
     }
 
     /// Asks now and waits for the answer (at most the timeout). `Ok(true)`
@@ -265,7 +270,7 @@ impl fmt::Debug for ClientSource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ClientSource")
             .field("url", &self.url())
-            .field("version", &self.inner.shared.load().version())
+            .field("version", &self.inner.shared.published.guard().version())
             .finish_non_exhaustive()
     }
 }

@@ -6,7 +6,6 @@
 //! source's.
 
 use std::sync::{Arc, mpsc as std_mpsc};
-use std::thread;
 use std::time::Duration;
 
 use reqwest::StatusCode;
@@ -22,9 +21,10 @@ use crate::load::content_version;
 use super::super::fetcher::{Endpoints, describe, etag_of, http_client, read_body};
 use super::super::options::RemoteOptions;
 use super::super::stream::StreamFollower;
+use super::ClientShared;
 use super::answers::{self, Answers};
 use super::cache::{self, CacheState, CacheWriter};
-use super::shared::ClientShared;
+use crate::source::Start;
 
 /// What a handle asks of the background thread; each waits for the answer.
 pub(super) enum Command {
@@ -190,13 +190,14 @@ async fn start(
     let shared = Arc::new(ClientShared::new(
         options.url,
         options.cache_path,
-        answers,
-        problem,
+        match problem {
+            None => Start::Fresh(Arc::new(answers)),
+            Some(problem) => Start::Stale(Arc::new(answers), problem),
+        },
     ));
     if fresh {
         shared.succeeded();
     }
-    let _ = shared.worker.set(thread::current().id());
     if let Some(body) = body {
         fetcher.write_cache(&shared, &body);
     }
@@ -283,7 +284,7 @@ impl Fetcher {
     /// True when the announced flag file `version` is the one the served
     /// answers were evaluated on.
     fn serves(&self, shared: &ClientShared, version: &str) -> bool {
-        match shared.load().server_version() {
+        match shared.published.guard().server_version() {
             Some(served) => served == version,
             None => self.served_announced.as_deref() == Some(version),
         }
@@ -306,7 +307,7 @@ impl Fetcher {
         self.served_announced = None;
         let result = self.refresh(shared).await;
         if result.is_err() {
-            shared.clear();
+            shared.published.clear();
         }
         result
     }
@@ -314,14 +315,14 @@ impl Fetcher {
     /// One request, applied: new answers are swapped in and cached; a bad
     /// answer is reported once.
     async fn refresh(&mut self, shared: &ClientShared) -> Result<bool, Error> {
-        shared.attempted();
+        shared.published.attempted();
         let fetched = match self.post().await {
             Ok(fetched) => fetched,
             Err(error) => {
                 let text = error.to_string();
                 if self.reported.as_ref() != Some(&text) {
                     self.reported = Some(text.clone());
-                    shared.failed(text);
+                    shared.published.failed(text);
                 }
                 return Err(error);
             }
@@ -336,17 +337,17 @@ impl Fetcher {
             } => {
                 self.etag = etag;
                 self.served_announced = None;
-                let changed = answers.version() != shared.load().version();
+                let changed = answers.version() != shared.published.guard().version();
                 if changed {
                     self.reported = None;
-                    shared.swap(Arc::new(answers));
+                    shared.published.swap(Arc::new(answers));
                 }
                 self.write_cache(shared, &body);
                 changed
             }
         };
         if !changed && self.reported.take().is_some() {
-            shared.recovered();
+            shared.published.recovered();
         }
         Ok(changed)
     }
@@ -398,9 +399,9 @@ impl Fetcher {
 
     fn write_cache(&mut self, shared: &ClientShared, body: &[u8]) {
         if let Some(cache) = &mut self.cache {
-            let version = shared.load().version().to_owned();
+            let version = shared.published.guard().version().to_owned();
             let result = cache.write(&self.request.key, &version, body, self.etag.as_deref());
-            shared.cache_written(result);
+            shared.published.cache_written(result);
         }
     }
 }
