@@ -62,6 +62,44 @@ impl<T: Payload> Shared<T> {
         self.last_success.store(millis.max(1), Ordering::Relaxed);
     }
 
+    /// Publishes the outcome of one request: `Ok(None)` for `304 Not
+    /// Modified`, `Ok(Some(content))` for a good answer (swapped in when it
+    /// differs from what is served), an error reported once while it stays
+    /// the same (`reported` holds it; `None` while healthy). `Ok(true)` when
+    /// new content is served.
+    pub(super) fn publish(
+        &self,
+        reported: &mut Option<String>,
+        outcome: Result<Option<T>, Error>,
+    ) -> Result<bool, Error> {
+        let content = match outcome {
+            Ok(content) => content,
+            Err(error) => {
+                let text = error.to_string();
+                if reported.as_ref() != Some(&text) {
+                    *reported = Some(text.clone());
+                    self.published.failed(text);
+                }
+                return Err(error);
+            }
+        };
+        // Noted before anything is published, so that whoever sees the new
+        // content (or the recovery) also sees when it arrived.
+        self.succeeded();
+        let changed = content.is_some_and(|content| {
+            let changed = content.version() != self.published.guard().version();
+            if changed {
+                *reported = None;
+                self.published.swap(Arc::new(content));
+            }
+            changed
+        });
+        if !changed && reported.take().is_some() {
+            self.published.recovered();
+        }
+        Ok(changed)
+    }
+
     /// When the server last answered with a usable flag set.
     pub(super) fn last_success_at(&self) -> Option<SystemTime> {
         match self.last_success.load(Ordering::Relaxed) {
@@ -334,40 +372,22 @@ impl Fetcher {
     /// answer is reported.
     async fn refresh(&mut self, shared: &Shared) -> Result<bool, Error> {
         shared.published.attempted();
-        let fetched = match self.get().await {
-            Ok(fetched) => fetched,
-            Err(error) => {
-                let text = error.to_string();
-                if self.reported.as_ref() != Some(&text) {
-                    self.reported = Some(text.clone());
-                    shared.published.failed(text);
-                }
-                return Err(error);
-            }
-        };
-        // Noted before anything is published, so that whoever sees the new
-        // snapshot (or the recovery) also sees when it arrived.
-        shared.succeeded();
-        let changed = match fetched {
-            Fetched::NotModified => false,
-            Fetched::Body {
+        let (outcome, body) = match self.get().await {
+            Ok(Fetched::NotModified) => (Ok(None), None),
+            Ok(Fetched::Body {
                 snapshot,
                 body,
                 etag,
-            } => {
+            }) => {
                 self.etag = etag;
                 self.served_announced = None;
-                let changed = snapshot.version() != shared.published.load().version();
-                if changed {
-                    self.reported = None;
-                    shared.published.swap(Arc::new(snapshot));
-                }
-                self.write_cache(shared, &body);
-                changed
+                (Ok(Some(snapshot)), Some(body))
             }
+            Err(error) => (Err(error), None),
         };
-        if !changed && self.reported.take().is_some() {
-            shared.published.recovered();
+        let changed = shared.publish(&mut self.reported, outcome)?;
+        if let Some(body) = body {
+            self.write_cache(shared, &body);
         }
         Ok(changed)
     }

@@ -316,38 +316,22 @@ impl Fetcher {
     /// answer is reported once.
     async fn refresh(&mut self, shared: &ClientShared) -> Result<bool, Error> {
         shared.published.attempted();
-        let fetched = match self.post().await {
-            Ok(fetched) => fetched,
-            Err(error) => {
-                let text = error.to_string();
-                if self.reported.as_ref() != Some(&text) {
-                    self.reported = Some(text.clone());
-                    shared.published.failed(text);
-                }
-                return Err(error);
-            }
-        };
-        shared.succeeded();
-        let changed = match fetched {
-            Fetched::NotModified => false,
-            Fetched::Body {
+        let (outcome, body) = match self.post().await {
+            Ok(Fetched::NotModified) => (Ok(None), None),
+            Ok(Fetched::Body {
                 answers,
                 body,
                 etag,
-            } => {
+            }) => {
                 self.etag = etag;
                 self.served_announced = None;
-                let changed = answers.version() != shared.published.guard().version();
-                if changed {
-                    self.reported = None;
-                    shared.published.swap(Arc::new(answers));
-                }
-                self.write_cache(shared, &body);
-                changed
+                (Ok(Some(answers)), Some(body))
             }
+            Err(error) => (Err(error), None),
         };
-        if !changed && self.reported.take().is_some() {
-            shared.published.recovered();
+        let changed = shared.publish(&mut self.reported, outcome)?;
+        if let Some(body) = body {
+            self.write_cache(shared, &body);
         }
         Ok(changed)
     }
