@@ -218,6 +218,9 @@ impl Server {
                 if let Some(bucket) = result.bucket {
                     metadata["bucket"] = bucket.into();
                 }
+                if let Some(variant) = result.variant {
+                    metadata["flagsVariant"] = variant.into();
+                }
                 serde_json::json!({
                     "key": key,
                     "value": result.enabled,

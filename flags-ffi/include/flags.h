@@ -139,7 +139,7 @@ enum flags_result
    */
   FLAGS_ERROR_INVALID_CONTEXT = 5,
   /**
-   * The flag server was unreachable and no cache could be used.
+   * The flag server could not be used (unreachable, refused the token, or a bad answer) and no cache could be used.
    */
   FLAGS_ERROR_REMOTE = 6,
   /**

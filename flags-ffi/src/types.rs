@@ -23,7 +23,7 @@ pub enum flags_result {
     FLAGS_ERROR_IO = 4,
     /// The context JSON is invalid (details in error_out).
     FLAGS_ERROR_INVALID_CONTEXT = 5,
-    /// The flag server was unreachable and no cache could be used.
+    /// The flag server could not be used (unreachable, refused the token, or a bad answer) and no cache could be used.
     FLAGS_ERROR_REMOTE = 6,
     /// An argument is out of range: an empty attribute name, a bad URL, a
     /// bad edit request (its message names the field), an unknown flag.
@@ -50,7 +50,7 @@ impl flags_result {
             3 => c"the flag file failed validation",
             4 => c"a file could not be read",
             5 => c"the context JSON is invalid",
-            6 => c"the flag server was unreachable and no cache could be used",
+            6 => c"the flag server could not be used and no cache could be used",
             7 => c"an argument is invalid (an empty attribute name, a bad URL, a bad edit request)",
             8 => c"internal error (a bug in the flags library, caught at the boundary)",
             9 => c"the flag file changed since it was read, or another edit held it too long; nothing was written",

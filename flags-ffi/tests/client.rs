@@ -34,9 +34,14 @@ struct Server {
 fn answer(body: &str) -> String {
     let pilot = body.contains(r#""user_id":"7""#);
     format!(
-        r#"{{"flags":[{{"key":"beta","value":{pilot},"reason":"TARGETING_MATCH","variant":"{}","metadata":{{"flagsReason":"{}","version":"v1"}}}},{{"key":"theme","value":true,"reason":"STATIC"}}]}}"#,
+        r#"{{"flags":[{{"key":"beta","value":{pilot},"reason":"TARGETING_MATCH","variant":"{}","metadata":{{"flagsReason":"{}",{}"version":"v1"}}}},{{"key":"theme","value":true,"reason":"STATIC"}}]}}"#,
         if pilot { "blue" } else { "off" },
         if pilot { "PILOT" } else { "ROLLOUT_OUT" },
+        if pilot {
+            r#""flagsVariant":"blue","#
+        } else {
+            ""
+        },
     )
 }
 

@@ -155,7 +155,8 @@ async fn ofrep_single_flag() {
     assert_eq!(
         reply.json(),
         json!({"key": "all", "value": true, "reason": "SPLIT", "variant": "a",
-               "metadata": {"flagsReason": "ROLLOUT_IN", "bucket": 5328, "version": version}})
+               "metadata": {"flagsReason": "ROLLOUT_IN", "flagsVariant": "a", "bucket": 5328,
+                            "version": version}})
     );
     let reply = call(
         &state,
@@ -167,6 +168,8 @@ async fn ofrep_single_flag() {
     .await;
     assert_eq!(reply.json()["reason"], "DISABLED");
     assert_eq!(reply.json()["variant"], "off");
+    // Off: no variant in the sense of every other API.
+    assert_eq!(reply.json()["metadata"].get("flagsVariant"), None);
     let reply = call(
         &state,
         post(

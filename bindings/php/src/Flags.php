@@ -166,7 +166,7 @@ final class Flags
      *
      * @param array{cache_path?: string, token?: string, refresh_interval_ms?: int,
      *              timeout_ms?: int, stream?: bool, library?: string} $options
-     * @throws FlagsException REMOTE when the server is unreachable and no cache
+     * @throws FlagsException REMOTE when the server cannot be used and no cache
      *         can be used, INVALID_ARGUMENT for a bad URL or option
      */
     public static function remote(string $url, array $options = []): self

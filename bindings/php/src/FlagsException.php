@@ -26,7 +26,7 @@ class FlagsException extends \RuntimeException
     /** The flag file could not be read. */
     public const IO = 4;
     public const INVALID_CONTEXT = 5;
-    /** The flag server was unreachable and no cache could be used. */
+    /** The flag server could not be used (unreachable, refused the token, or a bad answer) and no cache could be used. */
     public const REMOTE = 6;
     /** A bad option, URL or attribute name; an edit that cannot be made (an unknown flag). */
     public const INVALID_ARGUMENT = 7;

@@ -2,7 +2,8 @@
 //!
 //! Flags are boolean in OpenFeature terms: `value` is whether the flag is
 //! on. `variant` is the flag's variant when it has one, else `"on"` or
-//! `"off"`. Reasons map as follows (the exact reason is in
+//! `"off"`; `metadata.flagsVariant` is the variant as the other APIs give
+//! it (present only when the flag is on and has variants). Reasons map as follows (the exact reason is in
 //! `metadata.flagsReason`):
 //!
 //! | flags                                   | OFREP             |
@@ -53,6 +54,10 @@ struct Success<'a> {
 #[serde(rename_all = "camelCase")]
 struct Metadata<'a> {
     flags_reason: &'static str,
+    /// The variant as every other API of this project gives it: only when
+    /// the flag is on and has variants (`variant` above is never empty).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    flags_variant: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     bucket: Option<u16>,
     version: &'a str,
@@ -78,6 +83,7 @@ fn success<'a>(key: &'a str, result: &Evaluation<'a>, version: &'a str) -> Succe
             .unwrap_or(if result.enabled { "on" } else { "off" }),
         metadata: Metadata {
             flags_reason: result.reason.as_str(),
+            flags_variant: result.variant,
             bucket: result.bucket,
             version,
         },

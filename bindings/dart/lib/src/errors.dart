@@ -21,7 +21,7 @@ enum FlagsErrorCode {
   /// A context could not be built.
   invalidContext(native.FlagsResultCode.invalidContext, 'INVALID_CONTEXT'),
 
-  /// The flag server was unreachable and no cache could be used.
+  /// The flag server could not be used (unreachable, refused the token, or a bad answer) and no cache could be used.
   remote(native.FlagsResultCode.remote, 'REMOTE'),
 
   /// An argument was out of range, e.g. an empty attribute name or a bad URL.

@@ -28,9 +28,15 @@ pub enum Value {
 pub struct Answer {
     /// The flag's value.
     pub value: Value,
-    /// The variant, when the server named one (`flags serve` answers the
-    /// flag's variant, or `on` / `off`).
+    /// The flag's variant as every other source of this library gives it:
+    /// from `flags serve`, its `metadata.flagsVariant`, present only when
+    /// the flag is on and has variants (`None` otherwise, as
+    /// [`Evaluation::variant`](crate::Evaluation::variant)); from another
+    /// OFREP server, its `variant`.
     pub variant: Option<String>,
+    /// The OFREP `variant` as answered (`flags serve` answers the flag's
+    /// variant, or `on` / `off` for a flag without variants).
+    pub ofrep_variant: Option<String>,
     /// The OFREP reason: `SPLIT`, `TARGETING_MATCH`, `DISABLED`, ...
     pub reason: String,
     /// The exact reason of `flags serve` (`metadata.flagsReason`), when
@@ -112,8 +118,8 @@ impl Answers {
 /// "reason", "variant"?, "metadata"?}, ...]}`. Every entry must have a
 /// non-empty string `key` (no key twice), a boolean, string or number
 /// `value` and a string `reason`; `variant` is a string, `metadata` an
-/// object whose `flagsReason`, `bucket` (0..9999) and `version` are checked
-/// when present. Other fields are ignored (the protocol may add some). An
+/// object whose `flagsReason`, `flagsVariant`, `bucket` (0..9999) and
+/// `version` are checked when present. Other fields are ignored (the protocol may add some). An
 /// entry with an `errorCode` (a flag the server could not evaluate) is an
 /// error. The message names the JSON path of the first problem.
 pub(super) fn parse(body: &[u8]) -> Result<Answers, String> {
@@ -192,8 +198,9 @@ pub(super) fn parse(body: &[u8]) -> Result<Answers, String> {
         };
         let mut answer = Answer {
             value,
-            variant,
+            variant: variant.clone(),
             reason,
+            ofrep_variant: variant,
             flags_reason: None,
             bucket: None,
         };
@@ -226,7 +233,24 @@ fn metadata_fields(
         Some(Node {
             kind: Kind::String(name),
             ..
-        }) => answer.flags_reason = Reason::from_name(name),
+        }) => {
+            answer.flags_reason = Reason::from_name(name);
+            // `flags serve`: the variant in the library's sense is
+            // `flagsVariant`, absent when the flag has none or is off.
+            answer.variant = match field(metadata, "flagsVariant") {
+                None
+                | Some(Node {
+                    kind: Kind::Null, ..
+                }) => None,
+                Some(Node {
+                    kind: Kind::String(s),
+                    ..
+                }) => Some(s.to_string()),
+                Some(other) => {
+                    return Err(expected(&format!("{path}.flagsVariant"), "a string", other));
+                }
+            };
+        }
         Some(other) => return Err(expected(&format!("{path}.flagsReason"), "a string", other)),
     }
     match field(metadata, "bucket") {
@@ -329,14 +353,23 @@ mod tests {
     fn parses_what_flags_serve_answers() {
         let body = br#"{"flags":[
             {"key":"a","value":true,"reason":"SPLIT","variant":"on","metadata":{"flagsReason":"ROLLOUT_IN","bucket":374,"version":"v1"}},
-            {"key":"b","value":"blue","reason":"STATIC","extra":1},
-            {"key":"c","value":1.5,"reason":"DEFAULT","variant":null,"metadata":{}}
+            {"key":"b","value":"blue","reason":"STATIC","variant":"x","extra":1},
+            {"key":"c","value":1.5,"reason":"DEFAULT","variant":null,"metadata":{}},
+            {"key":"d","value":true,"reason":"TARGETING_MATCH","variant":"dark","metadata":{"flagsReason":"PILOT","flagsVariant":"dark"}}
         ]}"#;
         let answers = parse(body).expect("valid");
-        assert_eq!(answers.len(), 3);
+        assert_eq!(answers.len(), 4);
         assert!(answers.is_enabled("a"));
         assert!(!answers.is_enabled("b") && !answers.is_enabled("missing"));
-        assert_eq!(answers.variant("a"), Some("on"));
+        // `flags serve`'s `on` for a flag without variants is no variant,
+        // as for every other source; another server's variant is kept.
+        assert_eq!(answers.variant("a"), None);
+        assert_eq!(
+            answers.get("a").expect("a").ofrep_variant.as_deref(),
+            Some("on")
+        );
+        assert_eq!(answers.variant("b"), Some("x"));
+        assert_eq!(answers.variant("d"), Some("dark"));
         let a = answers.get("a").expect("answered");
         assert_eq!(
             (a.flags_reason, a.bucket),
