@@ -334,3 +334,46 @@ async fn the_audit_log_is_read_from_its_end_newest_first() {
         "the audit log is not a regular file"
     );
 }
+
+#[test]
+fn a_relay_says_it_has_no_audit_log_and_serves_the_origins_flags() {
+    let dir = common::temp_dir("dashboard-relay");
+    let file = dir.join("flags.json");
+    common::write_atomic(&file, RAMPS);
+    std::fs::write(
+        flags_core::edit::default_audit_log(&file),
+        "{\"time\":\"2026-12-03T10:00:00Z\",\"actor\":\"ops\",\"summary\":\"x\"}\n",
+    )
+    .expect("audit log");
+    let origin = common::Server::start(&file, &[], None);
+    let url = format!("http://{}", origin.addr);
+    let relay = common::Server::spawn(&["--upstream", &url, "--listen", "127.0.0.1:0"], None);
+    let deadline = std::time::Instant::now() + common::PATIENCE;
+    let body = loop {
+        let reply = relay.request("GET", "/v1/dashboard", "");
+        if reply.status == 200 {
+            break reply.json();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the relay is not ready: {}",
+            relay.log()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert_eq!(
+        body["audit"],
+        json!({"available": false, "path": null, "records": [], "unreadable": 0, "truncated": false,
+               "note": "this server is a relay: it has no flag file, so no audit log; \
+                        the origin server's dashboard shows it"})
+    );
+    assert_eq!(flag(&body, "ramping")["state"], "ramping");
+    // The origin reads the log beside its file.
+    let origin_body = origin.json("/v1/dashboard");
+    assert_eq!(origin_body["audit"]["records"][0]["actor"], "ops");
+    // (The relay's version names the JSON it received, not the file.)
+    assert_eq!(
+        origin_body["flags"].as_array().map(Vec::len),
+        body["flags"].as_array().map(Vec::len)
+    );
+}
