@@ -91,12 +91,14 @@ function writeFlags(path, text) {
   renameSync(tmp, path);
 }
 
-async function startServer(name, env = {}, flags = FLAGS) {
+/** Starts `flags serve` on `flags` (an object, or the text of a file) and
+ * waits until it listens, and unless `ready` is false until it is ready. */
+async function startServer(name, env = {}, flags = FLAGS, { ready = true } = {}) {
   if (!existsSync(FLAGS_BIN)) {
     throw new Error(`flags binary not found at ${FLAGS_BIN}: run ./run, or set FLAGS_BIN`);
   }
   const file = join(workDir, `${name}.json`);
-  writeFlags(file, JSON.stringify(flags, null, 2));
+  writeFlags(file, typeof flags === 'string' ? flags : JSON.stringify(flags, null, 2));
   const childEnv = { ...process.env, NO_COLOR: '1', ...env };
   if (!('FLAGS_TOKENS' in env)) delete childEnv.FLAGS_TOKENS;
   if (!('FLAGS_CLIENT_TOKENS' in env)) delete childEnv.FLAGS_CLIENT_TOKENS;
@@ -115,6 +117,7 @@ async function startServer(name, env = {}, flags = FLAGS) {
     const match = server.stderr.replace(/\x1b\[[0-9;]*m/g, '').match(/listen=127\.0\.0\.1:(\d+)/);
     if (match) {
       server.baseUrl = `http://127.0.0.1:${match[1]}`;
+      if (!ready) break;
       try {
         const res = await fetch(`${server.baseUrl}/readyz`);
         if (res.status === 200) break;
@@ -370,6 +373,27 @@ describe('the dashboard without tokens', () => {
     await shot.waitForFunction(() => document.querySelectorAll('#audit li').length === 1, null, { timeout: WAIT_MS });
     await shot.screenshot({ path: resolve(process.env.DASHBOARD_SCREENSHOT), fullPage: true });
     await shot.context().close();
+  });
+});
+
+describe('a server started on a bad file', () => {
+  test('shows why, then the flags once the file is good', async () => {
+    const bad = '{"version": 1, "flags": {"x": {"percentge": 5}}}';
+    const before = problems.length;
+    const server = await startServer('bad-start', {}, bad, { ready: false });
+    const page = await openPage(server);
+    await page.locator('#reload-error:not([hidden])').waitFor({ timeout: WAIT_MS });
+    const problem = await page.locator('#reload-error-text').textContent();
+    assert.ok(problem.startsWith(`${server.file}:1:32: flags.x.percentge: unknown field`), problem);
+    assert.equal(await page.locator('#version').textContent(), 'none: no good flag file yet');
+    assert.equal(await page.locator('article[data-flag]').count(), 0);
+
+    writeFlags(server.file, JSON.stringify(FLAGS, null, 2));
+    await card(page, 'community_dual_write');
+    await page.locator('#reload-error').waitFor({ state: 'hidden', timeout: WAIT_MS });
+    // Until ready, the data endpoints answer 503 (Chromium logs them).
+    expected(before, /status of 503/);
+    await page.context().close();
   });
 });
 

@@ -177,14 +177,14 @@
   }
 
   async function loadOnce() {
+    let status = null;
     try {
-      let status; let flags; let dash;
+      let flags; let dash;
       // /v1/flags and /v1/dashboard may straddle a reload: read again
       // until both are of the same version (the ETag is the version).
       for (let attempt = 0; attempt < 5; attempt += 1) {
-        [status, flags, dash] = await Promise.all([
-          api('/v1/status'), request('/v1/flags'), api('/v1/dashboard'),
-        ]);
+        status = await api('/v1/status');
+        [flags, dash] = await Promise.all([request('/v1/flags'), api('/v1/dashboard')]);
         if (flags.etag === `"${dash.version}"`) break;
         await sleep(200);
       }
@@ -201,6 +201,8 @@
         refreshAgain = true;
         return;
       }
+      // Before the first good file only /v1/status answers: show why.
+      if (status && shownVersion === null) renderHealth(status, null);
       $('flags-summary').textContent = `Could not load the flags: ${error.message}`;
     }
   }
@@ -219,7 +221,7 @@
   function renderHealth(status, dash) {
     const dl = $('health');
     dl.replaceChildren();
-    fact(dl, 'Version served', el('code', { id: 'version' }, dash.version));
+    fact(dl, 'Version served', el('code', { id: 'version' }, dash ? dash.version : 'none: no good flag file yet'));
     fact(dl, 'Flags', String(status.flags));
     if (status.file) fact(dl, 'File', el('code', null, status.file));
     if (status.upstream) {
@@ -235,7 +237,7 @@
     fact(dl, 'Reloads', `${status.reloads} swapped in, ${status.failures} rejected`);
     if (status.last_failure_at) fact(dl, 'Last rejected', status.last_failure_at);
     if (status.cache_error) fact(dl, 'Cache', `cannot be written: ${status.cache_error}`);
-    fact(dl, 'Percentages computed at', dash.now);
+    if (dash) fact(dl, 'Percentages computed at', dash.now);
     const box = $('reload-error');
     box.hidden = !(status.failing && status.last_error);
     $('reload-error-text').textContent = status.failing ? (status.last_error || '') : '';
