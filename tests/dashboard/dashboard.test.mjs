@@ -360,6 +360,24 @@ describe('the dashboard without tokens', () => {
     await phone.context().close();
   });
 
+  test('works from the keyboard', async () => {
+    const kb = await openPage(server);
+    await card(kb, 'community_dual_write');
+    await kb.keyboard.press('Tab');
+    assert.equal(await kb.evaluate(() => document.activeElement.textContent), 'Skip to the flags');
+    await kb.keyboard.press('Enter');
+    assert.equal(await kb.evaluate(() => document.activeElement.id), 'flags-heading');
+    // The context, then Tab to the button, then Enter.
+    await kb.getByLabel('Context, as a JSON object').focus();
+    await kb.keyboard.press('Control+A');
+    await kb.keyboard.type('{"user_id": "7", "app_version": "3.2.0"}');
+    await kb.keyboard.press('Tab');
+    assert.equal(await kb.evaluate(() => document.activeElement.textContent), 'Explain');
+    await kb.keyboard.press('Enter');
+    await kb.locator('#explain-results tr[data-flag="community_dual_write"] td[data-reason="PILOT"]').waitFor({ timeout: WAIT_MS });
+    await kb.context().close();
+  });
+
   // Only when asked for (./run --screenshot PATH): the README's picture,
   // from a server of its own (no bad edit in its history).
   if (process.env.DASHBOARD_SCREENSHOT) test('screenshot', async () => {
