@@ -173,12 +173,13 @@ async function explain(page, context) {
   await page.getByLabel('Context, as a JSON object').fill(JSON.stringify(context));
   const before = Date.now();
   await page.getByRole('button', { name: 'Explain' }).click();
-  await page.locator('#explain-results:not([hidden]) tbody tr').first().waitFor({ timeout: WAIT_MS });
-  // Wait for this answer, not an earlier one.
+  // The answer for this context, not one for an earlier context.
   await page.waitForFunction(
-    ([ctx]) => document.querySelectorAll('#explain-results tbody tr').length > 0
-      && document.getElementById('context').value === ctx,
-    [JSON.stringify(context)], { timeout: WAIT_MS },
+    (ctx) => {
+      const table = document.getElementById('explain-results');
+      return !table.hidden && table.dataset.context === ctx;
+    },
+    JSON.stringify(context), { timeout: WAIT_MS },
   );
   const rows = await page.locator('#explain-results tbody tr').evaluateAll((trs) => trs.map((tr) => ({
     flag: tr.dataset.flag,
@@ -256,11 +257,15 @@ describe('the dashboard without tokens', () => {
     const ys = await dual.locator('svg.chart circle.point').evaluateAll((cs) => cs.map((c) => Number(c.getAttribute('cy'))));
     assert.ok(ys[0] > ys[1] && ys[1] > ys[2], `${ys}`);
 
-    const nowMs = Number(await dual.locator('svg.chart').getAttribute('data-now'));
+    // Read at once: the page redraws every 5 s as the ramp moves.
+    const [nowMs, bp, shown] = await dual.evaluate((card) => [
+      Number(card.querySelector('svg.chart').dataset.now),
+      Number(card.querySelector('.now').dataset.basisPoints),
+      card.querySelector('.now-value').textContent,
+    ]);
     assert.ok(Math.abs(nowMs - Date.now()) < 60_000, 'now is the present');
-    const bp = Number(await dual.locator('.now').getAttribute('data-basis-points'));
     assert.equal(bp, reference(text, { key: 'community_dual_write', now_ms: nowMs }));
-    assert.equal(await dual.locator('.now-value').textContent(), `${bp / 100} %`);
+    assert.equal(shown, `${bp / 100} %`);
     assert.match(await dual.locator('.chart-legend').textContent(), new RegExp(`^Next step: 50 % at ${RAMP[1].at}`));
   });
 

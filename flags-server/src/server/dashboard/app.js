@@ -418,6 +418,10 @@
     const error = $('explain-error');
     const table = $('explain-results');
     error.textContent = '';
+    // No answer for another context stays on screen meanwhile.
+    table.hidden = true;
+    table.tBodies[0].replaceChildren();
+    delete table.dataset.context;
     let context;
     try {
       context = JSON.parse($('context').value);
@@ -455,6 +459,8 @@
         el('td', null, r.variant === null ? '—' : r.variant)));
     }
     $('explain-caption').textContent = `Answers for this context, version ${short(answer.version)}`;
+    // The context these answers are for (tests read it).
+    table.dataset.context = JSON.stringify(context);
     table.hidden = false;
     announce(`Explained: ${answer.results.filter((r) => r.enabled).length} of ${answer.results.length} flags on.`);
     refresh();
