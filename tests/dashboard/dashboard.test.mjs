@@ -365,6 +365,34 @@ describe('the dashboard without tokens', () => {
     await phone.context().close();
   });
 
+  test('shows a guard, and any field it does not know, as JSON text', async () => {
+    // Flag files cannot hold a guard yet: add one to /v1/flags on its way
+    // to the page, as a server that knows guards will send it.
+    const guard = { query: 'rate(errors[5m]) > 0.05 <b>', above: 0.05, for: '2m', action: 'kill' };
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const guarded = await context.newPage();
+    guarded.on('pageerror', (error) => problems.push(`guard: page error: ${error.message}`));
+    await guarded.route('**/v1/flags', async (route) => {
+      const response = await route.fetch();
+      const body = await response.json();
+      body.flags.community_dual_write.guard = guard;
+      body.flags.community_dual_write.paused_at = 2500;
+      await route.fulfill({ response, json: body });
+    });
+    await guarded.goto(`${server.baseUrl}/`);
+    const dual = await card(guarded, 'community_dual_write');
+    const shown = await dual.locator('pre[data-field="guard"]').textContent();
+    assert.deepEqual(JSON.parse(shown), guard);
+    assert.equal(await dual.locator('pre[data-field="guard"] b').count(), 0);
+    assert.equal(await dual.locator('pre[data-field="paused_at"]').textContent(), '2500');
+    const terms = await dual.locator('dt').allTextContents();
+    assert.deepEqual(terms.filter((t) => t === 'Guard' || t === 'paused_at'), ['Guard', 'paused_at']);
+    // Flags without one say so.
+    const plain = await card(guarded, 'enrollment_service');
+    assert.ok((await plain.locator('dl').textContent()).includes('Guardnone'));
+    await context.close();
+  });
+
   test('works from the keyboard', async () => {
     const kb = await openPage(server);
     await card(kb, 'community_dual_write');
