@@ -108,7 +108,7 @@ struct FlagView {
     evaluations: Vec<Count>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, Clone)]
 struct Point {
     /// As written in the file.
     at: String,
@@ -183,15 +183,7 @@ fn flag_view(snapshot: &Snapshot, flag: &Flag, now: Timestamp, counts: Vec<Count
             percentage: percentage(bp),
         })
         .collect();
-    let next = ramp
-        .iter()
-        .find(|p| p.at_ms > now.unix_millis())
-        .map(|p| Point {
-            at: p.at.clone(),
-            at_ms: p.at_ms,
-            basis_points: p.basis_points,
-            percentage: p.percentage,
-        });
+    let next = ramp.iter().find(|p| p.at_ms > now.unix_millis()).cloned();
     FlagView {
         key: flag.key().to_owned(),
         state: state_of(snapshot, flag, bp, &ramp, now),
