@@ -1,4 +1,5 @@
-//! The router, and the flags API: `/v1/*`, health and metrics.
+//! The router, and the flags API: `/v1/*`, health and metrics (the
+//! dashboard's page and `/v1/dashboard` are in `dashboard`).
 
 use std::borrow::Cow;
 use std::time::Duration;
@@ -25,7 +26,7 @@ use super::http::{self, cache_headers, expect_object, json_bytes, not_modified};
 use super::limits::BODY_LIMIT;
 use super::metrics::Upstream;
 use super::state::{AppState, Relay, Source};
-use super::{auth, metrics, ofrep};
+use super::{auth, dashboard, metrics, ofrep};
 use crate::wire::{self, Answer};
 use flags_core::remote::RemoteSource;
 use flags_core::watch::SourceStatus;
@@ -43,6 +44,7 @@ pub fn app(state: AppState) -> Router {
     // would take for the real one.
     let protected = Router::new()
         .route("/v1/status", get(status))
+        .route("/v1/dashboard", get(dashboard::dashboard))
         .route("/v1/flags", get(get_flags))
         .route("/v1/stream", get(stream))
         .route("/v1/evaluate", post(evaluate))
@@ -53,6 +55,9 @@ pub fn app(state: AppState) -> Router {
             auth::require,
         ));
     Router::new()
+        .route("/", get(dashboard::index))
+        .route("/dashboard/app.js", get(dashboard::script))
+        .route("/dashboard/app.css", get(dashboard::style))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))

@@ -148,6 +148,26 @@ impl Metrics {
         }
     }
 
+    /// Every nonzero evaluation counter of a flag in `snapshot` (or of
+    /// keys not in the file, as `(unknown)`): `(flag, reason, enabled,
+    /// count)`, sorted by flag, then reason in evaluation order. The same
+    /// numbers as `flags_evaluations_total`, for the dashboard.
+    pub fn evaluation_counts(&self, snapshot: &Snapshot) -> Vec<(String, Reason, bool, u64)> {
+        let map = self.evaluations.read().unwrap_or_else(|e| e.into_inner());
+        let mut counts: Vec<_> = map
+            .iter()
+            .filter(|(key, _)| ***key == *UNKNOWN_FLAG || snapshot.flag(key).is_some())
+            .flat_map(|(key, counters)| {
+                counters.iter().enumerate().filter_map(move |(i, counter)| {
+                    let n = counter.load(Ordering::Relaxed);
+                    (n > 0).then(|| (key.to_string(), Reason::ALL[i / 2], i % 2 == 1, n))
+                })
+            })
+            .collect();
+        counts.sort_by(|a, b| a.0.cmp(&b.0));
+        counts
+    }
+
     /// The metrics text; `upstream` adds a relay's `flags_upstream_*` and
     /// `flags_snapshot_age_seconds`.
     pub fn render(

@@ -10,6 +10,7 @@
 //! The modules, each importing only modules listed after it:
 //!
 //! - `app`: the router and the `/v1`, health and metrics handlers;
+//! - `dashboard`: the operators' page at `/` and `/v1/dashboard`;
 //! - `ofrep`: the OpenFeature (OFREP) handlers;
 //! - `state`: [`AppState`] and [`Config`], what every handler shares;
 //! - `http`: reading bodies, writing JSON, ETags;
@@ -20,6 +21,7 @@
 
 mod app;
 mod auth;
+mod dashboard;
 mod errors;
 mod http;
 pub(crate) mod limits;

@@ -1,0 +1,379 @@
+//! The dashboard, in-process: the page and its assets (content types, the
+//! Content-Security-Policy, open without a token), and `GET /v1/dashboard`
+//! (tokens and scopes, percentages now and ramps, evaluation counts, the
+//! audit log's tail). The page itself is driven in a real browser by
+//! `tests/dashboard/`.
+
+mod common;
+
+use axum::http::{StatusCode, header};
+use common::app::*;
+use flags_core::Timestamp;
+use serde_json::{Value, json};
+
+const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
+                   connect-src 'self'; img-src 'self' data:; base-uri 'none'; \
+                   form-action 'none'; frame-ancestors 'none'";
+
+/// Ramps whose points lie far in the past and the future, so that "now"
+/// falls between two points of `ramping` whatever the clock says.
+const RAMPS: &str = r#"{
+  "version": 1,
+  "flags": {
+    "ramping": {"ramp": [
+      {"at": "2020-01-01T00:00:00Z", "percentage": 10},
+      {"at": "2021-01-01T00:00:00+01:00", "percentage": 50},
+      {"at": "2999-01-01T00:00:00Z", "percentage": 100}
+    ]},
+    "scheduled": {"ramp": [{"at": "2999-06-01T00:00:00Z", "percentage": 5}]},
+    "done": {"ramp": [{"at": "2020-01-01T00:00:00Z", "percentage": 1}, {"at": "2020-01-02T00:00:00Z", "percentage": 33.33}]},
+    "killed": {"killed": true, "percentage": 100},
+    "on": {"percentage": 100},
+    "off": {"pilots": {"user_id": ["7"]}}
+  }
+}"#;
+
+fn millis(text: &str) -> i64 {
+    Timestamp::parse_rfc3339(text).expect("time").unix_millis()
+}
+
+/// `p0 + floor((p1 - p0) * (now - t0) / (t1 - t0))`, by hand: the ramp
+/// formula of docs/bucketing.md.
+fn between(now: i64, (t0, p0): (i64, i64), (t1, p1): (i64, i64)) -> i64 {
+    p0 + ((p1 - p0) * (now - t0)).div_euclid(t1 - t0)
+}
+
+fn flag<'a>(dashboard: &'a Value, key: &str) -> &'a Value {
+    dashboard["flags"]
+        .as_array()
+        .expect("flags")
+        .iter()
+        .find(|f| f["key"] == key)
+        .unwrap_or_else(|| panic!("no {key} in {dashboard}"))
+}
+
+#[tokio::test]
+async fn the_page_and_its_assets_carry_a_strict_policy_and_need_no_token() {
+    let (state, _, _) = state_with(FILE, &["srv-token"]);
+    for (uri, kind) in [
+        ("/", "text/html; charset=utf-8"),
+        ("/dashboard/app.js", "text/javascript; charset=utf-8"),
+        ("/dashboard/app.css", "text/css; charset=utf-8"),
+    ] {
+        let reply = call(&state, get(uri)).await;
+        assert_eq!(reply.status, StatusCode::OK, "{uri}");
+        assert_eq!(reply.header(header::CONTENT_TYPE), Some(kind), "{uri}");
+        assert_eq!(
+            reply.header(header::CONTENT_SECURITY_POLICY),
+            Some(CSP),
+            "{uri}"
+        );
+        assert_eq!(
+            reply.header(header::X_CONTENT_TYPE_OPTIONS),
+            Some("nosniff")
+        );
+        assert!(!reply.body.is_empty());
+    }
+    // Unknown assets are the API's JSON 404, not the page.
+    let reply = call(&state, get("/dashboard/nope.js")).await;
+    assert_eq!(
+        json_error(&reply, StatusCode::NOT_FOUND),
+        "no such endpoint"
+    );
+}
+
+#[tokio::test]
+async fn the_page_has_no_inline_script_or_style_and_never_writes_html() {
+    let (state, _, _) = state_with(FILE, &[]);
+    let html = call(&state, get("/")).await.text();
+    // The policy would block them: the page must not need them.
+    assert!(!html.contains("<style"), "inline style element");
+    assert!(!html.contains(" style="), "style attribute");
+    let handler = html.match_indices(" on").find(|(at, _)| {
+        let name = &html[at + 1..];
+        let end = name
+            .find(|c: char| !c.is_ascii_alphabetic())
+            .unwrap_or(name.len());
+        name[end..].starts_with('=')
+    });
+    assert_eq!(handler, None, "event handler attribute");
+    for script in html.split("<script").skip(1) {
+        let tag = &script[..script.find('>').expect("tag end")];
+        assert!(
+            tag.contains("src=\"/dashboard/app.js\""),
+            "inline script: {tag}"
+        );
+        assert!(script[script.find('>').expect("tag end") + 1..].starts_with("</script>"));
+    }
+    let js = call(&state, get("/dashboard/app.js")).await.text();
+    for sink in [
+        "innerHTML",
+        "outerHTML",
+        "insertAdjacentHTML",
+        "document.write",
+        "eval(",
+    ] {
+        assert!(!js.contains(sink), "app.js uses {sink}");
+    }
+    assert!(js.contains("\"/v1/stream\"") || js.contains("'/v1/stream'"));
+}
+
+#[tokio::test]
+async fn the_data_needs_a_server_token() {
+    let (state, _, _) = state_with(FILE, &["srv-token", "app-token client"]);
+    let reply = call(&state, get("/v1/dashboard")).await;
+    assert_eq!(
+        json_error(&reply, StatusCode::UNAUTHORIZED),
+        "a valid bearer token is required: Authorization: Bearer <token>"
+    );
+    let mut request = get("/v1/dashboard");
+    request.headers_mut().insert(
+        header::AUTHORIZATION,
+        "Bearer app-token".parse().expect("header"),
+    );
+    let reply = call(&state, request).await;
+    assert_eq!(
+        json_error(&reply, StatusCode::FORBIDDEN),
+        "this token has the `client` scope, which allows only evaluation \
+         (POST /v1/evaluate, POST /ofrep/v1/evaluate/flags[/KEY], GET /v1/stream); \
+         GET /v1/dashboard needs a `server` token"
+    );
+    let mut request = get("/v1/dashboard");
+    request.headers_mut().insert(
+        header::AUTHORIZATION,
+        "Bearer srv-token".parse().expect("header"),
+    );
+    let reply = call(&state, request).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    assert_eq!(reply.header(header::CONTENT_TYPE), Some("application/json"));
+}
+
+#[tokio::test]
+async fn ramps_and_percentages_now_match_the_ramp_formula() {
+    let (state, _, _) = state_with(RAMPS, &[]);
+    let before = flags_core::now().unix_millis();
+    let reply = call(&state, get("/v1/dashboard")).await;
+    let after = flags_core::now().unix_millis();
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    let body = reply.json();
+    let now = millis(body["now"].as_str().expect("now"));
+    assert!(
+        (before..=after).contains(&now),
+        "{now} not in {before}..={after}"
+    );
+
+    let ramping = flag(&body, "ramping");
+    let from = (millis("2021-01-01T00:00:00+01:00"), 5000);
+    let to = (millis("2999-01-01T00:00:00Z"), 10_000);
+    assert_eq!(ramping["basis_points"], between(now, from, to));
+    assert_eq!(ramping["state"], "ramping");
+    assert_eq!(
+        ramping["ramp"],
+        json!([
+            {"at": "2020-01-01T00:00:00Z", "at_ms": 1_577_836_800_000_i64, "basis_points": 1000, "percentage": 10.0},
+            {"at": "2021-01-01T00:00:00+01:00", "at_ms": 1_609_455_600_000_i64, "basis_points": 5000, "percentage": 50.0},
+            {"at": "2999-01-01T00:00:00Z", "at_ms": to.0, "basis_points": 10_000, "percentage": 100.0}
+        ])
+    );
+    assert_eq!(ramping["next"]["at"], "2999-01-01T00:00:00Z");
+
+    let scheduled = flag(&body, "scheduled");
+    assert_eq!(
+        (
+            &scheduled["state"],
+            &scheduled["basis_points"],
+            &scheduled["next"]["basis_points"]
+        ),
+        (&json!("scheduled"), &json!(0), &json!(500))
+    );
+    let done = flag(&body, "done");
+    assert_eq!(
+        (
+            &done["state"],
+            &done["basis_points"],
+            &done["percentage"],
+            &done["next"]
+        ),
+        (&json!("partial"), &json!(3333), &json!(33.33), &Value::Null)
+    );
+    for (key, state, bp) in [
+        ("killed", "killed", 10_000),
+        ("on", "on", 10_000),
+        ("off", "pilots_only", 0),
+    ] {
+        let view = flag(&body, key);
+        assert_eq!(
+            (&view["state"], &view["basis_points"]),
+            (&json!(state), &json!(bp)),
+            "{key}"
+        );
+        assert_eq!(view["ramp"], json!([]), "{key}");
+    }
+    // Sorted by key, as /v1/flags lists them.
+    let keys: Vec<&str> = body["flags"]
+        .as_array()
+        .expect("flags")
+        .iter()
+        .map(|f| f["key"].as_str().expect("key"))
+        .collect();
+    let mut sorted = keys.clone();
+    sorted.sort_unstable();
+    assert_eq!(keys, sorted);
+}
+
+#[tokio::test]
+async fn kill_all_is_the_state_of_every_flag() {
+    let file = r#"{"version": 1, "kill_all": true, "flags": {"on": {"percentage": 100}}}"#;
+    let (state, _, _) = state_with(file, &[]);
+    let body = call(&state, get("/v1/dashboard")).await.json();
+    assert_eq!(body["kill_all"], true);
+    assert_eq!(flag(&body, "on")["state"], "kill_all");
+}
+
+#[tokio::test]
+async fn evaluation_counts_are_the_servers_own_counters() {
+    let (state, _, _) = state_with(FILE, &[]);
+    let body = call(&state, get("/v1/dashboard")).await.json();
+    assert_eq!(flag(&body, "half")["evaluations"], json!([]));
+    for context in [r#"{"user_id": "1"}"#, r#"{"user_id": "1"}"#, r#"{}"#] {
+        let reply = call(
+            &state,
+            post("/v1/evaluate", format!(r#"{{"context": {context}}}"#)),
+        )
+        .await;
+        assert_eq!(reply.status, StatusCode::OK);
+    }
+    let reply = call(
+        &state,
+        post(
+            "/v1/evaluate",
+            r#"{"context": {}, "flags": ["nope", "killed"]}"#,
+        ),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK);
+    let body = call(&state, get("/v1/dashboard")).await.json();
+    // user 1 is a global pilot; the empty context has no user_id.
+    assert_eq!(
+        flag(&body, "half")["evaluations"],
+        json!([
+            {"reason": "PILOT", "enabled": true, "count": 2},
+            {"reason": "MISSING_BUCKET_KEY", "enabled": false, "count": 1}
+        ])
+    );
+    assert_eq!(
+        flag(&body, "killed")["evaluations"],
+        json!([{"reason": "KILLED", "enabled": false, "count": 4}])
+    );
+    assert_eq!(
+        body["unknown_evaluations"],
+        json!([{"reason": "FLAG_NOT_FOUND", "enabled": false, "count": 1}])
+    );
+}
+
+#[tokio::test]
+async fn the_audit_log_is_read_from_its_end_newest_first() {
+    let (state, _, path) = state_with(FILE, &[]);
+    let body = call(&state, get("/v1/dashboard")).await.json();
+    let log = flags_core::edit::default_audit_log(&path);
+    assert_eq!(body["audit"]["available"], true);
+    assert_eq!(body["audit"]["path"], log.display().to_string());
+    assert_eq!(body["audit"]["records"], json!([]));
+    assert_eq!(
+        body["audit"]["note"],
+        "no edit has been recorded yet: the log does not exist"
+    );
+
+    let record = |n: usize| {
+        json!({"time": format!("2026-12-03T10:{:02}:{:02}Z", n / 60, n % 60), "actor": "ops",
+               "command": "flags set flags.json half 60", "file": path.display().to_string(),
+               "before": "a", "after": "b", "summary": format!("edit {n}"),
+               "query": "rate(errors[5m])"})
+    };
+    let mut text = String::new();
+    for n in 0..3 {
+        text.push_str(&record(n).to_string());
+        text.push('\n');
+    }
+    text.push_str("not json\n");
+    std::fs::write(&log, &text).expect("write the log");
+    let body = call(&state, get("/v1/dashboard")).await.json();
+    let audit = &body["audit"];
+    assert_eq!(audit["records"], json!([record(2), record(1), record(0)]));
+    assert_eq!(
+        (&audit["unreadable"], &audit["truncated"], &audit["note"]),
+        (&json!(1), &json!(false), &Value::Null)
+    );
+
+    // A long log: only its end is read, and only the newest 100 records.
+    let mut text = String::new();
+    let mut n = 0;
+    while text.len() < 400 * 1024 {
+        text.push_str(&record(n).to_string());
+        text.push('\n');
+        n += 1;
+    }
+    std::fs::write(&log, &text).expect("write the log");
+    let body = call(&state, get("/v1/dashboard")).await.json();
+    let records = body["audit"]["records"].as_array().expect("records");
+    assert_eq!(records.len(), 100);
+    assert_eq!(records[0], record(n - 1));
+    assert_eq!(records[99], record(n - 100));
+    assert_eq!(
+        (&body["audit"]["truncated"], &body["audit"]["unreadable"]),
+        (&json!(true), &json!(0))
+    );
+
+    // A directory where the log should be: said, not an error answer.
+    std::fs::remove_file(&log).expect("remove");
+    std::fs::create_dir(&log).expect("dir");
+    let reply = call(&state, get("/v1/dashboard")).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(
+        reply.json()["audit"]["note"],
+        "the audit log is not a regular file"
+    );
+}
+
+#[test]
+fn a_relay_says_it_has_no_audit_log_and_serves_the_origins_flags() {
+    let dir = common::temp_dir("dashboard-relay");
+    let file = dir.join("flags.json");
+    common::write_atomic(&file, RAMPS);
+    std::fs::write(
+        flags_core::edit::default_audit_log(&file),
+        "{\"time\":\"2026-12-03T10:00:00Z\",\"actor\":\"ops\",\"summary\":\"x\"}\n",
+    )
+    .expect("audit log");
+    let origin = common::Server::start(&file, &[], None);
+    let url = format!("http://{}", origin.addr);
+    let relay = common::Server::spawn(&["--upstream", &url, "--listen", "127.0.0.1:0"], None);
+    let deadline = std::time::Instant::now() + common::PATIENCE;
+    let body = loop {
+        let reply = relay.request("GET", "/v1/dashboard", "");
+        if reply.status == 200 {
+            break reply.json();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the relay is not ready: {}",
+            relay.log()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert_eq!(
+        body["audit"],
+        json!({"available": false, "path": null, "records": [], "unreadable": 0, "truncated": false,
+               "note": "this server is a relay: it has no flag file, so no audit log; \
+                        the origin server's dashboard shows it"})
+    );
+    assert_eq!(flag(&body, "ramping")["state"], "ramping");
+    // The origin reads the log beside its file.
+    let origin_body = origin.json("/v1/dashboard");
+    assert_eq!(origin_body["audit"]["records"][0]["actor"], "ops");
+    // (The relay's version names the JSON it received, not the file.)
+    assert_eq!(
+        origin_body["flags"].as_array().map(Vec::len),
+        body["flags"].as_array().map(Vec::len)
+    );
+}

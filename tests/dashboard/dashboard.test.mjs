@@ -1,0 +1,487 @@
+// The dashboard of `flags serve`, driven the way a person uses it: Debian's
+// Chromium, headless, through playwright-core, against the real binary.
+// Expected values come from the flag file written here and from the Python
+// reference (tests/reference/flags_ref.py), never from the server itself.
+//
+// Run with ./run (installs the pinned packages and builds the binary), or
+// `node --test` here with FLAGS_BIN pointing at a built `flags` binary.
+// DASHBOARD_SCREENSHOT=path.png also saves a screenshot of the page.
+
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { chromium } from 'playwright-core';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = resolve(here, '../..');
+const FLAGS_BIN = resolve(here, process.env.FLAGS_BIN || '../../target/debug/flags');
+const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+const START_TIMEOUT_MS = 15_000;
+// CI runs on two busy cores: every wait is generous and bounded.
+const WAIT_MS = 20_000;
+const SERVER_TOKEN = 'dashboard-server-token';
+const CLIENT_TOKEN = 'dashboard-client-token';
+
+const rfc3339 = (ms) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// A ramp that started an hour ago and has two steps ahead: "now" lies
+// between its first two points for the whole test.
+const START = Date.now();
+const RAMP = [
+  { at: rfc3339(START - 3_600_000), percentage: 10 },
+  { at: rfc3339(START + 3_600_000), percentage: 50 },
+  { at: rfc3339(START + 7_200_000), percentage: 100 },
+];
+const FLAGS = {
+  version: 1,
+  pilots: { user_id: ['1'] },
+  flags: {
+    community_dual_write: {
+      description: 'Dual-write community posts <img src=x id=injected>',
+      owner: 'communities-platform',
+      requires: [{ attribute: 'app_version', op: 'semver_gte', value: '3.2.0' }],
+      deny: { user_id: ['666', '667'] },
+      pilots: { user_id: ['7'], tenant_id: ['acme'] },
+      ramp: RAMP,
+      variants: [{ name: 'control', weight: 50 }, { name: 'treatment', weight: 50 }],
+    },
+    enrollment_service: { description: 'Route enrollments to the new service', owner: 'enrollment', percentage: 12.5 },
+    checkout_v2: { killed: true, percentage: 100 },
+    tenant_billing_v2: { bucket_by: 'tenant_id', pilots: { tenant_id: ['acme'] }, percentage: 25 },
+  },
+};
+
+// --- the reference ----------------------------------------------------------
+
+/** The Python reference's answers for `file` (a JSON text): the effective
+ * basis points of `key` at `nowMs`, or every flag's answer for `context`. */
+function reference(file, request) {
+  const script = `
+import json, sys
+sys.path.insert(0, ${JSON.stringify(join(root, 'tests/reference'))})
+import flags_ref
+req = json.load(sys.stdin)
+ff = flags_ref.load_file(req["file"])
+if "context" in req:
+    ctx = flags_ref.convert_context(req["context"])
+    out = {k: flags_ref.evaluate(ff, k, ctx, req["now_ms"]) for k in ff.flags}
+else:
+    out = flags_ref.effective_bp(ff.flags[req["key"]], req["now_ms"])
+print(json.dumps(out))
+`;
+  const out = execFileSync('python3', ['-c', script], { input: JSON.stringify({ file, ...request }) });
+  return JSON.parse(out.toString());
+}
+
+// --- the server process -------------------------------------------------------
+
+const servers = [];
+const workDir = mkdtempSync(join(tmpdir(), 'flags-dashboard-'));
+
+function writeFlags(path, text) {
+  // Beside the file, then renamed over it, as editors and `flags` save.
+  const tmp = `${path}.tmp-${process.pid}`;
+  writeFileSync(tmp, text);
+  renameSync(tmp, path);
+}
+
+/** Starts `flags serve` on `flags` (an object, or the text of a file) and
+ * waits until it listens, and unless `ready` is false until it is ready. */
+async function startServer(name, env = {}, flags = FLAGS, { ready = true } = {}) {
+  if (!existsSync(FLAGS_BIN)) {
+    throw new Error(`flags binary not found at ${FLAGS_BIN}: run ./run, or set FLAGS_BIN`);
+  }
+  const file = join(workDir, `${name}.json`);
+  writeFlags(file, typeof flags === 'string' ? flags : JSON.stringify(flags, null, 2));
+  const childEnv = { ...process.env, NO_COLOR: '1', ...env };
+  if (!('FLAGS_TOKENS' in env)) delete childEnv.FLAGS_TOKENS;
+  if (!('FLAGS_CLIENT_TOKENS' in env)) delete childEnv.FLAGS_CLIENT_TOKENS;
+  const child = spawn(FLAGS_BIN, ['serve', file, '--listen', '127.0.0.1:0'], {
+    env: childEnv,
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  const server = { name, file, child, stderr: '', exited: null };
+  servers.push(server);
+  child.stderr.setEncoding('utf8');
+  child.stderr.on('data', (chunk) => { server.stderr += chunk; });
+  child.on('exit', (code, signal) => { server.exited = { code, signal }; });
+  child.on('error', (error) => { server.exited = { error: String(error) }; });
+  const deadline = Date.now() + START_TIMEOUT_MS;
+  for (;;) {
+    const match = server.stderr.replace(/\x1b\[[0-9;]*m/g, '').match(/listen=127\.0\.0\.1:(\d+)/);
+    if (match) {
+      server.baseUrl = `http://127.0.0.1:${match[1]}`;
+      if (!ready) break;
+      try {
+        const res = await fetch(`${server.baseUrl}/readyz`);
+        if (res.status === 200) break;
+      } catch { /* not accepting yet */ }
+    }
+    if (server.exited) throw new Error(`${name}: flags serve exited (${JSON.stringify(server.exited)}):\n${server.stderr}`);
+    if (Date.now() > deadline) throw new Error(`${name}: not ready within ${START_TIMEOUT_MS} ms:\n${server.stderr}`);
+    await sleep(25);
+  }
+  return server;
+}
+
+async function stopServer(server) {
+  if (server.exited) return;
+  const exited = new Promise((r) => server.child.once('exit', r));
+  server.child.kill('SIGTERM');
+  const timer = setTimeout(() => server.child.kill('SIGKILL'), 10_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+// --- the browser ------------------------------------------------------------------
+
+let browser;
+const problems = [];
+
+async function openPage(server, viewport = { width: 1280, height: 900 }) {
+  const context = await browser.newContext({ viewport });
+  const page = await context.newPage();
+  // A policy violation, a script error or a failed request shows here.
+  page.on('console', (msg) => { if (msg.type() === 'error') problems.push(`${server.name}: console: ${msg.text()}`); });
+  page.on('pageerror', (error) => problems.push(`${server.name}: page error: ${error.message}`));
+  await page.goto(`${server.baseUrl}/`);
+  return page;
+}
+
+/** Drops the problems logged since `from` that match `pattern` (answers a
+ * test asked for, which Chromium logs as failed requests); any other
+ * stays. */
+function expected(from, pattern) {
+  const since = problems.splice(from);
+  problems.push(...since.filter((p) => !pattern.test(p)));
+}
+
+/** The article of `key` once it is on the page. */
+async function card(page, key) {
+  const locator = page.locator(`article[data-flag="${key}"]`);
+  await locator.waitFor({ timeout: WAIT_MS });
+  return locator;
+}
+
+async function explain(page, context) {
+  await page.getByLabel('Context, as a JSON object').fill(JSON.stringify(context));
+  const before = Date.now();
+  await page.getByRole('button', { name: 'Explain' }).click();
+  // The answer for this context, not one for an earlier context.
+  await page.waitForFunction(
+    (ctx) => {
+      const table = document.getElementById('explain-results');
+      return !table.hidden && table.dataset.context === ctx;
+    },
+    JSON.stringify(context), { timeout: WAIT_MS },
+  );
+  const rows = await page.locator('#explain-results tbody tr').evaluateAll((trs) => trs.map((tr) => ({
+    flag: tr.dataset.flag,
+    enabled: tr.children[1].dataset.enabled === 'true',
+    reason: tr.children[2].dataset.reason,
+    bucket: tr.children[3].dataset.bucket === '' ? null : Number(tr.children[3].dataset.bucket),
+    variant: tr.children[4].textContent === '—' ? null : tr.children[4].textContent,
+  })));
+  return { rows, before, after: Date.now() };
+}
+
+before(async () => {
+  if (!existsSync(CHROMIUM)) {
+    throw new Error(`Chromium not found at ${CHROMIUM}: apt-get install -y chromium`);
+  }
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    // Root in CI has no user namespace sandbox.
+    args: ['--no-sandbox'],
+  });
+});
+
+after(async () => {
+  if (browser) await browser.close();
+  await Promise.all(servers.map(stopServer));
+  rmSync(workDir, { recursive: true, force: true });
+});
+
+describe('the dashboard without tokens', () => {
+  let server;
+  let page;
+  const text = JSON.stringify(FLAGS, null, 2);
+
+  before(async () => {
+    server = await startServer('open');
+    page = await openPage(server);
+  });
+
+  test('shows every flag of the served file and its version', async () => {
+    await card(page, 'community_dual_write');
+    const keys = await page.locator('article[data-flag]').evaluateAll((a) => a.map((e) => e.dataset.flag));
+    assert.deepEqual(keys, Object.keys(FLAGS.flags).sort());
+    const { version } = await (await fetch(`${server.baseUrl}/readyz`)).json();
+    assert.equal(await page.locator('#version').textContent(), version);
+    const dual = await card(page, 'community_dual_write');
+    // Operator input is text, never markup.
+    assert.equal(await dual.locator('.description').textContent(), FLAGS.flags.community_dual_write.description);
+    assert.equal(await page.locator('#injected').count(), 0);
+    const facts = await dual.locator('dl').textContent();
+    for (const expected of ['communities-platform', 'app_version semver_gte 3.2.0', 'user_id: 1, tenant_id: 1',
+      'user_id: 2', 'control 50 %, treatment 50 %']) {
+      assert.ok(facts.includes(expected), `${expected} not in ${facts}`);
+    }
+    const killed = await card(page, 'checkout_v2');
+    assert.equal(await killed.locator('.state').textContent(), 'killed');
+    assert.equal(await killed.locator('.now-value').textContent(), 'off');
+    assert.equal(await killed.locator('meter').getAttribute('value'), '0');
+    assert.equal(await (await card(page, 'enrollment_service')).locator('.now-value').textContent(), '12.5 %');
+    assert.match(await page.locator('#reload-health').textContent(), /^healthy/);
+  });
+
+  test('the chart draws the ramp of the file, and now as the reference computes it', async () => {
+    const dual = await card(page, 'community_dual_write');
+    const points = await dual.locator('svg.chart circle.point').evaluateAll((cs) => cs.map((c) => ({
+      at: c.dataset.at, percentage: Number(c.dataset.percentage), cls: c.getAttribute('class'),
+    })));
+    assert.deepEqual(points.map(({ at, percentage }) => ({ at, percentage })), RAMP);
+    assert.deepEqual(points.map((p) => p.cls), ['point past', 'point next', 'point future']);
+    // The drawn line passes through each point (same coordinates).
+    const line = await dual.locator('svg.chart polyline').getAttribute('points');
+    const circles = await dual.locator('svg.chart circle.point').evaluateAll((cs) => cs.map((c) => `${c.getAttribute('cx')},${c.getAttribute('cy')}`));
+    for (const c of circles) assert.ok(line.split(' ').includes(c), `${c} not on ${line}`);
+    // Points higher on the chart have higher percentages.
+    const ys = await dual.locator('svg.chart circle.point').evaluateAll((cs) => cs.map((c) => Number(c.getAttribute('cy'))));
+    assert.ok(ys[0] > ys[1] && ys[1] > ys[2], `${ys}`);
+
+    // Read at once: the page redraws every 5 s as the ramp moves.
+    const [nowMs, bp, shown] = await dual.evaluate((card) => [
+      Number(card.querySelector('svg.chart').dataset.now),
+      Number(card.querySelector('.now').dataset.basisPoints),
+      card.querySelector('.now-value').textContent,
+    ]);
+    assert.ok(Math.abs(nowMs - Date.now()) < 60_000, 'now is the present');
+    assert.equal(bp, reference(text, { key: 'community_dual_write', now_ms: nowMs }));
+    assert.equal(shown, `${bp / 100} %`);
+    assert.match(await dual.locator('.chart-legend').textContent(), new RegExp(`^Next step: 50 % at ${RAMP[1].at}`));
+  });
+
+  test('the explain form gives the reference answers', async () => {
+    for (const context of [
+      { user_id: '42', app_version: '3.4.0', tenant_id: 'globex' },
+      { user_id: '7', app_version: '3.2.0' },
+      { user_id: '666', app_version: '4.0.0' },
+      { user_id: '1', app_version: '1.0.0', tenant_id: 'acme' },
+      { user_id: 'José', app_version: '3.2.0' },
+    ]) {
+      const { rows, before: t0, after: t1 } = await explain(page, context);
+      // The ramp moves while the request runs: the answer is the
+      // reference's at some time in between.
+      const early = reference(text, { context, now_ms: t0 });
+      const late = reference(text, { context, now_ms: t1 });
+      assert.deepEqual(rows.map((r) => r.flag), Object.keys(FLAGS.flags).sort());
+      for (const row of rows) {
+        const { flag, ...got } = row;
+        const candidates = [early[flag], late[flag]];
+        assert.ok(candidates.some((c) => JSON.stringify(c) === JSON.stringify({
+          enabled: got.enabled, variant: got.variant, reason: got.reason, bucket: got.bucket,
+        })), `${JSON.stringify(context)} ${flag}: ${JSON.stringify(got)} vs ${JSON.stringify(candidates)}`);
+      }
+    }
+    const error = page.locator('#explain-error');
+    await page.getByLabel('Context, as a JSON object').fill('[1]');
+    await page.getByRole('button', { name: 'Explain' }).click();
+    assert.equal(await error.textContent(), 'The context must be a JSON object, such as {"user_id": "42"}.');
+    const before = problems.length;
+    await page.getByLabel('Context, as a JSON object').fill('{"user_id": {"nested": 1}}');
+    await page.getByRole('button', { name: 'Explain' }).click();
+    await page.waitForFunction(() => document.getElementById('explain-error').textContent.startsWith('invalid request'), null, { timeout: WAIT_MS });
+    expected(before, /status of 400/);
+  });
+
+  test('evaluation counts show what the server answered', async () => {
+    // Five explained contexts above, one evaluation of each flag each.
+    await page.waitForFunction(() => {
+      const row = document.querySelector('#evaluations tr[data-flag="checkout_v2"][data-reason="KILLED"]');
+      return row && row.children[3].textContent === '5';
+    }, null, { timeout: WAIT_MS });
+  });
+
+  test('an edit of the file appears without reloading the page', async () => {
+    await page.evaluate(() => { window.notReloaded = true; });
+    const edited = structuredClone(FLAGS);
+    edited.flags.enrollment_service.percentage = 75;
+    edited.flags.brand_new = { description: 'added while the page was open', percentage: 5 };
+    const { version: old } = await (await fetch(`${server.baseUrl}/readyz`)).json();
+    assert.equal(await page.evaluate(() => document.body.dataset.streamVersion), old);
+    writeFlags(server.file, JSON.stringify(edited, null, 2));
+    await card(page, 'brand_new');
+    // The stream announced it (the page also polls every 5 s).
+    const { version } = await (await fetch(`${server.baseUrl}/readyz`)).json();
+    assert.notEqual(version, old);
+    await page.waitForFunction((v) => document.body.dataset.streamVersion === v, version, { timeout: WAIT_MS });
+    await page.waitForFunction(
+      () => document.querySelector('article[data-flag="enrollment_service"] .now-value').textContent === '75 %',
+      null, { timeout: WAIT_MS },
+    );
+    assert.equal(await page.evaluate(() => window.notReloaded), true);
+    assert.match(await page.locator('#announce').textContent(), /reloaded/);
+
+    // A bad edit: the page says where, and keeps showing the good version.
+    writeFlags(server.file, '{"version": 1, "flags": {"x": {"percentge": 5}}}');
+    await page.locator('#reload-error:not([hidden])').waitFor({ timeout: WAIT_MS });
+    const problem = await page.locator('#reload-error-text').textContent();
+    assert.ok(problem.startsWith(`${server.file}:1:32: flags.x.percentge: unknown field`), problem);
+    assert.match(await page.locator('#reload-health').textContent(), /^failing/);
+    assert.equal(await page.locator('article[data-flag="brand_new"]').count(), 1);
+    assert.equal(await page.evaluate(() => window.notReloaded), true);
+  });
+
+  test('an operator edit appears in the audit timeline', async () => {
+    writeFlags(server.file, JSON.stringify(FLAGS, null, 2));
+    execFileSync(FLAGS_BIN, ['set', server.file, 'enrollment_service', '--percentage', '40', '--actor', 'dashboard-test'], { stdio: 'pipe' });
+    await page.waitForFunction(
+      () => [...document.querySelectorAll('#audit li')].some((li) => li.textContent.includes('dashboard-test')),
+      null, { timeout: WAIT_MS },
+    );
+    const first = await page.locator('#audit li').first().textContent();
+    assert.match(first, /dashboard-test/);
+    assert.match(first, /enrollment_service/);
+    await page.waitForFunction(
+      () => document.querySelector('article[data-flag="enrollment_service"] .now-value').textContent === '40 %',
+      null, { timeout: WAIT_MS },
+    );
+    assert.equal(await page.locator('#reload-error').isHidden(), true);
+  });
+
+  test('fits a phone screen', async () => {
+    const phone = await openPage(server, { width: 390, height: 844 });
+    await card(phone, 'community_dual_write');
+    const [scroll, width] = await phone.evaluate(() => [document.documentElement.scrollWidth, window.innerWidth]);
+    assert.ok(scroll <= width, `the page is ${scroll} px wide on a ${width} px screen`);
+    await phone.context().close();
+  });
+
+  test('shows a guard, and any field it does not know, as JSON text', async () => {
+    // Flag files cannot hold a guard yet: add one to /v1/flags on its way
+    // to the page, as a server that knows guards will send it.
+    const guard = { query: 'rate(errors[5m]) > 0.05 <b>', above: 0.05, for: '2m', action: 'kill' };
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const guarded = await context.newPage();
+    guarded.on('pageerror', (error) => problems.push(`guard: page error: ${error.message}`));
+    await guarded.route('**/v1/flags', async (route) => {
+      const response = await route.fetch();
+      const body = await response.json();
+      body.flags.community_dual_write.guard = guard;
+      body.flags.community_dual_write.paused_at = 2500;
+      await route.fulfill({ response, json: body });
+    });
+    await guarded.goto(`${server.baseUrl}/`);
+    const dual = await card(guarded, 'community_dual_write');
+    const shown = await dual.locator('pre[data-field="guard"]').textContent();
+    assert.deepEqual(JSON.parse(shown), guard);
+    assert.equal(await dual.locator('pre[data-field="guard"] b').count(), 0);
+    assert.equal(await dual.locator('pre[data-field="paused_at"]').textContent(), '2500');
+    const terms = await dual.locator('dt').allTextContents();
+    assert.deepEqual(terms.filter((t) => t === 'Guard' || t === 'paused_at'), ['Guard', 'paused_at']);
+    // Flags without one say so.
+    const plain = await card(guarded, 'enrollment_service');
+    assert.ok((await plain.locator('dl').textContent()).includes('Guardnone'));
+    await context.close();
+  });
+
+  test('works from the keyboard', async () => {
+    const kb = await openPage(server);
+    await card(kb, 'community_dual_write');
+    await kb.keyboard.press('Tab');
+    assert.equal(await kb.evaluate(() => document.activeElement.textContent), 'Skip to the flags');
+    await kb.keyboard.press('Enter');
+    assert.equal(await kb.evaluate(() => document.activeElement.id), 'flags-heading');
+    // The context, then Tab to the button, then Enter.
+    await kb.getByLabel('Context, as a JSON object').focus();
+    await kb.keyboard.press('Control+A');
+    await kb.keyboard.type('{"user_id": "7", "app_version": "3.2.0"}');
+    await kb.keyboard.press('Tab');
+    assert.equal(await kb.evaluate(() => document.activeElement.textContent), 'Explain');
+    await kb.keyboard.press('Enter');
+    await kb.locator('#explain-results tr[data-flag="community_dual_write"] td[data-reason="PILOT"]').waitFor({ timeout: WAIT_MS });
+    await kb.context().close();
+  });
+
+  // Only when asked for (./run --screenshot PATH): the README's picture,
+  // from a server of its own (no bad edit in its history).
+  if (process.env.DASHBOARD_SCREENSHOT) test('screenshot', async () => {
+    const flags = structuredClone(FLAGS);
+    flags.flags.community_dual_write.description = 'Dual-write community posts to the v2 store';
+    const fresh = await startServer('flags', {}, flags);
+    execFileSync(FLAGS_BIN, ['set', fresh.file, 'enrollment_service', '--percentage', '25', '--actor', 'ops-oncall'], { stdio: 'pipe' });
+    const shot = await openPage(fresh, { width: 1200, height: 900 });
+    await card(shot, 'community_dual_write');
+    await explain(shot, { user_id: '42', app_version: '3.4.0', tenant_id: 'acme' });
+    await shot.waitForFunction(() => document.querySelectorAll('#audit li').length === 1, null, { timeout: WAIT_MS });
+    await shot.screenshot({ path: resolve(process.env.DASHBOARD_SCREENSHOT), fullPage: true });
+    await shot.context().close();
+  });
+});
+
+describe('a server started on a bad file', () => {
+  test('shows why, then the flags once the file is good', async () => {
+    const bad = '{"version": 1, "flags": {"x": {"percentge": 5}}}';
+    const before = problems.length;
+    const server = await startServer('bad-start', {}, bad, { ready: false });
+    const page = await openPage(server);
+    await page.locator('#reload-error:not([hidden])').waitFor({ timeout: WAIT_MS });
+    const problem = await page.locator('#reload-error-text').textContent();
+    assert.ok(problem.startsWith(`${server.file}:1:32: flags.x.percentge: unknown field`), problem);
+    assert.equal(await page.locator('#version').textContent(), 'none: no good flag file yet');
+    assert.equal(await page.locator('article[data-flag]').count(), 0);
+
+    writeFlags(server.file, JSON.stringify(FLAGS, null, 2));
+    await card(page, 'community_dual_write');
+    await page.locator('#reload-error').waitFor({ state: 'hidden', timeout: WAIT_MS });
+    // Until ready, the data endpoints answer 503 (Chromium logs them).
+    expected(before, /status of 503/);
+    await page.context().close();
+  });
+});
+
+describe('the dashboard with tokens', () => {
+  test('asks for a token once, refuses a client token, then works', async () => {
+    const server = await startServer('tokens', { FLAGS_TOKENS: SERVER_TOKEN, FLAGS_CLIENT_TOKENS: CLIENT_TOKEN });
+    // 401s and 403s are expected here: not problems of the page.
+    const before = problems.length;
+    const page = await openPage(server);
+    const input = page.getByLabel('Server token');
+    await input.waitFor({ timeout: WAIT_MS });
+    assert.match(await page.locator('#token-why').textContent(), /requires a token/);
+    assert.equal(await page.locator('article[data-flag]').count(), 0);
+
+    await input.fill(CLIENT_TOKEN);
+    await page.getByRole('button', { name: 'Use this token' }).click();
+    await page.waitForFunction(
+      () => /client/.test(document.getElementById('token-why').textContent)
+        && !document.getElementById('token-section').hidden,
+      null, { timeout: WAIT_MS },
+    );
+    await input.fill(SERVER_TOKEN);
+    await page.getByRole('button', { name: 'Use this token' }).click();
+    await card(page, 'community_dual_write');
+    await page.locator('#connection[data-state="live"]').waitFor({ timeout: WAIT_MS });
+    expected(before, /status of 40[13]/);
+
+    // Kept for the tab: a reload does not ask again.
+    await page.reload();
+    await card(page, 'community_dual_write');
+    assert.equal(await page.locator('#token-section').isHidden(), true);
+    const { rows } = await explain(page, { user_id: '7', app_version: '3.2.0' });
+    assert.equal(rows.find((r) => r.flag === 'community_dual_write').reason, 'PILOT');
+    await page.context().close();
+  });
+});
+
+test('no policy violation, script error or failed request', () => {
+  assert.deepEqual(problems, []);
+});
