@@ -102,11 +102,15 @@ async function startServer(name, env = {}, flags = FLAGS, { ready = true } = {})
   const childEnv = { ...process.env, NO_COLOR: '1', ...env };
   if (!('FLAGS_TOKENS' in env)) delete childEnv.FLAGS_TOKENS;
   if (!('FLAGS_CLIENT_TOKENS' in env)) delete childEnv.FLAGS_CLIENT_TOKENS;
-  const child = spawn(FLAGS_BIN, ['serve', file, '--listen', '127.0.0.1:0'], {
+  // Served by a path relative to the work directory: the page (and the
+  // README's screenshot) shows the path as given, not this machine's.
+  const arg = `${name}.json`;
+  const child = spawn(FLAGS_BIN, ['serve', arg, '--listen', '127.0.0.1:0'], {
+    cwd: workDir,
     env: childEnv,
     stdio: ['ignore', 'ignore', 'pipe'],
   });
-  const server = { name, file, child, stderr: '', exited: null };
+  const server = { name, file, arg, child, stderr: '', exited: null };
   servers.push(server);
   child.stderr.setEncoding('utf8');
   child.stderr.on('data', (chunk) => { server.stderr += chunk; });
@@ -334,7 +338,7 @@ describe('the dashboard without tokens', () => {
     writeFlags(server.file, '{"version": 1, "flags": {"x": {"percentge": 5}}}');
     await page.locator('#reload-error:not([hidden])').waitFor({ timeout: WAIT_MS });
     const problem = await page.locator('#reload-error-text').textContent();
-    assert.ok(problem.startsWith(`${server.file}:1:32: flags.x.percentge: unknown field`), problem);
+    assert.ok(problem.startsWith(`${server.arg}:1:32: flags.x.percentge: unknown field`), problem);
     assert.match(await page.locator('#reload-health').textContent(), /^failing/);
     assert.equal(await page.locator('article[data-flag="brand_new"]').count(), 1);
     assert.equal(await page.evaluate(() => window.notReloaded), true);
@@ -417,7 +421,7 @@ describe('the dashboard without tokens', () => {
     const flags = structuredClone(FLAGS);
     flags.flags.community_dual_write.description = 'Dual-write community posts to the v2 store';
     const fresh = await startServer('flags', {}, flags);
-    execFileSync(FLAGS_BIN, ['set', fresh.file, 'enrollment_service', '--percentage', '25', '--actor', 'ops-oncall'], { stdio: 'pipe' });
+    execFileSync(FLAGS_BIN, ['set', fresh.arg, 'enrollment_service', '--percentage', '25', '--actor', 'ops-oncall'], { stdio: 'pipe', cwd: workDir });
     const shot = await openPage(fresh, { width: 1200, height: 900 });
     await card(shot, 'community_dual_write');
     await explain(shot, { user_id: '42', app_version: '3.4.0', tenant_id: 'acme' });
@@ -435,7 +439,7 @@ describe('a server started on a bad file', () => {
     const page = await openPage(server);
     await page.locator('#reload-error:not([hidden])').waitFor({ timeout: WAIT_MS });
     const problem = await page.locator('#reload-error-text').textContent();
-    assert.ok(problem.startsWith(`${server.file}:1:32: flags.x.percentge: unknown field`), problem);
+    assert.ok(problem.startsWith(`${server.arg}:1:32: flags.x.percentge: unknown field`), problem);
     assert.equal(await page.locator('#version').textContent(), 'none: no good flag file yet');
     assert.equal(await page.locator('article[data-flag]').count(), 0);
 
