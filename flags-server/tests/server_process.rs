@@ -71,6 +71,18 @@ fn caps_follow_the_open_file_limit_and_answer_503_beyond() {
     }
     assert_eq!((streams.len(), refused), (64, 36));
 
+    // `/metrics` counts the streams held, against the cap.
+    let metric = |name: &str| {
+        let reply = server.connect().request("GET", "/metrics", "");
+        reply.body.lines().find_map(|line| {
+            line.strip_prefix(name)?
+                .strip_prefix(' ')
+                .map(str::to_owned)
+        })
+    };
+    assert_eq!(metric("flags_streams_open").as_deref(), Some("64"));
+    assert_eq!(metric("flags_streams_max").as_deref(), Some("64"));
+
     // At the stream cap, health and evaluation have room.
     assert_eq!(server.connect().request("GET", "/healthz", "").status, 200);
     assert_eq!(server.connect().request("GET", "/readyz", "").status, 200);
@@ -119,6 +131,16 @@ fn caps_follow_the_open_file_limit_and_answer_503_beyond() {
             break;
         }
         assert!(Instant::now() < deadline, "streams never freed");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Only the probe's stream may still be open (it is being closed).
+    let deadline = Instant::now() + PATIENCE;
+    while metric("flags_streams_open").as_deref() != Some("0") {
+        assert!(
+            Instant::now() < deadline,
+            "{:?} streams still open",
+            metric("flags_streams_open")
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     let log = server.log();

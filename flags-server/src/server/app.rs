@@ -15,7 +15,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
-use tokio::sync::watch;
+use tokio::sync::{Semaphore, watch};
 use tokio_stream::StreamExt as _;
 use tokio_stream::wrappers::BroadcastStream;
 use tower_http::timeout::TimeoutLayer;
@@ -210,9 +210,17 @@ async fn metrics(State(state): State<AppState>) -> Response {
         .source
         .upstream()
         .map(|relay| staleness(relay, &status));
-    let body = shared
-        .metrics
-        .render(&shared.source.snapshot(), &status, upstream.as_ref());
+    let max = shared.max_streams.min(Semaphore::MAX_PERMITS);
+    let streams = metrics::Streams {
+        open: max.saturating_sub(shared.streams.available_permits()),
+        max: shared.max_streams,
+    };
+    let body = shared.metrics.render(
+        &shared.source.snapshot(),
+        &status,
+        upstream.as_ref(),
+        streams,
+    );
     (
         [(
             header::CONTENT_TYPE,

@@ -175,6 +175,7 @@ impl Metrics {
         snapshot: &Snapshot,
         status: &SourceStatus,
         upstream: Option<&Upstream<'_>>,
+        streams: Streams,
     ) -> String {
         let mut out = String::with_capacity(4096);
         let seconds = |at: Option<std::time::SystemTime>| {
@@ -338,8 +339,29 @@ impl Metrics {
             "counter",
             &evaluations,
         );
+        gauge(
+            "flags_streams_open",
+            "Open /v1/stream event streams.",
+            "gauge",
+            &[(String::new(), streams.open.to_string())],
+        );
+        gauge(
+            "flags_streams_max",
+            "The most /v1/stream event streams this server holds (--max-streams).",
+            "gauge",
+            &[(String::new(), streams.max.to_string())],
+        );
         out
     }
+}
+
+/// The event streams held, for `/metrics`.
+#[derive(Clone, Copy, Debug)]
+pub struct Streams {
+    /// Streams open now.
+    pub open: usize,
+    /// The cap.
+    pub max: usize,
 }
 
 fn escape(value: &str) -> String {
