@@ -66,6 +66,18 @@ pub enum Op {
         /// The flag's key.
         flag: String,
     },
+    /// `flags pause FILE FLAG`: [`Document::pause`] at `at`.
+    Pause {
+        /// The flag's key.
+        flag: String,
+        /// When the ramp stops (RFC 3339 with an offset), usually now.
+        at: String,
+    },
+    /// `flags resume FILE FLAG`: [`Document::resume`].
+    Resume {
+        /// The flag's key.
+        flag: String,
+    },
     /// `flags kill-all FILE`.
     KillAll,
     /// `flags unkill-all FILE`.
@@ -123,6 +135,8 @@ impl Op {
             } => document.remove_global_pilots(attribute, ids),
             Op::Kill { flag } => document.set_killed(flag, true),
             Op::Unkill { flag } => document.set_killed(flag, false),
+            Op::Pause { flag, at } => document.pause(flag, at),
+            Op::Resume { flag } => document.resume(flag),
             Op::KillAll => document.set_kill_all(true),
             Op::UnkillAll => document.set_kill_all(false),
             Op::Create {
