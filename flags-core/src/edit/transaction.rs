@@ -176,6 +176,10 @@ pub struct Options<'a> {
     /// `flags kill flags.json checkout` or `php artisan flags:kill
     /// checkout` ([`shell_command`](super::shell_command) quotes words).
     pub command: String,
+    /// Why the edit is made, for the audit record's `reason` (left out
+    /// when `None`): `flags guard` says which query crossed which threshold
+    /// for how long.
+    pub reason: Option<String>,
     /// How long to wait for the directory lock held by another edit:
     /// [`DEFAULT_LOCK_WAIT`] unless set.
     pub lock_wait: Duration,
@@ -194,6 +198,7 @@ impl<'a> Options<'a> {
             audit_log: None,
             actor: None,
             command: command.into(),
+            reason: None,
             lock_wait: DEFAULT_LOCK_WAIT,
             notify: None,
         }
@@ -410,6 +415,7 @@ pub fn apply(path: &Path, ops: &[Op], options: &Options<'_>) -> Result<Outcome, 
             before: outcome.before.clone(),
             after: outcome.after.clone(),
             summary: outcome.summary.clone(),
+            reason: options.reason.clone(),
             recovery: None,
             recovered_at: None,
         },

@@ -36,6 +36,12 @@ pub enum Command {
     Kill(FlagArgs),
     /// Lift a flag's kill switch.
     Unkill(FlagArgs),
+    /// Pause a flag's ramp now: it stays at its current percentage until
+    /// `flags resume` (writes `paused_at`).
+    Pause(FlagArgs),
+    /// Lift a pause: the ramp follows its schedule again, from where the
+    /// schedule is now (removes `paused_at`).
+    Resume(FlagArgs),
     /// Set the global kill switch: every flag off for everyone.
     KillAll(FileArgs),
     /// Lift the global kill switch.
@@ -49,6 +55,10 @@ pub enum Command {
     /// Say what changed between two flag files, flag by flag (exit 0 either
     /// way).
     Diff(DiffArgs),
+    /// Watch every flag's guard in Prometheus and kill or pause the flag
+    /// when its query has crossed its threshold for its duration (runs
+    /// until SIGTERM or Ctrl-C).
+    Guard(crate::cli::guard::Args),
 }
 
 /// Options every edit command takes.
@@ -184,6 +194,14 @@ pub fn run(command: Command) -> ExitCode {
         Command::Pilots(args) => pilots(args),
         Command::Kill(a) => edit(&a.file, &a.edit, Op::Kill { flag: a.flag }),
         Command::Unkill(a) => edit(&a.file, &a.edit, Op::Unkill { flag: a.flag }),
+        Command::Pause(a) => {
+            let op = Op::Pause {
+                flag: a.flag,
+                at: flags_core::now().to_string(),
+            };
+            edit(&a.file, &a.edit, op)
+        }
+        Command::Resume(a) => edit(&a.file, &a.edit, Op::Resume { flag: a.flag }),
         Command::KillAll(a) => edit(&a.file, &a.edit, Op::KillAll),
         Command::UnkillAll(a) => edit(&a.file, &a.edit, Op::UnkillAll),
         Command::Create(a) => {
@@ -197,6 +215,7 @@ pub fn run(command: Command) -> ExitCode {
         Command::Delete(a) => edit(&a.file, &a.edit, Op::Delete { flag: a.flag }),
         Command::Status(args) => show_status(&args),
         Command::Diff(args) => diff_files(&args),
+        Command::Guard(args) => return crate::cli::guard::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -289,7 +308,7 @@ fn edit(path: &Path, options: &EditOptions, op: Op) -> Result<(), String> {
 }
 
 /// `--actor`'s value: a name, not nothing.
-fn parse_actor(text: &str) -> Result<String, String> {
+pub(crate) fn parse_actor(text: &str) -> Result<String, String> {
     if text.trim().is_empty() {
         return Err(
             "the actor must not be empty: give a name, or leave --actor out to \
@@ -301,7 +320,7 @@ fn parse_actor(text: &str) -> Result<String, String> {
 }
 
 /// The command as typed, quoted for a POSIX shell where needed.
-fn command_line() -> String {
+pub(crate) fn command_line() -> String {
     command_words(std::env::args_os().skip(1))
 }
 

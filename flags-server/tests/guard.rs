@@ -1,0 +1,217 @@
+//! `flags guard` against a fake Prometheus the test controls: it never
+//! acts on missing data, acts once the value has crossed the threshold for
+//! the guard's `for`, through the edit path (file, audit record with actor
+//! `guard` and why), says what it would do in a dry run, and stops cleanly
+//! on SIGTERM. `guard_prometheus.rs` does the same with a real Prometheus.
+
+mod guard_support;
+
+use std::sync::{Arc, Mutex};
+
+use guard_support::*;
+
+/// What the fake Prometheus answers to every query.
+#[derive(Clone, Copy)]
+enum Answer {
+    Value(f64),
+    NoSeries,
+    Down,
+}
+
+const FILE: &str = r#"{
+  "version": 1,
+  "flags": {
+    "checkout": {
+      "percentage": 100,
+      "guard": {"query": "sum(rate(checkout_errors_total[1m]))", "above": 0.05, "for": "2s", "action": "kill"}
+    }
+  }
+}
+"#;
+
+fn metrics(guard: &Flags) -> String {
+    let addr = guard.address();
+    let (status, body) = http(&addr, "GET", "/metrics", "").expect("/metrics answers");
+    assert_eq!(status, 200, "{body}");
+    body
+}
+
+#[test]
+fn a_guard_kills_after_its_duration_and_never_on_missing_data() {
+    let dir = temp_dir("guard-fake");
+    let file = dir.join("flags.json");
+    std::fs::write(&file, FILE).expect("write");
+    let answer = Arc::new(Mutex::new(Answer::NoSeries));
+    let asked = Arc::new(Mutex::new(Vec::<String>::new()));
+    let (a, q) = (answer.clone(), asked.clone());
+    let prometheus = TinyHttp::start(move |_, target| {
+        q.lock().expect("asked").push(target.to_owned());
+        match *a.lock().expect("answer") {
+            Answer::Value(v) => (
+                200,
+                format!(
+                    r#"{{"status":"success","data":{{"resultType":"vector","result":[{{"metric":{{}},"value":[1,"{v}"]}}]}}}}"#
+                ),
+            ),
+            Answer::NoSeries => (
+                200,
+                r#"{"status":"success","data":{"resultType":"vector","result":[]}}"#.to_owned(),
+            ),
+            Answer::Down => (503, "down".to_owned()),
+        }
+    });
+    let url = format!("http://{}", prometheus.addr);
+    let file_arg = file.to_str().expect("utf-8 path");
+    let common = ["guard", file_arg, "--prometheus", &url, "--interval", "1s"];
+    let mut guard = Flags::spawn(&dir, &[&common[..], &["--listen", "127.0.0.1:0"]].concat());
+    let dry = Flags::spawn(
+        &dir,
+        &[&common[..], &["--dry-run", "--audit-log", "dry.jsonl"]].concat(),
+    );
+
+    // No series, then HTTP errors: said once each, counted, never acted on.
+    guard.wait_for_log(
+        "no series",
+        "no data for the guard of checkout: the query answered no series",
+    );
+    *answer.lock().expect("answer") = Answer::Down;
+    guard.wait_for_log("HTTP error", "Prometheus answered HTTP 503");
+    wait_until("five checks with HTTP errors", PATIENCE, || {
+        sample(
+            &metrics(&guard),
+            "flags_guard_no_data_total{flag=\"checkout\",reason=\"http_status\"}",
+        ) >= 5.0
+    });
+    assert_eq!(
+        guard.log().matches("Prometheus answered HTTP 503").count(),
+        1,
+        "{}",
+        guard.log()
+    );
+    assert!(
+        sample(
+            &metrics(&guard),
+            "flags_guard_no_data_total{flag=\"checkout\",reason=\"empty\"}"
+        ) >= 1.0
+    );
+    assert_eq!(
+        std::fs::read_to_string(&file).expect("read"),
+        FILE,
+        "no data is not failing"
+    );
+    // The query went out URL-encoded, as asked.
+    assert!(
+        asked.lock().expect("asked").iter().any(|t| t
+            .starts_with("/api/v1/query?query=sum%28rate%28checkout_errors_total%5B1m%5D%29%29")),
+        "{:?}",
+        asked.lock().expect("asked")
+    );
+
+    // Low: nothing happens over several checks.
+    *answer.lock().expect("answer") = Answer::Value(0.01);
+    guard.wait_for_log("data again", "the guard of checkout has data again: 0.01");
+    let checks = sample(&metrics(&guard), "flags_guard_checks_total");
+    wait_until("four more checks", PATIENCE, || {
+        sample(&metrics(&guard), "flags_guard_checks_total") >= checks + 4.0
+    });
+    assert_eq!(
+        std::fs::read_to_string(&file).expect("read"),
+        FILE,
+        "a low value changes nothing"
+    );
+    assert_eq!(
+        sample(&metrics(&guard), "flags_guard_value{flag=\"checkout\"}"),
+        0.01
+    );
+
+    // High: the dry run says what it would do; the guard kills the flag.
+    *answer.lock().expect("answer") = Answer::Value(0.09);
+    guard.wait_for_log(
+        "holding",
+        "checkout: 0.09 above 0.05: holding; the guard will kill it after 2s",
+    );
+    wait_until("the flag killed", PATIENCE, || {
+        std::fs::read_to_string(&file)
+            .expect("read")
+            .contains("\"killed\": true")
+    });
+    dry.wait_for_log(
+        "the dry run's line",
+        "would kill checkout: value 0.09 above 0.05 for 2s (query sum(rate(checkout_errors_total[1m])), held 2.0s); dry run: nothing written",
+    );
+    assert!(
+        !dir.join("dry.jsonl").exists(),
+        "a dry run writes no audit record"
+    );
+    guard.wait_for_log("the kill", "killed checkout: value 0.09 above 0.05 for 2s");
+    let records = audit(&file);
+    assert_eq!(records.len(), 1, "{records:?}");
+    let record = &records[0];
+    assert_eq!(record["actor"], "guard");
+    assert_eq!(record["summary"], "checkout: killed");
+    let reason = record["reason"].as_str().expect("a reason");
+    assert!(
+        reason.starts_with("guard of checkout: value 0.09 above 0.05 for 2s (query sum(rate(checkout_errors_total[1m])), held 2."),
+        "{reason}"
+    );
+    assert!(
+        record["command"]
+            .as_str()
+            .expect("command")
+            .starts_with("flags guard "),
+        "{record}"
+    );
+
+    // Killed stays killed: no second edit while the value stays high.
+    let checks = sample(&metrics(&guard), "flags_guard_checks_total");
+    wait_until("three more checks", PATIENCE, || {
+        sample(&metrics(&guard), "flags_guard_checks_total") >= checks + 3.0
+    });
+    assert_eq!(audit(&file).len(), 1);
+    assert_eq!(
+        sample(
+            &metrics(&guard),
+            "flags_guard_actions_total{flag=\"checkout\",action=\"kill\",dry_run=\"false\"}"
+        ),
+        1.0
+    );
+    let (status, health) = http(&guard.address(), "GET", "/healthz", "").expect("/healthz");
+    assert_eq!(status, 200, "{health}");
+
+    let status = guard.terminate();
+    assert!(status.success(), "{status:?}\n{}", guard.log());
+    assert!(guard.log().contains("guard stopped"), "{}", guard.log());
+}
+
+#[test]
+fn guard_options_are_checked() {
+    let dir = temp_dir("guard-options");
+    let file = dir.join("flags.json");
+    std::fs::write(&file, FILE).expect("write");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_flags"))
+        .args([
+            "guard",
+            "flags.json",
+            "--prometheus",
+            "http://127.0.0.1:9",
+            "--interval",
+            "500ms",
+        ])
+        .current_dir(&dir)
+        .output()
+        .expect("runs");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("invalid duration \"500ms\""), "{stderr}");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_flags"))
+        .args(["guard", "flags.json", "--prometheus", "localhost:9090"])
+        .current_dir(&dir)
+        .output()
+        .expect("runs");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("expected an http:// or https:// URL"),
+        "{stderr}"
+    );
+}
