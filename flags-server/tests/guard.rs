@@ -215,3 +215,159 @@ fn guard_options_are_checked() {
         "{stderr}"
     );
 }
+
+const TWO_GUARDS: &str = r#"{
+  "version": 1,
+  "flags": {
+    "checkout": {
+      "percentage": 100,
+      "guard": {"query": "checkout_error_ratio", "above": 0.05, "for": "2s", "action": "kill"}
+    },
+    "search": {
+      "ramp": [{"at": "2026-11-21T00:00:00Z", "percentage": 10}, {"at": "2026-11-22T00:00:00Z", "percentage": 100}],
+      "guard": {"query": "search_success_ratio", "below": 0.99, "for": "1m", "action": "pause"}
+    }
+  }
+}
+"#;
+
+/// A fake Prometheus: checkout's ratio is 0.09, search's has no series.
+fn two_guards_prometheus() -> TinyHttp {
+    TinyHttp::start(|_, target| {
+        if target.contains("checkout") {
+            (
+                200,
+                r#"{"status":"success","data":{"resultType":"scalar","result":[1,"0.09"]}}"#
+                    .to_owned(),
+            )
+        } else {
+            (
+                200,
+                r#"{"status":"success","data":{"resultType":"vector","result":[]}}"#.to_owned(),
+            )
+        }
+    })
+}
+
+#[test]
+fn status_shows_each_guard_against_its_threshold() {
+    let dir = temp_dir("guard-status");
+    std::fs::write(dir.join("flags.json"), TWO_GUARDS).expect("write");
+    let prometheus = two_guards_prometheus();
+    let url = format!("http://{}", prometheus.addr);
+    let run = |extra: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_flags"))
+            .args(
+                [
+                    &[
+                        "status",
+                        "flags.json",
+                        "--prometheus",
+                        &url,
+                        "--now",
+                        "2026-11-21T12:00:00Z",
+                    ][..],
+                    extra,
+                ]
+                .concat(),
+            )
+            .current_dir(&dir)
+            .output()
+            .expect("runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).expect("utf-8")
+    };
+    let table = run(&[]);
+    let guards: Vec<&str> = table
+        .lines()
+        .skip_while(|l| !l.starts_with("GUARD "))
+        .collect();
+    assert_eq!(
+        guards,
+        [
+            "GUARD     VALUE  THRESHOLD   FOR  ACTION  STATUS",
+            "checkout  0.09   above 0.05  2s   kill    CROSSED",
+            "search    -      below 0.99  1m   pause   NO DATA: the query answered no series (is the metric scraped yet?) (empty)",
+            "GUARD CROSSED on checkout: 0.09 above 0.05 -- a running `flags guard` kills it once it has \
+             held for 2s; or run `flags kill flags.json checkout` now",
+        ],
+        "{table}"
+    );
+    let doc: serde_json::Value = serde_json::from_str(&run(&["--json"])).expect("json");
+    let checkout = &doc["flags"][0];
+    assert_eq!(checkout["key"], "checkout");
+    assert_eq!(checkout["guard"]["above"], 0.05);
+    assert_eq!(checkout["guard"]["now"]["value"], 0.09);
+    assert_eq!(checkout["guard"]["now"]["crossed"], true);
+    let search = &doc["flags"][1];
+    assert_eq!(search["guard"]["below"], 0.99);
+    assert_eq!(search["guard"]["now"]["value"], serde_json::Value::Null);
+    assert!(
+        search["guard"]["now"]["no_data"]
+            .as_str()
+            .expect("why")
+            .contains("no series")
+    );
+    assert!(
+        doc["recommendation"]
+            .as_str()
+            .expect("line")
+            .starts_with("GUARD CROSSED on checkout")
+    );
+}
+
+#[test]
+fn status_watch_redraws_and_counts_how_long_a_guard_is_crossed() {
+    use std::io::Read as _;
+    let dir = temp_dir("guard-watch");
+    std::fs::write(dir.join("flags.json"), TWO_GUARDS).expect("write");
+    let prometheus = two_guards_prometheus();
+    let url = format!("http://{}", prometheus.addr);
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_flags"))
+        .args([
+            "status",
+            "flags.json",
+            "--prometheus",
+            &url,
+            "--watch",
+            "--interval",
+            "1s",
+        ])
+        .current_dir(&dir)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("runs");
+    let mut stdout = child.stdout.take().expect("stdout");
+    let screen = Arc::new(Mutex::new(String::new()));
+    let sink = screen.clone();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = stdout.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            sink.lock()
+                .expect("screen")
+                .push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+    });
+    wait_until(
+        "a redraw that has seen the guard crossed for a second",
+        PATIENCE,
+        || {
+            let s = screen.lock().expect("screen");
+            s.matches("\x1b[2J\x1b[H").count() >= 2 && s.contains("CROSSED, seen for 1s")
+        },
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+    let s = screen.lock().expect("screen").clone();
+    assert!(
+        s.contains("a running `flags guard` kills it in about 1s"),
+        "{s}"
+    );
+}

@@ -57,7 +57,7 @@ pub struct Args {
 }
 
 /// `--interval`: 1s to 24h.
-fn parse_interval(text: &str) -> Result<Duration, String> {
+pub(crate) fn parse_interval(text: &str) -> Result<Duration, String> {
     match flags_core::parse_duration(text) {
         Some(d) if d >= Duration::from_secs(1) && d <= Duration::from_secs(86_400) => Ok(d),
         Some(_) => Err(format!("{text}: expected from 1s to 24h")),

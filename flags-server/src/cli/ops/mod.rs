@@ -12,6 +12,7 @@
 //! and the notices on the way. Servers watching the file pick the change
 //! up by themselves. See `docs/operations.md`.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -20,6 +21,9 @@ use flags_core::edit::{self, Notice, Op, Options, parse_percentage};
 use flags_core::{Snapshot, Timestamp};
 
 use crate::cli::output;
+use crate::cli::prometheus::Prometheus;
+
+mod monitor;
 
 pub use flags_core::edit::{changes, summary};
 
@@ -175,6 +179,18 @@ pub struct StatusArgs {
     /// Print one JSON document instead of the table.
     #[arg(long)]
     json: bool,
+    /// Ask this Prometheus (e.g. http://127.0.0.1:9090) every guard's query:
+    /// its value against its threshold, and one recommendation line.
+    #[arg(long, value_name = "URL")]
+    prometheus: Option<String>,
+    /// Redraw every --interval until Ctrl-C (the time is the system
+    /// clock's).
+    #[arg(long, conflicts_with_all = ["json", "now"])]
+    watch: bool,
+    /// How often --watch redraws: a whole number of s, m or h.
+    #[arg(long, value_name = "DURATION", default_value = "5s", requires = "watch",
+          value_parser = crate::cli::guard::parse_interval)]
+    interval: std::time::Duration,
 }
 
 /// Options of `flags diff`.
@@ -336,6 +352,20 @@ fn show_status(args: &StatusArgs) -> Result<(), String> {
         Some(text) => Timestamp::parse_rfc3339(text).map_err(|e| format!("--now: {e}"))?,
         None => flags_core::now(),
     };
+    if args.watch {
+        return watch_status(args);
+    }
+    if let Some(url) = &args.prometheus {
+        let prometheus = Prometheus::new(url, std::time::Duration::from_secs(10))?;
+        let snapshot = Snapshot::from_path(&args.file).map_err(|e| e.to_string())?;
+        let readings = monitor::read(&snapshot, &prometheus, None)?;
+        if args.json {
+            output::print_line(&monitor::json(&args.file, now, &readings)?);
+        } else {
+            output::print(&monitor::table(&args.file, now, &readings)?);
+        }
+        return Ok(());
+    }
     if args.json {
         let json = edit::status_json(&args.file, now).map_err(|e| e.to_string())?;
         output::print_line(&json);
@@ -344,6 +374,40 @@ fn show_status(args: &StatusArgs) -> Result<(), String> {
         output::print(&table);
     }
     Ok(())
+}
+
+/// `--watch`: the screen cleared and the status drawn again every
+/// interval, until Ctrl-C. A file that cannot be read is said in place of
+/// the table, and the watch goes on.
+fn watch_status(args: &StatusArgs) -> Result<(), String> {
+    let prometheus = match &args.prometheus {
+        Some(url) => Some(Prometheus::new(
+            url,
+            args.interval.min(std::time::Duration::from_secs(10)),
+        )?),
+        None => None,
+    };
+    let mut memory = HashMap::new();
+    loop {
+        let now = flags_core::now();
+        let text = match &prometheus {
+            Some(prometheus) => Snapshot::from_path(&args.file)
+                .map_err(|e| e.to_string())
+                .and_then(|snapshot| monitor::read(&snapshot, prometheus, Some(&mut memory)))
+                .and_then(|readings| monitor::table(&args.file, now, &readings)),
+            None => edit::status_table(&args.file, now).map_err(|e| e.to_string()),
+        };
+        let text = text.unwrap_or_else(|e| format!("{e}\n"));
+        // Clear the screen, cursor home: the next picture replaces this one.
+        output::print(&format!(
+            "\x1b[2J\x1b[H{text}(every {}s; Ctrl-C to stop)\n",
+            args.interval.as_secs()
+        ));
+        if output::is_stopped() {
+            return Ok(());
+        }
+        std::thread::sleep(args.interval);
+    }
 }
 
 fn diff_files(args: &DiffArgs) -> Result<(), String> {
