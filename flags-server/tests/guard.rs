@@ -371,3 +371,61 @@ fn status_watch_redraws_and_counts_how_long_a_guard_is_crossed() {
         "{s}"
     );
 }
+
+#[test]
+fn no_data_between_crossed_readings_starts_the_hold_over() {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    let dir = temp_dir("guard-gaps");
+    let file = dir.join("flags.json");
+    let text = FILE.replace("\"for\": \"2s\"", "\"for\": \"3s\"");
+    std::fs::write(&file, &text).expect("write");
+    // Every other answer is an error: high, none, high, none, ...
+    let asked = Arc::new(AtomicUsize::new(0));
+    let steady = Arc::new(AtomicBool::new(false));
+    let (n, s) = (asked.clone(), steady.clone());
+    let prometheus = TinyHttp::start(move |_, _| {
+        let i = n.fetch_add(1, Ordering::SeqCst);
+        if i % 2 == 1 && !s.load(Ordering::SeqCst) {
+            return (500, "error".to_owned());
+        }
+        (
+            200,
+            r#"{"status":"success","data":{"resultType":"scalar","result":[1,"0.5"]}}"#.to_owned(),
+        )
+    });
+    let url = format!("http://{}", prometheus.addr);
+    let guard = Flags::spawn(
+        &dir,
+        &[
+            "guard",
+            "flags.json",
+            "--prometheus",
+            &url,
+            "--interval",
+            "1s",
+            "--listen",
+            "127.0.0.1:0",
+        ],
+    );
+    wait_until("eight rounds", PATIENCE, || {
+        sample(&metrics(&guard), "flags_guard_checks_total") >= 8.0
+    });
+    assert_eq!(
+        std::fs::read_to_string(&file).expect("read"),
+        text,
+        "{}",
+        guard.log()
+    );
+    assert!(
+        guard.log().contains("not acting, the hold starts over"),
+        "{}",
+        guard.log()
+    );
+    // Steady readings: it acts.
+    steady.store(true, Ordering::SeqCst);
+    wait_until("the flag killed", PATIENCE, || {
+        std::fs::read_to_string(&file)
+            .expect("read")
+            .contains("\"killed\": true")
+    });
+}
