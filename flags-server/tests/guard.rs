@@ -429,3 +429,58 @@ fn no_data_between_crossed_readings_starts_the_hold_over() {
             .contains("\"killed\": true")
     });
 }
+
+#[test]
+fn pause_and_resume_from_the_command_line() {
+    let dir = temp_dir("guard-pause");
+    std::fs::write(dir.join("flags.json"), TWO_GUARDS).expect("write");
+    let flags = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_flags"))
+            .args(args)
+            .current_dir(&dir)
+            .output()
+            .expect("runs")
+    };
+    let out = flags(&["pause", "flags.json", "search", "--actor", "oncall"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let said = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        said.starts_with("flags.json: search: ramp paused at 20"),
+        "{said}"
+    );
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("flags.json")).expect("read"))
+            .expect("json");
+    assert!(doc["flags"]["search"]["paused_at"].is_string(), "{doc}");
+    let out = flags(&["status", "flags.json"]);
+    let table = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(table.contains("search    paused"), "{table}");
+    let out = flags(&["pause", "flags.json", "checkout"]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("has no ramp to pause"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = flags(&["resume", "flags.json", "search", "--actor", "oncall"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "flags.json: search: ramp resumed\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("flags.json")).expect("read"),
+        TWO_GUARDS
+    );
+    let records = audit(&dir.join("flags.json"));
+    assert_eq!(records.len(), 2);
+    assert!(records.iter().all(|r| r["actor"] == "oncall"));
+}
