@@ -827,7 +827,8 @@ def build_ramps() -> Vectors:
         "Ramps: before the first point (0), exactly at a point, between points "
         "(integer interpolation with floor toward negative infinity), after the last "
         "point; ramps up and down; single-point ramps; offsets other than Z; "
-        "fractional and sub-millisecond seconds.",
+        "fractional and sub-millisecond seconds; a paused ramp (`paused_at`: evaluated at "
+        "min(now, paused_at)); a `guard`, which evaluation ignores.",
         {
             "version": 1,
             "flags": {
@@ -876,6 +877,32 @@ def build_ramps() -> Vectors:
                     {"at": "1969-07-20T20:17:40Z", "percentage": 0},
                     {"at": "2026-11-21T00:00:00Z", "percentage": 20},
                 ]},
+                # ramp_up paused at 06:00Z (written as 07:00+01:00): frozen at 32.5%
+                "ramp_paused": {
+                    "ramp": [
+                        {"at": "2026-11-21T00:00:00Z", "percentage": 10},
+                        {"at": "2026-11-22T00:00:00Z", "percentage": 100},
+                    ],
+                    "paused_at": "2026-11-21T07:00:00+01:00",
+                },
+                # paused before its first point: stays at 0%
+                "ramp_paused_early": {
+                    "ramp": [{"at": "2026-11-21T00:00:00Z", "percentage": 50}],
+                    "paused_at": "2026-11-20T00:00:00Z",
+                },
+                # a guard changes nothing in evaluation
+                "ramp_guarded": {
+                    "ramp": [
+                        {"at": "2026-11-21T00:00:00Z", "percentage": 10},
+                        {"at": "2026-11-22T00:00:00Z", "percentage": 100},
+                    ],
+                    "guard": {
+                        "query": "sum(rate(errors_total[1m]))",
+                        "above": 0.05,
+                        "for": "2m",
+                        "action": "pause",
+                    },
+                },
             },
         },
     )
@@ -990,6 +1017,19 @@ def build_ramps() -> Vectors:
     pair("ramp_historic", "unix epoch: floor(2000*14182940000/span)", "1970-01-01T00:00:00Z",
          (2000 * 14_182_940_000) // span)
     pair("ramp_historic", "at the last point", "2026-11-21T00:00:00Z", 2000)
+
+    # ramp_paused: ramp_up's schedule up to 06:00Z, then 1000 + 9000/4 = 3250 for ever
+    pair("ramp_paused", "before the pause, as ramp_up: a twelfth in",
+         "2026-11-21T02:00:00Z", 1750, salt="ramp_paused")
+    pair("ramp_paused", "1 ms before the pause", "2026-11-21T05:59:59.999Z", 3249)
+    pair("ramp_paused", "at the pause", "2026-11-21T06:00:00Z", 3250)
+    pair("ramp_paused", "half way (ramp_up would be at 5500)", "2026-11-21T12:00:00Z", 3250)
+    pair("ramp_paused", "after the last point (ramp_up would be at 100%)",
+         "2027-01-01T00:00:00Z", 3250)
+    # ramp_paused_early: paused a day before its only point
+    pair("ramp_paused_early", "after its only point", "2026-11-21T12:00:00Z", 0)
+    # ramp_guarded: the same as ramp_up (its own salt)
+    pair("ramp_guarded", "half way, guard ignored", "2026-11-21T12:00:00Z", 5500)
     return vf
 
 

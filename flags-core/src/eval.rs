@@ -189,7 +189,9 @@ impl Snapshot {
         }
         let bp = match &flag.rollout {
             // Only a ramp's percentage depends on the time.
-            Rollout::Ramp(_) => flag.rollout.basis_points_at(clock().unix_millis()),
+            Rollout::Ramp(_) => flag
+                .rollout
+                .basis_points_at(flag.ramp_time(clock().unix_millis())),
             fixed => fixed.basis_points_at(0),
         };
         let bucket = unit.map(|v| flag.bucket_prefix.bucket(v));

@@ -36,7 +36,7 @@
 //!     err.to_string(),
 //!     "<input>:1:32: flags.x.percentge: unknown field \"percentge\"; did you mean \"percentage\"? \
 //!      (expected one of: description, owner, killed, requires, deny, pilots, percentage, ramp, \
-//!      bucket_by, salt, variants)"
+//!      paused_at, bucket_by, salt, variants, guard)"
 //! );
 //! # Ok::<(), flags_core::Error>(())
 //! ```
@@ -119,6 +119,6 @@ pub use context::{Context, OwnedContext};
 pub use error::{Diagnostic, Error};
 pub use eval::{Evaluation, Reason};
 pub use file::DEFAULT_MAX_FILE_BYTES;
-pub use model::{DEFAULT_BUCKET_BY, Flag, Snapshot};
+pub use model::{DEFAULT_BUCKET_BY, Flag, Guard, GuardAction, Snapshot, Threshold};
 pub use timestamp::{Timestamp, now};
-pub use validate::SUPPORTED_VERSIONS;
+pub use validate::{SUPPORTED_VERSIONS, parse_duration};

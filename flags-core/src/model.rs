@@ -111,11 +111,15 @@ pub struct Flag {
     pub(crate) deny: Targets,
     pub(crate) pilots: Targets,
     pub(crate) rollout: Rollout,
+    /// `paused_at` (only with a ramp): the ramp is evaluated at
+    /// `min(now, paused_at)`, in Unix milliseconds, with the time as written.
+    pub(crate) paused_at: Option<(i64, Box<str>)>,
     /// As written; `None` means `user_id`.
     pub(crate) bucket_by: Option<Box<str>>,
     /// As written; `None` means the flag key.
     pub(crate) salt: Option<Box<str>>,
     pub(crate) variants: Vec<Variant>,
+    pub(crate) guard: Option<Guard>,
     pub(crate) bucket_prefix: Prefix,
     pub(crate) variant_prefix: Prefix,
 }
@@ -155,9 +159,35 @@ impl Flag {
     }
 
     /// The rollout percentage in effect at `now`, in basis points
-    /// (0..=10000; 1250 is 12.5%).
+    /// (0..=10000; 1250 is 12.5%). A paused ramp stays at its percentage
+    /// at `paused_at`.
     pub fn basis_points_at(&self, now: Timestamp) -> u32 {
-        self.rollout.basis_points_at(now.unix_millis())
+        self.rollout
+            .basis_points_at(self.ramp_time(now.unix_millis()))
+    }
+
+    /// The time a ramp is evaluated at: `now`, or `paused_at` when that is
+    /// earlier.
+    #[inline]
+    pub(crate) fn ramp_time(&self, now: i64) -> i64 {
+        match &self.paused_at {
+            Some((at, _)) => now.min(*at),
+            None => now,
+        }
+    }
+
+    /// When the flag's ramp was paused (`paused_at`: it stays at its
+    /// percentage at that time), as written and as a time; `None` unless
+    /// paused.
+    pub fn paused_at(&self) -> Option<(&str, Timestamp)> {
+        self.paused_at
+            .as_ref()
+            .map(|(at, text)| (&**text, Timestamp::from_unix_millis(*at)))
+    }
+
+    /// The flag's `guard`, if any: what `flags guard` watches for it.
+    pub fn guard(&self) -> Option<&Guard> {
+        self.guard.as_ref()
     }
 
     /// True when the flag's rollout is a ramp.
@@ -352,6 +382,98 @@ fn ramp_at(points: &[RampPoint], now: i64) -> u32 {
     let bp = i128::from(prev.bp) + (dp * elapsed).div_euclid(span);
     // Between two values in 0..=10000, so the conversion cannot fail.
     u32::try_from(bp).unwrap_or(0)
+}
+
+/// A flag's `guard`: a Prometheus query that returns one number, a
+/// threshold it must not cross, for how long, and what `flags guard` does
+/// when it has crossed it that long. Evaluation ignores it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Guard {
+    pub(crate) query: Box<str>,
+    pub(crate) threshold: Threshold,
+    /// The threshold as written in the file (`0.05`).
+    pub(crate) threshold_text: Box<str>,
+    pub(crate) for_ms: u64,
+    /// The duration as written (`2m`).
+    pub(crate) for_text: Box<str>,
+    pub(crate) action: GuardAction,
+}
+
+/// Which side of a guard's threshold is bad.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Threshold {
+    /// `above`: the value is bad when greater than this.
+    Above(f64),
+    /// `below`: the value is bad when less than this.
+    Below(f64),
+}
+
+/// What a guard does once its condition has held for its duration.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GuardAction {
+    /// `kill`: sets the flag's `killed`.
+    Kill,
+    /// `pause`: sets the flag's `paused_at`, freezing its ramp.
+    Pause,
+}
+
+impl GuardAction {
+    /// As written in the file: `kill`, `pause`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            GuardAction::Kill => "kill",
+            GuardAction::Pause => "pause",
+        }
+    }
+}
+
+impl Guard {
+    /// The PromQL query, as written.
+    pub fn query(&self) -> &str {
+        &self.query
+    }
+
+    /// The threshold and its side.
+    pub fn threshold(&self) -> Threshold {
+        self.threshold
+    }
+
+    /// `above` or `below`, as the file names the side.
+    pub fn comparison(&self) -> &'static str {
+        match self.threshold {
+            Threshold::Above(_) => "above",
+            Threshold::Below(_) => "below",
+        }
+    }
+
+    /// The threshold as written in the file (`0.05`).
+    pub fn threshold_text(&self) -> &str {
+        &self.threshold_text
+    }
+
+    /// How long the condition must hold before the guard acts.
+    pub fn hold_for(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.for_ms)
+    }
+
+    /// `for` as written (`2m`).
+    pub fn for_text(&self) -> &str {
+        &self.for_text
+    }
+
+    /// What the guard does.
+    pub fn action(&self) -> GuardAction {
+        self.action
+    }
+
+    /// Whether `value` is on the bad side of the threshold. NaN never is
+    /// (a guard does not act on it: it is no data).
+    pub fn crossed(&self, value: f64) -> bool {
+        match self.threshold {
+            Threshold::Above(t) => value > t,
+            Threshold::Below(t) => value < t,
+        }
+    }
 }
 
 #[derive(Debug)]

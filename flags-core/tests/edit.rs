@@ -563,3 +563,115 @@ fn tricky_layouts_keep_their_style() {
         d.text()
     );
 }
+
+// ------------------------------------------------------ pause and resume
+
+const RAMPED: &str = concat!(
+    "{\n",
+    "  \"version\": 1,\n",
+    "  \"flags\": {\n",
+    "    \"dual_write\": {\n",
+    "      \"ramp\": [\n",
+    "        { \"at\": \"2026-11-21T00:00:00Z\", \"percentage\": 10 },\n",
+    "        { \"at\": \"2026-11-22T00:00:00Z\", \"percentage\": 100 }\n",
+    "      ],\n",
+    "      \"owner\": \"community\"\n",
+    "    },\n",
+    "    \"fixed\": { \"percentage\": 5 }\n",
+    "  }\n",
+    "}\n",
+);
+
+#[test]
+fn pause_freezes_a_ramp_and_resume_lifts_it() {
+    let mut d = doc(RAMPED);
+    d.pause("dual_write", "2026-11-21T06:00:00Z")
+        .expect("pause");
+    assert_eq!(
+        d.text(),
+        // After the last member that comes before it in documentation
+        // order (`owner`).
+        RAMPED.replace(
+            "\"owner\": \"community\"\n",
+            "\"owner\": \"community\",\n      \"paused_at\": \"2026-11-21T06:00:00Z\"\n"
+        )
+    );
+    let flag = d.snapshot().flag("dual_write").expect("flag");
+    // 10% + 90% * 6/24, by hand; the unpaused ramp is at 55% at noon.
+    assert_eq!(flag.basis_points_at(at("2026-11-21T12:00:00Z")), 3250);
+    assert_eq!(flag.basis_points_at(at("2026-11-21T03:00:00Z")), 2125);
+    // A later pause keeps the earlier one: the ramp never grows while paused.
+    d.pause("dual_write", "2026-11-21T09:00:00Z")
+        .expect("pause");
+    assert!(d.text().contains("\"paused_at\": \"2026-11-21T06:00:00Z\""));
+    // An earlier one moves it back.
+    d.pause("dual_write", "2026-11-21T04:00:00+00:00")
+        .expect("pause");
+    assert!(
+        d.text()
+            .contains("\"paused_at\": \"2026-11-21T04:00:00+00:00\"")
+    );
+    d.resume("dual_write").expect("resume");
+    assert_eq!(d.text(), RAMPED);
+    // Resuming what is not paused changes nothing.
+    d.resume("dual_write").expect("resume");
+    assert_eq!(d.text(), RAMPED);
+}
+
+#[test]
+fn pause_needs_a_ramp_and_a_valid_time() {
+    let mut d = doc(RAMPED);
+    let err = d
+        .pause("fixed", "2026-11-21T06:00:00Z")
+        .expect_err("no ramp");
+    assert_eq!(
+        err.to_string(),
+        "flag \"fixed\" has no ramp to pause: pausing freezes a ramp (kill it instead)"
+    );
+    let err = d.pause("dual_write", "now").expect_err("bad time");
+    assert!(
+        err.to_string().contains("invalid pause time \"now\""),
+        "{err}"
+    );
+    assert_eq!(d.text(), RAMPED);
+}
+
+#[test]
+fn a_new_rollout_lifts_a_pause() {
+    let mut d = doc(RAMPED);
+    d.pause("dual_write", "2026-11-21T06:00:00Z")
+        .expect("pause");
+    d.set_percentage("dual_write", 3250).expect("set");
+    let flag = d.snapshot().flag("dual_write").expect("flag");
+    assert_eq!(flag.paused_at(), None);
+    assert!(!d.text().contains("paused_at"), "{}", d.text());
+    let mut d = doc(RAMPED);
+    d.pause("dual_write", "2026-11-21T06:00:00Z")
+        .expect("pause");
+    let points = [
+        ("2026-11-21T00:00:00Z".to_owned(), 1000),
+        ("2026-11-22T00:00:00Z".to_owned(), 10_000),
+    ];
+    // The same ramp again: only the pause goes.
+    d.set_ramp("dual_write", &points).expect("set");
+    assert_eq!(d.text(), RAMPED);
+}
+
+#[test]
+fn a_guard_is_read_as_written() {
+    let text = r#"{"version": 1, "flags": {"f": {"percentage": 5, "guard": {"query": "sum(rate(e[1m]))", "below": -2.5e1, "for": "90s", "action": "kill"}}}}"#;
+    let d = doc(text);
+    let guard = d
+        .snapshot()
+        .flag("f")
+        .and_then(|f| f.guard())
+        .expect("guard");
+    assert_eq!(guard.query(), "sum(rate(e[1m]))");
+    assert_eq!(guard.threshold(), flags_core::Threshold::Below(-25.0));
+    assert_eq!(guard.threshold_text(), "-2.5e1");
+    assert_eq!(guard.hold_for(), std::time::Duration::from_secs(90));
+    assert_eq!(guard.action(), flags_core::GuardAction::Kill);
+    assert!(guard.crossed(-25.5));
+    assert!(!guard.crossed(-25.0));
+    assert!(!guard.crossed(f64::NAN));
+}

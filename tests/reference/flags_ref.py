@@ -238,6 +238,7 @@ class Flag:
     pilots: dict[str, frozenset[str]] = field(default_factory=dict)
     percentage_bp: int | None = None
     ramp: list[tuple[int, int]] | None = None  # (unix ms, basis points)
+    paused_at: int | None = None  # unix ms: the ramp is evaluated at min(now, paused_at)
     bucket_by: str = "user_id"
     salt: str = ""
     variants: list[tuple[str, int]] = field(default_factory=list)  # (name, bp)
@@ -300,8 +301,27 @@ def percentage_to_bp(x, path: str) -> int:
 _FLAG_KEY = re.compile(r"[A-Za-z0-9_.\-]{1,128}")
 _FLAG_FIELDS = {
     "description", "owner", "killed", "requires", "deny", "pilots",
-    "percentage", "ramp", "bucket_by", "salt", "variants",
+    "percentage", "ramp", "paused_at", "bucket_by", "salt", "variants", "guard",
 }
+_GUARD_FIELDS = {"query", "above", "below", "for", "action"}
+_DURATION = re.compile(r"([0-9]{1,9})([smh])")
+
+
+def _check_guard(g, path: str) -> None:
+    """A guard does not change evaluation; it is only checked."""
+    _need(isinstance(g, dict), f"{path}: expected an object")
+    _need(not (set(g) - _GUARD_FIELDS), f"{path}: unknown fields")
+    _need(isinstance(g.get("query"), str) and g["query"] != "", f"{path}.query")
+    sides = [k for k in ("above", "below") if k in g]
+    _need(len(sides) == 1, f"{path}: exactly one of above, below")
+    t = g[sides[0]]
+    _need(isinstance(t, (int, decimal.Decimal)) and not isinstance(t, bool), f"{path}.{sides[0]}")
+    _need(isinstance(g.get("for"), str), f"{path}.for")
+    m = _DURATION.fullmatch(g["for"])
+    _need(m is not None, f"{path}.for: bad duration")
+    seconds = int(m.group(1)) * {"s": 1, "m": 60, "h": 3600}[m.group(2)]
+    _need(seconds <= 24 * 3600, f"{path}.for: over 24h")
+    _need(g.get("action") in ("kill", "pause"), f"{path}.action")
 _TOP_FIELDS = {"$schema", "version", "kill_all", "pilots", "flags"}
 
 
@@ -350,6 +370,12 @@ def _load_flag(key: str, obj, path: str) -> Flag:
             if flag.ramp:
                 _need(at > flag.ramp[-1][0], f"{ppath}.at: not strictly increasing")
             flag.ramp.append((at, percentage_to_bp(pt["percentage"], f"{ppath}.percentage")))
+    if "paused_at" in obj:
+        _need(flag.ramp is not None, f"{path}.paused_at: only with a ramp")
+        _need(isinstance(obj["paused_at"], str), f"{path}.paused_at")
+        flag.paused_at = parse_rfc3339_ms(obj["paused_at"])
+    if "guard" in obj:
+        _check_guard(obj["guard"], f"{path}.guard")
     if "bucket_by" in obj:
         flag.bucket_by = obj["bucket_by"]
     if "salt" in obj:
@@ -456,6 +482,8 @@ def _matches(lists: dict[str, frozenset[str]], context: dict[str, str]) -> bool:
 def effective_bp(flag: Flag, now_ms: int) -> int:
     if flag.ramp is None:
         return flag.percentage_bp or 0
+    if flag.paused_at is not None:
+        now_ms = min(now_ms, flag.paused_at)
     if now_ms < flag.ramp[0][0]:
         return 0
     if now_ms >= flag.ramp[-1][0]:

@@ -22,6 +22,10 @@ pub(crate) struct AuditRecord {
     /// Content hash after the edit.
     pub after: String,
     pub summary: String,
+    /// Why the edit was made, when the caller says (`flags guard`: the
+    /// query, its value, the threshold and how long it held).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
     /// Only in a record appended for an interrupted edit (see
     /// `journal::reconcile`).
     #[serde(default, skip_serializing_if = "Option::is_none")]

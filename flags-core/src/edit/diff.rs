@@ -125,6 +125,12 @@ fn describe_new(flag: &Flag) -> String {
     if flag.killed() {
         words.push("killed".to_owned());
     }
+    if let Some((at, _)) = flag.paused_at() {
+        words.push(format!("paused at {at}"));
+    }
+    if let Some(guard) = flag.guard() {
+        words.push(format!("guard {}", describe_guard(guard)));
+    }
     let pilots: usize = flag.pilots().map(|(_, n)| n).sum();
     if pilots > 0 {
         words.push(format!(
@@ -156,6 +162,21 @@ fn flag_changes(a: &Flag, b: &Flag) -> Vec<String> {
             describe_rollout(a),
             describe_rollout(b)
         )),
+    }
+    match (a.paused_at(), b.paused_at()) {
+        (x, y) if x.map(|p| p.1) == y.map(|p| p.1) => {}
+        (_, Some((text, at))) => words.push(format!(
+            "ramp paused at {text} ({})",
+            percent(b.basis_points_at(at))
+        )),
+        (Some(_), None) => words.push("ramp resumed".to_owned()),
+        (None, None) => {}
+    }
+    match (a.guard(), b.guard()) {
+        (x, y) if x == y => {}
+        (_, Some(guard)) => words.push(format!("guard {}", describe_guard(guard))),
+        (Some(_), None) => words.push("guard removed".to_owned()),
+        (None, None) => {}
     }
     words.extend(targets_changes(
         "pilots",
@@ -196,6 +217,18 @@ fn flag_changes(a: &Flag, b: &Flag) -> Vec<String> {
         words.push("description changed".to_owned());
     }
     words
+}
+
+/// `kill when <query> above 0.05 for 2m`.
+pub(super) fn describe_guard(guard: &crate::Guard) -> String {
+    format!(
+        "{} when {} {} {} for {}",
+        guard.action().as_str(),
+        guard.query(),
+        guard.comparison(),
+        guard.threshold_text(),
+        guard.for_text()
+    )
 }
 
 fn or_none(text: &str) -> &str {

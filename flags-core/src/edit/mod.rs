@@ -162,7 +162,9 @@ impl Document {
                 decimal::format_basis_points(basis_points)
             )));
         }
-        let plan = self.tree()?.set_percentage(flag, basis_points)?;
+        let tree = self.tree()?;
+        let mut plan = tree.set_percentage(flag, basis_points)?;
+        plan.extend(tree.set_paused_at(flag, None)?);
         self.commit(plan)
     }
 
@@ -171,7 +173,48 @@ impl Document {
     /// the `ramp` value, or the `percentage` member, or adds a `ramp`.
     pub fn set_ramp(&mut self, flag: &str, points: &[(String, u32)]) -> Result<(), Error> {
         check_ramp(points)?;
-        let plan = self.tree()?.set_ramp(flag, points)?;
+        let tree = self.tree()?;
+        let mut plan = tree.set_ramp(flag, points)?;
+        plan.extend(tree.set_paused_at(flag, None)?);
+        self.commit(plan)
+    }
+
+    /// Pauses a flag's ramp at `at` (an RFC 3339 time with an offset):
+    /// sets its `paused_at`, so that it stays at the percentage it had
+    /// then. The flag must have a ramp. A flag already paused keeps its
+    /// earlier `paused_at` (a later pause would let it grow).
+    pub fn pause(&mut self, flag: &str, at: &str) -> Result<(), Error> {
+        let Some(ms) = parse_millis(at) else {
+            return Err(Error::edit(format!(
+                "invalid pause time {}: expected an RFC 3339 time with an offset, such as 2026-11-21T00:00:00Z",
+                quote(at)
+            )));
+        };
+        let tree = self.tree()?;
+        let plan = tree.set_paused_at(flag, Some(at))?;
+        let Some(current) = self.snapshot.flag(flag) else {
+            return self.commit(plan);
+        };
+        if !current.is_ramp() {
+            return Err(Error::edit(format!(
+                "flag {} has no ramp to pause: pausing freezes a ramp (kill it instead)",
+                quote(flag)
+            )));
+        }
+        if current
+            .paused_at()
+            .is_some_and(|(_, earlier)| earlier.unix_millis() <= ms)
+        {
+            return Ok(());
+        }
+        self.commit(plan)
+    }
+
+    /// Lifts a pause: removes the flag's `paused_at`, so that its ramp
+    /// follows its schedule again (from where the schedule is now, not
+    /// from where it was paused). Nothing changes when it is not paused.
+    pub fn resume(&mut self, flag: &str) -> Result<(), Error> {
+        let plan = self.tree()?.set_paused_at(flag, None)?;
         self.commit(plan)
     }
 

@@ -266,6 +266,37 @@ impl<'d> Tree<'d> {
         Ok(self.set_bool(flag, multiline_parent, "killed", killed, FLAG_ORDER))
     }
 
+    /// Sets (`Some`) or removes (`None`) a flag's `paused_at`.
+    pub(super) fn set_paused_at(&self, key: &str, at: Option<&str>) -> Result<Vec<Splice>, Error> {
+        let flag = self.flag(key)?;
+        let current = member(flag, "paused_at");
+        Ok(match (current, at) {
+            (None, None) => Vec::new(),
+            (Some((index, _)), None) => vec![self.remove_member(flag, index)],
+            (Some((_, m)), Some(at)) => {
+                if matches!(&m.value.kind, Kind::String(s) if s == at) {
+                    return Ok(Vec::new());
+                }
+                let mut with = String::new();
+                self.style.render(&Value::string(at), "", &mut with);
+                vec![Splice {
+                    range: m.value.at..m.value.end,
+                    with,
+                }]
+            }
+            (None, Some(at)) => {
+                let multiline_parent = is_multiline(self.text, self.flags());
+                vec![self.insert_member(
+                    flag,
+                    multiline_parent,
+                    "paused_at",
+                    &Value::string(at),
+                    FLAG_ORDER,
+                )]
+            }
+        })
+    }
+
     pub(super) fn set_kill_all(&self, kill_all: bool) -> Vec<Splice> {
         self.set_bool(&self.root, true, "kill_all", kill_all, TOP_ORDER)
     }

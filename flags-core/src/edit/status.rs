@@ -61,7 +61,7 @@ pub fn status_table(path: &Path, now: Timestamp) -> Result<String, Error> {
 }
 
 /// A flag's state, first match wins: the global kill switch, its own kill
-/// switch, a ramp that has not reached its last point, then the rollout
+/// switch, a paused ramp, a ramp that has not reached its last point, then the rollout
 /// percentage in effect (100% on, 0% off, anything else partial).
 fn state(snapshot: &Snapshot, flag: &Flag, now: Timestamp) -> &'static str {
     if snapshot.kill_all() {
@@ -69,6 +69,9 @@ fn state(snapshot: &Snapshot, flag: &Flag, now: Timestamp) -> &'static str {
     }
     if flag.killed() {
         return "killed";
+    }
+    if flag.paused_at().is_some() {
+        return "paused";
     }
     if flag.ramp().last().is_some_and(|(_, at, _)| now < at) {
         return "ramping";
@@ -81,7 +84,11 @@ fn state(snapshot: &Snapshot, flag: &Flag, now: Timestamp) -> &'static str {
 }
 
 /// The ramp point after `now`, if any: `(time as written, basis points)`.
+/// None for a paused ramp: it goes nowhere until a person resumes it.
 fn next_point(flag: &Flag, now: Timestamp) -> Option<(&str, u32)> {
+    if flag.paused_at().is_some() {
+        return None;
+    }
     flag.ramp()
         .find(|(_, at, _)| now < *at)
         .map(|(text, _, bp)| (text, bp))
@@ -180,6 +187,23 @@ fn table(
     if snapshot.is_empty() {
         out.push_str("(no flags)\n");
     }
+    for flag in snapshot.flags() {
+        if let Some((at, _)) = flag.paused_at() {
+            out.push_str(&format!(
+                "{}: ramp paused at {at} (`flags resume` lifts it)\n",
+                flag.key()
+            ));
+        }
+    }
+    for flag in snapshot.flags() {
+        if let Some(guard) = flag.guard() {
+            out.push_str(&format!(
+                "guard {}: {}\n",
+                flag.key(),
+                diff::describe_guard(guard)
+            ));
+        }
+    }
     out
 }
 
@@ -230,6 +254,9 @@ struct FlagStatus<'a> {
     percentage: Option<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     ramp: Option<Vec<Point<'a>>>,
+    /// When a paused ramp stopped (it stays at `percentage_now`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    paused_at: Option<&'a str>,
     pilots: Counts<'a>,
     deny: Counts<'a>,
     requires: Vec<Requirement<'a>>,
@@ -238,6 +265,38 @@ struct FlagStatus<'a> {
     salt: &'a str,
     owner: Option<&'a str>,
     description: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    guard: Option<GuardStatus<'a>>,
+}
+
+/// A flag's `guard` as written (`flags status --prometheus` adds what the
+/// query answers now).
+#[derive(Serialize)]
+struct GuardStatus<'a> {
+    query: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    above: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    below: Option<f64>,
+    #[serde(rename = "for")]
+    hold_for: &'a str,
+    action: &'static str,
+}
+
+impl<'a> GuardStatus<'a> {
+    fn new(guard: &'a crate::Guard) -> Self {
+        let (above, below) = match guard.threshold() {
+            crate::Threshold::Above(t) => (Some(t), None),
+            crate::Threshold::Below(t) => (None, Some(t)),
+        };
+        GuardStatus {
+            query: guard.query(),
+            above,
+            below,
+            hold_for: guard.for_text(),
+            action: guard.action().as_str(),
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -292,6 +351,7 @@ fn json(
                         })
                         .collect()
                 }),
+                paused_at: flag.paused_at().map(|(at, _)| at),
                 pilots: Counts(flag.pilots().collect()),
                 deny: Counts(flag.deny().collect()),
                 requires: flag
@@ -317,6 +377,7 @@ fn json(
                 salt: flag.salt(),
                 owner: flag.owner(),
                 description: flag.description(),
+                guard: flag.guard().map(GuardStatus::new),
             }
         })
         .collect();

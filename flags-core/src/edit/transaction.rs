@@ -66,6 +66,18 @@ pub enum Op {
         /// The flag's key.
         flag: String,
     },
+    /// `flags pause FILE FLAG`: [`Document::pause`] at `at`.
+    Pause {
+        /// The flag's key.
+        flag: String,
+        /// When the ramp stops (RFC 3339 with an offset), usually now.
+        at: String,
+    },
+    /// `flags resume FILE FLAG`: [`Document::resume`].
+    Resume {
+        /// The flag's key.
+        flag: String,
+    },
     /// `flags kill-all FILE`.
     KillAll,
     /// `flags unkill-all FILE`.
@@ -123,6 +135,8 @@ impl Op {
             } => document.remove_global_pilots(attribute, ids),
             Op::Kill { flag } => document.set_killed(flag, true),
             Op::Unkill { flag } => document.set_killed(flag, false),
+            Op::Pause { flag, at } => document.pause(flag, at),
+            Op::Resume { flag } => document.resume(flag),
             Op::KillAll => document.set_kill_all(true),
             Op::UnkillAll => document.set_kill_all(false),
             Op::Create {
@@ -162,6 +176,10 @@ pub struct Options<'a> {
     /// `flags kill flags.json checkout` or `php artisan flags:kill
     /// checkout` ([`shell_command`](super::shell_command) quotes words).
     pub command: String,
+    /// Why the edit is made, for the audit record's `reason` (left out
+    /// when `None`): `flags guard` says which query crossed which threshold
+    /// for how long.
+    pub reason: Option<String>,
     /// How long to wait for the directory lock held by another edit:
     /// [`DEFAULT_LOCK_WAIT`] unless set.
     pub lock_wait: Duration,
@@ -180,6 +198,7 @@ impl<'a> Options<'a> {
             audit_log: None,
             actor: None,
             command: command.into(),
+            reason: None,
             lock_wait: DEFAULT_LOCK_WAIT,
             notify: None,
         }
@@ -396,6 +415,7 @@ pub fn apply(path: &Path, ops: &[Op], options: &Options<'_>) -> Result<Outcome, 
             before: outcome.before.clone(),
             after: outcome.after.clone(),
             summary: outcome.summary.clone(),
+            reason: options.reason.clone(),
             recovery: None,
             recovered_at: None,
         },

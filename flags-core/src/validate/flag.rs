@@ -6,7 +6,9 @@ use crate::bucket::Prefix;
 use crate::decimal;
 use crate::json::{Kind, Node};
 use crate::json_path::{Path, quote};
-use crate::model::{Condition, Flag, RampPoint, Rollout, Targets, Test, Variant};
+use crate::model::{
+    Condition, Flag, Guard, GuardAction, RampPoint, Rollout, Targets, Test, Threshold, Variant,
+};
 use crate::semver::Bound;
 use crate::timestamp::parse_millis;
 
@@ -16,6 +18,10 @@ const CONDITION_FIELDS: &[&str] = &["attribute", "op", "value", "values"];
 const RAMP_FIELDS: &[&str] = &["at", "percentage"];
 const VARIANT_FIELDS: &[&str] = &["name", "weight"];
 const OPS: &[&str] = &["in", "not_in", "semver_gte", "semver_lt"];
+const GUARD_FIELDS: &[&str] = &["query", "above", "below", "for", "action"];
+const GUARD_ACTIONS: &[&str] = &["kill", "pause"];
+/// The longest `for` a guard may have.
+pub(crate) const MAX_GUARD_FOR_MS: u64 = 24 * 3_600_000;
 
 impl Validator<'_> {
     pub(super) fn flag(&mut self, key: &str, node: &Node<'_>, path: &Path<'_>) -> Option<Flag> {
@@ -71,13 +77,34 @@ impl Validator<'_> {
             (None, Some(ramp)) => self.ramp(&ramp.value, &path.key("ramp")).map(Rollout::Ramp),
             (None, None) => Some(Rollout::Unset),
         };
+        let paused_at = match fields.get("paused_at") {
+            None => Some(None),
+            Some(node) => {
+                let p = path.key("paused_at");
+                let time = self.time(node, &p);
+                if fields.get("ramp").is_none() {
+                    self.error(
+                        node.at,
+                        &p,
+                        "`paused_at` freezes a ramp, and this flag has no `ramp`: remove it",
+                    );
+                    None
+                } else {
+                    time.map(|(ms, text)| Some((ms, Box::from(text))))
+                }
+            }
+        };
         let variants = match fields.get("variants") {
             Some(node) => self.variants(node, &path.key("variants")),
             None => Some(Vec::new()),
         };
+        let guard = match fields.get("guard") {
+            Some(node) => self.guard(node, &path.key("guard")).map(Some),
+            None => Some(None),
+        };
         let (description, owner, bucket_by, salt) = (description?, owner?, bucket_by?, salt?);
         let (killed, requires, deny, pilots) = (killed?, requires?, deny?, pilots?);
-        let (rollout, variants) = (rollout?, variants?);
+        let (rollout, paused_at, variants, guard) = (rollout?, paused_at?, variants?, guard?);
         if !ok {
             return None;
         }
@@ -93,10 +120,148 @@ impl Validator<'_> {
             deny,
             pilots,
             rollout,
+            paused_at,
             bucket_by,
             salt,
             variants,
+            guard,
         })
+    }
+
+    /// An RFC 3339 time with an offset: Unix milliseconds and the text.
+    fn time<'n>(&mut self, node: &'n Node<'_>, path: &Path<'_>) -> Option<(i64, &'n str)> {
+        let text = self.string(node, path)?;
+        match parse_millis(text) {
+            Some(ms) => Some((ms, text)),
+            None => {
+                self.error(
+                    node.at,
+                    path,
+                    format!(
+                        "invalid time {}: expected an RFC 3339 time with an offset, such as 2026-11-21T00:00:00Z",
+                        quote(text)
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    /// `{query, above | below, for, action}`.
+    fn guard(&mut self, node: &Node<'_>, path: &Path<'_>) -> Option<Guard> {
+        let fields = self.object(
+            node,
+            path,
+            Some(GUARD_FIELDS),
+            "a guard object {query, above | below, for, action}",
+        )?;
+        let query = self
+            .require(&fields, "query", path)
+            .and_then(|n| self.non_empty(n, &path.key("query")));
+        let threshold = match (fields.get_member("above"), fields.get_member("below")) {
+            (Some(above), Some(below)) => {
+                let later = if above.key_at > below.key_at {
+                    above
+                } else {
+                    below
+                };
+                self.error(
+                    later.key_at,
+                    &path.key(&later.key),
+                    "`above` and `below` cannot both be set: a guard has one threshold",
+                );
+                None
+            }
+            (Some(m), None) => self
+                .threshold(&m.value, &path.key("above"))
+                .map(|(t, text)| (Threshold::Above(t), text)),
+            (None, Some(m)) => self
+                .threshold(&m.value, &path.key("below"))
+                .map(|(t, text)| (Threshold::Below(t), text)),
+            (None, None) => {
+                self.error(
+                    fields.at,
+                    path,
+                    "missing `above` or `below`: the threshold the query's value must not cross",
+                );
+                None
+            }
+        };
+        let hold = self.require(&fields, "for", path).and_then(|n| {
+            let p = path.key("for");
+            let text = self.string(n, &p)?;
+            match parse_duration_ms(text) {
+                Some(ms) if ms <= MAX_GUARD_FOR_MS => Some((ms, text)),
+                Some(_) => {
+                    self.error(
+                        n.at,
+                        &p,
+                        format!("duration {} is too long: at most 24h", quote(text)),
+                    );
+                    None
+                }
+                None => {
+                    self.error(
+                        n.at,
+                        &p,
+                        format!(
+                            "invalid duration {}: expected a whole number of seconds, minutes \
+                             or hours, such as 30s, 2m or 1h (0s to 24h)",
+                            quote(text)
+                        ),
+                    );
+                    None
+                }
+            }
+        });
+        let action = self.require(&fields, "action", path).and_then(|n| {
+            let p = path.key("action");
+            match self.string(n, &p)? {
+                "kill" => Some(GuardAction::Kill),
+                "pause" => Some(GuardAction::Pause),
+                other => {
+                    self.error(
+                        n.at,
+                        &p,
+                        format!(
+                            "unknown action {}; expected one of: {}",
+                            quote(other),
+                            GUARD_ACTIONS.join(", ")
+                        ),
+                    );
+                    None
+                }
+            }
+        });
+        let (query, (threshold, threshold_text), (for_ms, for_text), action) =
+            (query?, threshold?, hold?, action?);
+        Some(Guard {
+            query: query.into(),
+            threshold,
+            threshold_text: threshold_text.into(),
+            for_ms,
+            for_text: for_text.into(),
+            action,
+        })
+    }
+
+    /// A finite JSON number, with its literal.
+    fn threshold<'n>(&mut self, node: &'n Node<'_>, path: &Path<'_>) -> Option<(f64, &'n str)> {
+        let Kind::Number(literal) = node.kind else {
+            self.wrong_type(node, path, "a number");
+            return None;
+        };
+        match literal.parse::<f64>() {
+            Ok(value) if value.is_finite() => Some((value, literal)),
+            _ => {
+                self.error(
+                    node.at,
+                    path,
+                    format!("expected a number a 64-bit float can hold, found {literal}"),
+                );
+                None
+            }
+        }
     }
 
     fn conditions(&mut self, node: &Node<'_>, path: &Path<'_>) -> Option<Vec<Condition>> {
@@ -418,4 +583,31 @@ impl Validator<'_> {
         }
         Some(variants)
     }
+}
+
+/// A duration as flag files and `flags guard` write it: a whole number and
+/// one unit, `s`, `m` or `h` (`30s`, `2m`, `1h`); `None` for anything else.
+///
+/// ```
+/// use std::time::Duration;
+/// assert_eq!(flags_core::parse_duration("2m"), Some(Duration::from_secs(120)));
+/// assert_eq!(flags_core::parse_duration("1.5h"), None);
+/// ```
+pub fn parse_duration(text: &str) -> Option<std::time::Duration> {
+    parse_duration_ms(text).map(std::time::Duration::from_millis)
+}
+
+/// [`parse_duration`] in milliseconds.
+pub(crate) fn parse_duration_ms(text: &str) -> Option<u64> {
+    let unit = match text.as_bytes().last()? {
+        b's' => 1_000,
+        b'm' => 60_000,
+        b'h' => 3_600_000,
+        _ => return None,
+    };
+    let digits = &text[..text.len() - 1];
+    if digits.is_empty() || digits.len() > 9 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse::<u64>().ok().map(|n| n * unit)
 }

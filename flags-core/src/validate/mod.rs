@@ -11,6 +11,8 @@
 
 mod flag;
 
+pub use flag::parse_duration;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -36,9 +38,11 @@ pub(crate) const FLAG_FIELDS: &[&str] = &[
     "pilots",
     "percentage",
     "ramp",
+    "paused_at",
     "bucket_by",
     "salt",
     "variants",
+    "guard",
 ];
 /// Longest flag key.
 pub(crate) const MAX_KEY_LEN: usize = 128;

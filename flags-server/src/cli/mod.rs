@@ -1,12 +1,15 @@
 //! The `flags` command line: one module per command (`check`, `eval`,
-//! `serve`, and the operator commands in `ops`), and how they print.
+//! `serve`, `guard`, and the operator commands in `ops`), and how they
+//! print; `prometheus` asks Prometheus for a guard's number.
 //!
 //! `main.rs` parses [`Cli`] and dispatches to the command's `run`.
 
 pub mod check;
 pub mod eval;
+pub mod guard;
 pub mod ops;
 pub mod output;
+pub mod prometheus;
 pub mod serve;
 
 use std::path::PathBuf;

@@ -57,3 +57,9 @@ pub fn is_closed(error: &io::Error) -> bool {
 pub fn failure() -> Option<&'static str> {
     FAILURE.get().map(String::as_str)
 }
+
+/// Whether printing stopped (a closed stdout or a write error): what a
+/// command that prints for ever (`flags status --watch`) stops on.
+pub fn is_stopped() -> bool {
+    STOPPED.load(Ordering::Relaxed)
+}

@@ -349,7 +349,8 @@ fn connection_caps(
     Ok((connections, streams))
 }
 
-async fn shutdown_signal() {
+/// Resolves on SIGTERM or Ctrl-C.
+pub(crate) async fn shutdown_signal() {
     let ctrl_c = async {
         if let Err(e) = tokio::signal::ctrl_c().await {
             error!(error = %e, "cannot listen for Ctrl-C");
@@ -376,7 +377,8 @@ async fn shutdown_signal() {
     }
 }
 
-fn init_logging() {
+/// Logs on stderr, filtered by `FLAGS_LOG` (default `info`).
+pub(crate) fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("FLAGS_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let _ = tracing_subscriber::fmt()

@@ -12,6 +12,7 @@
 //! and the notices on the way. Servers watching the file pick the change
 //! up by themselves. See `docs/operations.md`.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -20,6 +21,9 @@ use flags_core::edit::{self, Notice, Op, Options, parse_percentage};
 use flags_core::{Snapshot, Timestamp};
 
 use crate::cli::output;
+use crate::cli::prometheus::Prometheus;
+
+mod monitor;
 
 pub use flags_core::edit::{changes, summary};
 
@@ -36,6 +40,12 @@ pub enum Command {
     Kill(FlagArgs),
     /// Lift a flag's kill switch.
     Unkill(FlagArgs),
+    /// Pause a flag's ramp now: it stays at its current percentage until
+    /// `flags resume` (writes `paused_at`).
+    Pause(FlagArgs),
+    /// Lift a pause: the ramp follows its schedule again, from where the
+    /// schedule is now (removes `paused_at`).
+    Resume(FlagArgs),
     /// Set the global kill switch: every flag off for everyone.
     KillAll(FileArgs),
     /// Lift the global kill switch.
@@ -49,6 +59,10 @@ pub enum Command {
     /// Say what changed between two flag files, flag by flag (exit 0 either
     /// way).
     Diff(DiffArgs),
+    /// Watch every flag's guard in Prometheus and kill or pause the flag
+    /// when its query has crossed its threshold for its duration (runs
+    /// until SIGTERM or Ctrl-C).
+    Guard(crate::cli::guard::Args),
 }
 
 /// Options every edit command takes.
@@ -165,6 +179,18 @@ pub struct StatusArgs {
     /// Print one JSON document instead of the table.
     #[arg(long)]
     json: bool,
+    /// Ask this Prometheus (e.g. http://127.0.0.1:9090) every guard's query:
+    /// its value against its threshold, and one recommendation line.
+    #[arg(long, value_name = "URL")]
+    prometheus: Option<String>,
+    /// Redraw every --interval until Ctrl-C (the time is the system
+    /// clock's).
+    #[arg(long, conflicts_with_all = ["json", "now"])]
+    watch: bool,
+    /// How often --watch redraws: a whole number of s, m or h.
+    #[arg(long, value_name = "DURATION", default_value = "5s", requires = "watch",
+          value_parser = crate::cli::guard::parse_interval)]
+    interval: std::time::Duration,
 }
 
 /// Options of `flags diff`.
@@ -184,6 +210,14 @@ pub fn run(command: Command) -> ExitCode {
         Command::Pilots(args) => pilots(args),
         Command::Kill(a) => edit(&a.file, &a.edit, Op::Kill { flag: a.flag }),
         Command::Unkill(a) => edit(&a.file, &a.edit, Op::Unkill { flag: a.flag }),
+        Command::Pause(a) => {
+            let op = Op::Pause {
+                flag: a.flag,
+                at: flags_core::now().to_string(),
+            };
+            edit(&a.file, &a.edit, op)
+        }
+        Command::Resume(a) => edit(&a.file, &a.edit, Op::Resume { flag: a.flag }),
         Command::KillAll(a) => edit(&a.file, &a.edit, Op::KillAll),
         Command::UnkillAll(a) => edit(&a.file, &a.edit, Op::UnkillAll),
         Command::Create(a) => {
@@ -197,6 +231,7 @@ pub fn run(command: Command) -> ExitCode {
         Command::Delete(a) => edit(&a.file, &a.edit, Op::Delete { flag: a.flag }),
         Command::Status(args) => show_status(&args),
         Command::Diff(args) => diff_files(&args),
+        Command::Guard(args) => return crate::cli::guard::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -289,7 +324,7 @@ fn edit(path: &Path, options: &EditOptions, op: Op) -> Result<(), String> {
 }
 
 /// `--actor`'s value: a name, not nothing.
-fn parse_actor(text: &str) -> Result<String, String> {
+pub(crate) fn parse_actor(text: &str) -> Result<String, String> {
     if text.trim().is_empty() {
         return Err(
             "the actor must not be empty: give a name, or leave --actor out to \
@@ -301,7 +336,7 @@ fn parse_actor(text: &str) -> Result<String, String> {
 }
 
 /// The command as typed, quoted for a POSIX shell where needed.
-fn command_line() -> String {
+pub(crate) fn command_line() -> String {
     command_words(std::env::args_os().skip(1))
 }
 
@@ -317,6 +352,20 @@ fn show_status(args: &StatusArgs) -> Result<(), String> {
         Some(text) => Timestamp::parse_rfc3339(text).map_err(|e| format!("--now: {e}"))?,
         None => flags_core::now(),
     };
+    if args.watch {
+        return watch_status(args);
+    }
+    if let Some(url) = &args.prometheus {
+        let prometheus = Prometheus::new(url, std::time::Duration::from_secs(10))?;
+        let snapshot = Snapshot::from_path(&args.file).map_err(|e| e.to_string())?;
+        let readings = monitor::read(&snapshot, &prometheus, None)?;
+        if args.json {
+            output::print_line(&monitor::json(&args.file, now, &readings)?);
+        } else {
+            output::print(&monitor::table(&args.file, now, &readings)?);
+        }
+        return Ok(());
+    }
     if args.json {
         let json = edit::status_json(&args.file, now).map_err(|e| e.to_string())?;
         output::print_line(&json);
@@ -325,6 +374,40 @@ fn show_status(args: &StatusArgs) -> Result<(), String> {
         output::print(&table);
     }
     Ok(())
+}
+
+/// `--watch`: the screen cleared and the status drawn again every
+/// interval, until Ctrl-C. A file that cannot be read is said in place of
+/// the table, and the watch goes on.
+fn watch_status(args: &StatusArgs) -> Result<(), String> {
+    let prometheus = match &args.prometheus {
+        Some(url) => Some(Prometheus::new(
+            url,
+            args.interval.min(std::time::Duration::from_secs(10)),
+        )?),
+        None => None,
+    };
+    let mut memory = HashMap::new();
+    loop {
+        let now = flags_core::now();
+        let text = match &prometheus {
+            Some(prometheus) => Snapshot::from_path(&args.file)
+                .map_err(|e| e.to_string())
+                .and_then(|snapshot| monitor::read(&snapshot, prometheus, Some(&mut memory)))
+                .and_then(|readings| monitor::table(&args.file, now, &readings)),
+            None => edit::status_table(&args.file, now).map_err(|e| e.to_string()),
+        };
+        let text = text.unwrap_or_else(|e| format!("{e}\n"));
+        // Clear the screen, cursor home: the next picture replaces this one.
+        output::print(&format!(
+            "\x1b[2J\x1b[H{text}(every {}s; Ctrl-C to stop)\n",
+            args.interval.as_secs()
+        ));
+        if output::is_stopped() {
+            return Ok(());
+        }
+        std::thread::sleep(args.interval);
+    }
 }
 
 fn diff_files(args: &DiffArgs) -> Result<(), String> {
