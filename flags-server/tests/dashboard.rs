@@ -377,3 +377,97 @@ fn a_relay_says_it_has_no_audit_log_and_serves_the_origins_flags() {
         body["flags"].as_array().map(Vec::len)
     );
 }
+
+/// A guarded ramp paused at a fixed time, a guarded flag killed, and a
+/// guarded flag a person edited after its guard.
+const GUARDED: &str = r#"{
+  "version": 1,
+  "flags": {
+    "paused": {
+      "ramp": [
+        {"at": "2020-01-01T00:00:00Z", "percentage": 10},
+        {"at": "2020-01-05T00:00:00Z", "percentage": 50},
+        {"at": "2999-01-01T00:00:00Z", "percentage": 100}
+      ],
+      "paused_at": "2020-01-02T00:00:00Z",
+      "guard": {"query": "sum(rate(errors_total[5m])) <b>", "above": 0.05, "for": "2m", "action": "pause"}
+    },
+    "killed": {"killed": true, "percentage": 100,
+               "guard": {"query": "up", "below": 1, "for": "30s", "action": "kill"}},
+    "lifted": {"killed": true, "percentage": 50,
+               "guard": {"query": "up", "below": 1, "for": "1h", "action": "kill"}},
+    "plain": {"percentage": 5}
+  }
+}"#;
+
+#[tokio::test]
+async fn guards_and_paused_ramps_are_structured_data() {
+    let (state, _, path) = state_with(GUARDED, &[]);
+    let log = flags_core::edit::default_audit_log(&path);
+    let records = [
+        json!({"time": "2026-12-03T10:00:00Z", "actor": "guard", "summary": "lifted: killed",
+               "reason": "guard of lifted: value 0 below 1 for 1h"}),
+        json!({"time": "2026-12-03T10:01:00Z", "actor": "ops", "summary": "lifted: unkilled; killed"}),
+        json!({"time": "2026-12-03T10:02:00Z", "actor": "guard", "summary": "killed: killed",
+               "reason": "guard of killed: value 0 below 1 for 30s (query up, held 31.0s)"}),
+        json!({"time": "2026-12-03T10:03:00Z", "actor": "guard",
+               "summary": "paused: ramp paused at 2020-01-02T00:00:00Z (20%)",
+               "reason": "guard of paused: value 0.09 above 0.05 for 2m"}),
+        json!({"time": "2026-12-03T10:04:00Z", "actor": "ops", "summary": "plain: percentage 1% -> 5%"}),
+    ];
+    let text: String = records.iter().map(|r| format!("{r}\n")).collect();
+    std::fs::write(&log, text).expect("write the log");
+    let body = call(&state, get("/v1/dashboard")).await.json();
+
+    let paused = flag(&body, "paused");
+    // By hand: 10 % + 40 % * 1 day / 4 days.
+    let at = millis("2020-01-02T00:00:00Z");
+    let frozen = between(
+        at,
+        (millis("2020-01-01T00:00:00Z"), 1000),
+        (millis("2020-01-05T00:00:00Z"), 5000),
+    );
+    assert_eq!(frozen, 2000);
+    assert_eq!(
+        (&paused["state"], &paused["basis_points"], &paused["next"]),
+        (&json!("paused"), &json!(frozen), &Value::Null)
+    );
+    assert_eq!(
+        paused["paused"],
+        json!({"at": "2020-01-02T00:00:00Z", "at_ms": at, "basis_points": 2000, "percentage": 20.0})
+    );
+    assert_eq!(
+        paused["guard"],
+        json!({"query": "sum(rate(errors_total[5m])) <b>", "comparison": "above", "threshold": 0.05,
+               "threshold_text": "0.05", "for": "2m", "for_seconds": 120, "action": "pause"})
+    );
+    assert_eq!(
+        paused["by_guard"],
+        json!({"action": "pause", "time": "2026-12-03T10:03:00Z",
+               "summary": "paused: ramp paused at 2020-01-02T00:00:00Z (20%)",
+               "reason": "guard of paused: value 0.09 above 0.05 for 2m"})
+    );
+
+    let killed = flag(&body, "killed");
+    assert_eq!(killed["state"], "killed");
+    assert_eq!(
+        (
+            &killed["guard"]["comparison"],
+            &killed["guard"]["threshold"],
+            &killed["guard"]["for_seconds"]
+        ),
+        (&json!("below"), &json!(1.0), &json!(30))
+    );
+    assert_eq!(killed["by_guard"]["action"], "kill");
+    assert_eq!(
+        killed["by_guard"]["reason"],
+        "guard of killed: value 0 below 1 for 30s (query up, held 31.0s)"
+    );
+    // A person edited it after the guard: the guard is not the one to ask.
+    assert_eq!(flag(&body, "lifted")["by_guard"], Value::Null);
+    let plain = flag(&body, "plain");
+    assert_eq!(
+        (&plain["guard"], &plain["paused"], &plain["by_guard"]),
+        (&Value::Null, &Value::Null, &Value::Null)
+    );
+}

@@ -10,7 +10,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -54,6 +54,13 @@ const FLAGS = {
     enrollment_service: { description: 'Route enrollments to the new service', owner: 'enrollment', percentage: 12.5 },
     checkout_v2: { killed: true, percentage: 100 },
     tenant_billing_v2: { bucket_by: 'tenant_id', pilots: { tenant_id: ['acme'] }, percentage: 25 },
+    // Paused half an hour after the ramp started, by its guard.
+    search_v2: {
+      owner: 'search',
+      ramp: RAMP,
+      paused_at: rfc3339(START - 1_800_000),
+      guard: { query: 'sum(rate(search_errors_total[5m])) <b>', above: 0.05, for: '2m', action: 'pause' },
+    },
   },
 };
 
@@ -369,32 +376,51 @@ describe('the dashboard without tokens', () => {
     await phone.context().close();
   });
 
-  test('shows a guard, and any field it does not know, as JSON text', async () => {
-    // Flag files cannot hold a guard yet: add one to /v1/flags on its way
-    // to the page, as a server that knows guards will send it.
-    const guard = { query: 'rate(errors[5m]) > 0.05 <b>', above: 0.05, for: '2m', action: 'kill' };
-    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-    const guarded = await context.newPage();
-    guarded.on('pageerror', (error) => problems.push(`guard: page error: ${error.message}`));
-    await guarded.route('**/v1/flags', async (route) => {
-      const response = await route.fetch();
-      const body = await response.json();
-      body.flags.community_dual_write.guard = guard;
-      body.flags.community_dual_write.paused_at = 2500;
-      await route.fulfill({ response, json: body });
-    });
-    await guarded.goto(`${server.baseUrl}/`);
-    const dual = await card(guarded, 'community_dual_write');
-    const shown = await dual.locator('pre[data-field="guard"]').textContent();
-    assert.deepEqual(JSON.parse(shown), guard);
-    assert.equal(await dual.locator('pre[data-field="guard"] b').count(), 0);
-    assert.equal(await dual.locator('pre[data-field="paused_at"]').textContent(), '2500');
-    const terms = await dual.locator('dt').allTextContents();
-    assert.deepEqual(terms.filter((t) => t === 'Guard' || t === 'paused_at'), ['Guard', 'paused_at']);
-    // Flags without one say so.
+  test('shows a guard, and a ramp paused at the reference percentage', async () => {
+    // What `flags guard` appends when it pauses the flag.
+    const reason = 'guard of search_v2: value 0.09 above 0.05 for 2m (query sum(rate(search_errors_total[5m])) <b>, held 2m)';
+    const time = rfc3339(Date.now());
+    appendFileSync(`${server.file}.audit.jsonl`, `${JSON.stringify({
+      time, actor: 'guard', command: `flags guard ${server.arg} --prometheus http://127.0.0.1:9090`,
+      file: server.file, before: 'a', after: 'b',
+      summary: `search_v2: ramp paused at ${FLAGS.flags.search_v2.paused_at} (20%)`, reason,
+    })}\n`);
+    const guarded = await openPage(server);
+    const search = await card(guarded, 'search_v2');
+    await search.locator('.by-guard').waitFor({ timeout: WAIT_MS });
+    assert.equal(await search.locator('.state').textContent(), 'paused');
+    // The percentage stays at the reference's answer for paused_at, now
+    // and later.
+    const pausedMs = Date.parse(FLAGS.flags.search_v2.paused_at);
+    const frozen = reference(text, { key: 'search_v2', now_ms: pausedMs });
+    assert.equal(frozen, reference(text, { key: 'search_v2', now_ms: Date.now() + 86_400_000 }));
+    assert.equal(Number(await search.locator('.now').getAttribute('data-basis-points')), frozen);
+    assert.equal(await search.locator('.now-value').textContent(), `${frozen / 100} %`);
+    assert.equal(await search.locator('.chart-legend').textContent(),
+      `Paused since ${FLAGS.flags.search_v2.paused_at}: stays at ${frozen / 100} % until a person resumes the ramp.`);
+    // The line is flat from paused_at: its last two points are the pause
+    // and the chart's end, at the same height as the pause point.
+    const pause = search.locator('svg.chart circle.pause-point');
+    assert.equal(Number(await pause.getAttribute('data-percentage')), frozen / 100);
+    const line = (await search.locator('svg.chart polyline.line').getAttribute('points')).split(' ');
+    const at = `${await pause.getAttribute('cx')},${await pause.getAttribute('cy')}`;
+    assert.equal(line[line.length - 2], at);
+    assert.equal(line[line.length - 1].split(',')[1], at.split(',')[1]);
+    const classes = await search.locator('svg.chart circle.point').evaluateAll((cs) => cs.map((c) => c.getAttribute('class')));
+    assert.deepEqual(classes, ['point past', 'point held', 'point held']);
+    // The guard, as text: its query and its rule.
+    const facts = await search.locator('dl').textContent();
+    assert.ok(facts.includes('Guardsum(rate(search_errors_total[5m])) <b>: pause when above 0.05 for 2m'), facts);
+    assert.equal(await search.locator('b').count(), 0);
+    assert.equal(await search.locator('pre.extra').count(), 0);
+    // Who paused it, and why.
+    assert.equal(await search.locator('.by-guard').textContent(),
+      `Paused by a guard at ${time}: ${reason}. It stays so until a person lifts it.`);
+    // Flags without a guard say so, and no other says a guard acted.
     const plain = await card(guarded, 'enrollment_service');
     assert.ok((await plain.locator('dl').textContent()).includes('Guardnone'));
-    await context.close();
+    assert.equal(await guarded.locator('.by-guard').count(), 1);
+    await guarded.context().close();
   });
 
   test('works from the keyboard', async () => {
@@ -420,12 +446,19 @@ describe('the dashboard without tokens', () => {
   if (process.env.DASHBOARD_SCREENSHOT) test('screenshot', async () => {
     const flags = structuredClone(FLAGS);
     flags.flags.community_dual_write.description = 'Dual-write community posts to the v2 store';
+    flags.flags.search_v2.guard.query = 'sum(rate(search_errors_total[5m]))';
     const fresh = await startServer('flags', {}, flags);
     execFileSync(FLAGS_BIN, ['set', fresh.arg, 'enrollment_service', '--percentage', '25', '--actor', 'ops-oncall'], { stdio: 'pipe', cwd: workDir });
+    appendFileSync(`${fresh.file}.audit.jsonl`, `${JSON.stringify({
+      time: rfc3339(Date.now()), actor: 'guard', command: `flags guard ${fresh.arg} --prometheus http://127.0.0.1:9090`,
+      file: fresh.arg, before: 'a', after: 'b', summary: `search_v2: ramp paused at ${flags.flags.search_v2.paused_at} (20%)`,
+      reason: 'guard of search_v2: value 0.09 above 0.05 for 2m (query sum(rate(search_errors_total[5m])), held 2m)',
+    })}\n`);
     const shot = await openPage(fresh, { width: 1200, height: 900 });
     await card(shot, 'community_dual_write');
     await explain(shot, { user_id: '42', app_version: '3.4.0', tenant_id: 'acme' });
-    await shot.waitForFunction(() => document.querySelectorAll('#audit li').length === 1, null, { timeout: WAIT_MS });
+    await shot.waitForFunction(() => document.querySelectorAll('#audit li').length === 2, null, { timeout: WAIT_MS });
+    await shot.locator('article[data-flag="search_v2"] .by-guard').waitFor({ timeout: WAIT_MS });
     await shot.screenshot({ path: resolve(process.env.DASHBOARD_SCREENSHOT), fullPage: true });
     await shot.context().close();
   });

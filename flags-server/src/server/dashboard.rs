@@ -9,9 +9,11 @@
 //! any client, sending the token the operator types in.
 //!
 //! `/v1/dashboard` computes what must match the core exactly: each flag's
-//! state and effective percentage now, its ramp points and next step. It
-//! adds the server's own evaluation counters and the tail of the audit log
-//! the edit commands append beside the file.
+//! state and effective percentage now, its ramp points and next step, its
+//! guard and the percentage a paused ramp is frozen at. It adds the
+//! server's own evaluation counters, the tail of the audit log the edit
+//! commands append beside the file, and whether a guard (the audit actor
+//! `guard`) made the newest edit of a killed or paused flag.
 
 use std::collections::HashMap;
 use std::io::{Read as _, Seek as _, SeekFrom};
@@ -20,7 +22,7 @@ use std::path::Path;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use flags_core::{Flag, Snapshot, Timestamp};
+use flags_core::{Flag, GuardAction, Snapshot, Threshold, Timestamp};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -103,9 +105,43 @@ struct FlagView {
     /// The same as a percentage.
     percentage: f64,
     ramp: Vec<Point>,
-    /// The first ramp point after now, if any.
+    /// The first ramp point after now, if any; none while paused.
     next: Option<Point>,
+    /// When the ramp was paused and the percentage it stays at.
+    paused: Option<Point>,
+    guard: Option<GuardView>,
+    /// Set when the flag is killed or paused and the newest audit record
+    /// of an edit of it is a guard's.
+    by_guard: Option<ByGuard>,
     evaluations: Vec<Count>,
+}
+
+/// A flag's `guard`, as the file says it.
+#[derive(Serialize)]
+struct GuardView {
+    query: String,
+    /// `above` or `below`.
+    comparison: &'static str,
+    threshold: f64,
+    /// As written in the file (`0.05`).
+    threshold_text: String,
+    /// As written in the file (`2m`).
+    #[serde(rename = "for")]
+    hold_for: String,
+    for_seconds: u64,
+    /// `kill` or `pause`.
+    action: &'static str,
+}
+
+/// The guard's audit record behind a killed or paused flag.
+#[derive(Serialize)]
+struct ByGuard {
+    /// `kill` or `pause`: what the flag is now.
+    action: &'static str,
+    time: Option<String>,
+    summary: Option<String>,
+    /// Why the guard acted (its query, value, threshold and duration).
+    reason: Option<String>,
 }
 
 #[derive(Serialize, Clone)]
@@ -145,6 +181,7 @@ fn percentage(bp: u32) -> f64 {
 }
 
 /// What an operator calls the flag's state now: `kill_all`, `killed`,
+/// `paused` (a ramp with `paused_at`, as `flags status` says),
 /// `scheduled` (a ramp that has not started), `ramping` (a ramp with a
 /// point still ahead), `on` (100 %), `pilots_only` (0 %) or `partial`.
 fn state_of(
@@ -159,6 +196,8 @@ fn state_of(
         "kill_all"
     } else if flag.killed() {
         "killed"
+    } else if flag.paused_at().is_some() {
+        "paused"
     } else if ramp.first().is_some_and(|p| p.at_ms > now) {
         "scheduled"
     } else if ramp.last().is_some_and(|p| p.at_ms > now) {
@@ -172,18 +211,88 @@ fn state_of(
     }
 }
 
-fn flag_view(snapshot: &Snapshot, flag: &Flag, now: Timestamp, counts: Vec<Count>) -> FlagView {
+fn point(at: &str, at_ms: i64, bp: u32) -> Point {
+    Point {
+        at: at.to_owned(),
+        at_ms,
+        basis_points: bp,
+        percentage: percentage(bp),
+    }
+}
+
+fn guard_view(flag: &Flag) -> Option<GuardView> {
+    let guard = flag.guard()?;
+    Some(GuardView {
+        query: guard.query().to_owned(),
+        comparison: guard.comparison(),
+        threshold: match guard.threshold() {
+            Threshold::Above(t) | Threshold::Below(t) => t,
+        },
+        threshold_text: guard.threshold_text().to_owned(),
+        hold_for: guard.for_text().to_owned(),
+        for_seconds: guard.hold_for().as_secs(),
+        action: guard.action().as_str(),
+    })
+}
+
+/// Whether the audit `summary` (one `KEY: change` part per edited flag,
+/// joined by `; `) tells of an edit of the flag `key`.
+fn edits_flag(summary: &str, key: &str) -> bool {
+    summary.split("; ").any(|part| {
+        part.strip_prefix(key)
+            .is_some_and(|rest| rest.starts_with(": "))
+            || part
+                .strip_prefix("new flag ")
+                .and_then(|p| p.strip_prefix(key))
+                .is_some_and(|rest| rest.starts_with(": "))
+    })
+}
+
+/// The guard behind a killed or paused flag: set when the newest audit
+/// record of an edit of it has the actor `guard`.
+fn by_guard(flag: &Flag, records: &[Value]) -> Option<ByGuard> {
+    let action = if flag.killed() {
+        GuardAction::Kill
+    } else if flag.paused_at().is_some() {
+        GuardAction::Pause
+    } else {
+        return None;
+    };
+    let text = |record: &Value, field: &str| record[field].as_str().map(str::to_owned);
+    // Newest first.
+    let newest = records.iter().find(|record| {
+        record["summary"]
+            .as_str()
+            .is_some_and(|s| edits_flag(s, flag.key()))
+    })?;
+    (newest["actor"] == "guard").then(|| ByGuard {
+        action: action.as_str(),
+        time: text(newest, "time"),
+        summary: text(newest, "summary"),
+        reason: text(newest, "reason"),
+    })
+}
+
+fn flag_view(
+    snapshot: &Snapshot,
+    flag: &Flag,
+    now: Timestamp,
+    counts: Vec<Count>,
+    audit: &[Value],
+) -> FlagView {
     let bp = flag.basis_points_at(now);
     let ramp: Vec<Point> = flag
         .ramp()
-        .map(|(text, at, bp)| Point {
-            at: text.to_owned(),
-            at_ms: at.unix_millis(),
-            basis_points: bp,
-            percentage: percentage(bp),
-        })
+        .map(|(text, at, bp)| point(text, at.unix_millis(), bp))
         .collect();
-    let next = ramp.iter().find(|p| p.at_ms > now.unix_millis()).cloned();
+    let paused = flag
+        .paused_at()
+        .map(|(text, at)| point(text, at.unix_millis(), flag.basis_points_at(at)));
+    // A paused ramp goes nowhere until a person resumes it.
+    let next = match paused {
+        Some(_) => None,
+        None => ramp.iter().find(|p| p.at_ms > now.unix_millis()).cloned(),
+    };
     FlagView {
         key: flag.key().to_owned(),
         state: state_of(snapshot, flag, bp, &ramp, now),
@@ -191,6 +300,9 @@ fn flag_view(snapshot: &Snapshot, flag: &Flag, now: Timestamp, counts: Vec<Count
         percentage: percentage(bp),
         ramp,
         next,
+        paused,
+        guard: guard_view(flag),
+        by_guard: by_guard(flag, audit),
         evaluations: counts,
     }
 }
@@ -257,7 +369,8 @@ fn read_audit(path: &Path) -> Audit {
 }
 
 /// `GET /v1/dashboard`: per flag, its state, effective percentage now,
-/// ramp points, next step and evaluation counters; the audit log's tail.
+/// ramp points, next step, pause, guard and evaluation counters; the
+/// audit log's tail.
 pub(crate) async fn dashboard(State(state): State<AppState>) -> Result<Response, Error> {
     state.ready(Api::Flags)?;
     let shared = state.shared();
@@ -278,10 +391,6 @@ pub(crate) async fn dashboard(State(state): State<AppState>) -> Result<Response,
             unknown.push(count);
         }
     }
-    for flag in snapshot.flags() {
-        let counts = by_key.remove(flag.key()).unwrap_or_default();
-        flags.push(flag_view(&snapshot, flag, now, counts));
-    }
     let audit = match &shared.source {
         Source::File(file) => {
             let log = flags_core::edit::default_audit_log(
@@ -300,6 +409,10 @@ pub(crate) async fn dashboard(State(state): State<AppState>) -> Result<Response,
             ..Audit::default()
         },
     };
+    for flag in snapshot.flags() {
+        let counts = by_key.remove(flag.key()).unwrap_or_default();
+        flags.push(flag_view(&snapshot, flag, now, counts, &audit.records));
+    }
     let body = Dashboard {
         version: snapshot.version().to_owned(),
         now: now.to_string(),

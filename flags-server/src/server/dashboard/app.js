@@ -11,12 +11,13 @@
   const POLL_MS = 5000;
   const KNOWN_FLAG_FIELDS = new Set([
     'description', 'owner', 'killed', 'requires', 'deny', 'pilots', 'percentage',
-    'ramp', 'bucket_by', 'salt', 'variants',
+    'ramp', 'paused_at', 'bucket_by', 'salt', 'variants', 'guard',
   ]);
   const KNOWN_AUDIT_FIELDS = new Set(['time', 'actor', 'command', 'file', 'before', 'after', 'summary']);
   const STATE_LABELS = {
     kill_all: 'off: kill_all',
     killed: 'killed',
+    paused: 'paused',
     scheduled: 'scheduled',
     ramping: 'ramping',
     on: 'on',
@@ -279,6 +280,7 @@
     card.append(el('p', { class: 'now', 'data-basis-points': view.basis_points },
       el('span', { class: 'now-value' }, off ? 'off' : pct(view.percentage)), ' ',
       el('small', null, off ? `for everyone (rollout ${pct(view.percentage)} when lifted)` : 'of units now')));
+    if (view.by_guard) card.append(byGuard(view.by_guard));
     const meter = el('meter', {
       min: 0, max: 100, value: off ? 0 : view.percentage, 'aria-label': `${view.key}: effective percentage now`,
     });
@@ -293,8 +295,8 @@
     fact(dl, 'Variants', (raw.variants || []).map((v) => `${v.name} ${pct(v.weight)}`).join(', ') || 'none');
     fact(dl, 'Bucket by', raw.bucket_by || 'user_id');
     if (raw.salt) fact(dl, 'Salt', raw.salt);
-    if (!('guard' in raw)) fact(dl, 'Guard', 'none');
-    // Fields this page does not know (a guard, later additions): as JSON.
+    fact(dl, 'Guard', ...guardText(view.guard));
+    // Fields this page does not know (later additions): as JSON.
     for (const [name, value] of Object.entries(raw)) {
       if (KNOWN_FLAG_FIELDS.has(name)) continue;
       const label = name === 'guard' ? 'Guard' : name;
@@ -304,6 +306,22 @@
     fact(dl, 'Evaluations', String(evaluated));
     card.append(dl);
     return card;
+  }
+
+  /** The guard as the file says it: its query, then what it does when. */
+  function guardText(guard) {
+    if (!guard) return ['none'];
+    return [el('code', { class: 'guard-query' }, guard.query),
+      el('span', { class: 'guard-rule' },
+        `: ${guard.action} when ${guard.comparison} ${guard.threshold_text} for ${guard.for}`)];
+  }
+
+  /** "Killed by a guard" / "Paused by a guard", from the audit record. */
+  function byGuard(record) {
+    const what = record.action === 'kill' ? 'Killed by a guard' : 'Paused by a guard';
+    return el('p', { class: 'by-guard', 'data-action': record.action },
+      el('strong', null, what), record.time ? ` at ${record.time}` : '',
+      record.reason ? `: ${record.reason}` : '', '. It stays so until a person lifts it.');
   }
 
   function requirements(conditions) {
@@ -320,13 +338,15 @@
     const W = 320; const H = 150; const L = 34; const R = 10; const T = 10; const B = 28;
     const points = view.ramp;
     const first = points[0]; const last = points[points.length - 1];
+    const paused = view.paused;
     const t0 = Math.min(first.at_ms, nowMs); const t1 = Math.max(last.at_ms, nowMs);
     const pad = Math.max((t1 - t0) * 0.06, 60000);
     const xmin = t0 - pad; const xmax = t1 + pad;
     const x = (t) => (L + ((t - xmin) / (xmax - xmin)) * (W - L - R)).toFixed(2);
     const y = (p) => (T + (1 - p / 100) * (H - T - B)).toFixed(2);
     const described = points.map((p) => `${pct(p.percentage)} at ${p.at}`).join(', ');
-    const label = `Ramp of ${view.key}: ${described}; now ${pct(view.percentage)}`;
+    const label = `Ramp of ${view.key}: ${described}; `
+      + `${paused ? `paused at ${pct(paused.percentage)} since ${paused.at}; ` : ''}now ${pct(view.percentage)}`;
     const root = svg('svg', {
       class: 'chart', viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-label': label,
       'data-now': nowMs, 'data-now-percentage': view.percentage,
@@ -338,13 +358,32 @@
     }
     // 0 before the first point, straight lines between points, the last
     // percentage after it (docs/bucketing.md).
-    const path = [`${x(xmin)},${y(0)}`, `${x(first.at_ms)},${y(0)}`]
-      .concat(points.map((p) => `${x(p.at_ms)},${y(p.percentage)}`))
-      .concat([`${x(xmax)},${y(last.percentage)}`]);
-    root.append(svg('polyline', { class: 'line', points: path.join(' ') }));
+    // Paused: the ramp up to paused_at, then flat at the percentage the
+    // server computed for paused_at.
+    const followed = paused ? points.filter((p) => p.at_ms < paused.at_ms) : points;
+    let path = [`${x(xmin)},${y(0)}`];
+    if (!paused || first.at_ms < paused.at_ms) path.push(`${x(first.at_ms)},${y(0)}`);
+    path = path.concat(followed.map((p) => `${x(p.at_ms)},${y(p.percentage)}`));
+    if (paused) {
+      path.push(`${x(paused.at_ms)},${y(paused.percentage)}`, `${x(xmax)},${y(paused.percentage)}`);
+    } else {
+      path.push(`${x(xmax)},${y(last.percentage)}`);
+    }
+    root.append(svg('polyline', { class: 'line', points: path.join(' '), 'data-paused': paused ? 'true' : 'false' }));
+    if (paused) {
+      // The plan the pause holds back, dashed.
+      const held = [`${x(paused.at_ms)},${y(paused.percentage)}`]
+        .concat(points.filter((p) => p.at_ms >= paused.at_ms).map((p) => `${x(p.at_ms)},${y(p.percentage)}`));
+      root.append(svg('polyline', { class: 'held-line', points: held.join(' ') }));
+      root.append(svg('circle', {
+        class: 'pause-point', cx: x(paused.at_ms), cy: y(paused.percentage), r: 4,
+        'data-at': paused.at, 'data-percentage': paused.percentage,
+      }, svg('title', null, `paused at ${pct(paused.percentage)} since ${paused.at}`)));
+    }
     const nextAt = view.next ? view.next.at_ms : null;
     for (const p of points) {
-      const when = p.at_ms <= nowMs ? 'past' : (p.at_ms === nextAt ? 'next' : 'future');
+      let when = p.at_ms <= nowMs ? 'past' : (p.at_ms === nextAt ? 'next' : 'future');
+      if (paused && p.at_ms >= paused.at_ms) when = 'held';
       root.append(svg('circle', {
         class: `point ${when}`, cx: x(p.at_ms), cy: y(p.percentage), r: 4,
         'data-at': p.at, 'data-at-ms': p.at_ms, 'data-percentage': p.percentage,
@@ -357,7 +396,9 @@
     root.append(svg('text', { x: L, y: H - 8, 'text-anchor': 'start' }, utc(first.at_ms).slice(0, 16)));
     root.append(svg('text', { x: W - R, y: H - 8, 'text-anchor': 'end' }, utc(last.at_ms).slice(0, 16)));
     let legend;
-    if (view.next) {
+    if (paused) {
+      legend = `Paused since ${paused.at}: stays at ${pct(paused.percentage)} until a person resumes the ramp.`;
+    } else if (view.next) {
       legend = `Next step: ${pct(view.next.percentage)} at ${view.next.at} (in ${duration(view.next.at_ms - nowMs)}).`;
     } else {
       legend = `Ramp complete: ${pct(last.percentage)} since ${last.at}.`;
