@@ -66,6 +66,9 @@
 //!   `flags` commands and the C ABI (directory lock, validation, atomic
 //!   write refused when the file changed meanwhile, audit log), and the
 //!   `flags status` document.
+//! - `monitor` (with `edit`): each guard's query asked of Prometheus, its
+//!   value against its threshold, and one recommendation line: the
+//!   document of `flags status --prometheus --json`.
 //!
 //! # Where things are
 //! Loading (bytes or a path to a validated snapshot, and the content hash
@@ -103,6 +106,8 @@ mod json;
 mod json_path;
 mod load;
 mod model;
+#[cfg(feature = "monitor")]
+pub mod monitor;
 #[cfg(feature = "remote")]
 pub mod remote;
 mod semver;
