@@ -21,6 +21,7 @@ use Flags\Internal\Native;
  *     ['op' => 'add_pilots', 'flag' => null, 'ids' => ['42']],
  * ]);
  * $file->status();                               // the document of `flags status FILE --json`
+ * $file->monitor('http://127.0.0.1:9090');       // ... of `flags status FILE --prometheus URL --json`
  * ```
  *
  * Every failure throws a FlagsException whose message is the one `flags`
@@ -257,6 +258,46 @@ final class FlagFile
         if ($code !== 0) {
             $message = $ffi->flags_result_message($code);
             throw new FlagsException("Cannot read the status of {$this->path}: $message", $code, (string) $error);
+        }
+        return json_decode((string) $out, true, 64, JSON_THROW_ON_ERROR);
+    }
+
+    /**
+     * The document `flags status FILE --prometheus URL --json` prints, now:
+     * status() with, in each guarded flag, `guard.now` (value, crossed,
+     * no_data, done, seen_crossed_for_seconds, query) and a top-level
+     * `recommendation` line (flags_file_monitor_json). Each guard's query is
+     * asked of the Prometheus at $prometheusUrl; the call returns within
+     * about $timeoutMs whatever Prometheus does: an unreachable or silent
+     * Prometheus is `no_data` with the reason, never a value, and no
+     * exception.
+     *
+     * @return array<string, mixed>
+     * @throws FlagsException INVALID_ARGUMENT for a URL that is not http:// or https:// or a
+     *         $timeoutMs outside 1..60000; IO or INVALID_FLAGS for the file
+     */
+    public function monitor(string $prometheusUrl, int $timeoutMs = 5000): array
+    {
+        if ($timeoutMs < 1 || $timeoutMs > 60000) {
+            throw new FlagsException(
+                "\$timeoutMs: expected milliseconds from 1 to 60000, found $timeoutMs",
+                FlagsException::INVALID_ARGUMENT,
+            );
+        }
+        $ffi = Native::ffi($this->library);
+        $code = $ffi->flags_file_monitor_json(
+            $this->path,
+            \strlen($this->path),
+            $prometheusUrl,
+            \strlen($prometheusUrl),
+            $timeoutMs,
+            Native::stringOut(),
+            Native::errorOut(),
+        );
+        $out = Native::takeString();
+        $error = Native::takeError();
+        if ($code !== 0) {
+            throw self::failure($code, $error);
         }
         return json_decode((string) $out, true, 64, JSON_THROW_ON_ERROR);
     }
