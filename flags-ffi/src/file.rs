@@ -180,6 +180,8 @@ const OPS: &[(&str, &[&str])] = &[
     ("remove_pilots", &["flag", "ids", "attribute"]),
     ("kill", &["flag"]),
     ("unkill", &["flag"]),
+    ("pause", &["flag", "at"]),
+    ("resume", &["flag"]),
     ("kill_all", &[]),
     ("unkill_all", &[]),
     ("create", &["flag", "description", "owner"]),
@@ -425,6 +427,15 @@ fn parse_op(value: &Value, at: &str) -> Result<Op, Failure> {
         }
         "kill" => Op::Kill { flag: flag()? },
         "unkill" => Op::Unkill { flag: flag()? },
+        // `at` defaults to now, as `flags pause` does; the editor checks a
+        // given time and says what it expected.
+        "pause" => Op::Pause {
+            flag: flag()?,
+            at: fields
+                .optional_string("at")?
+                .unwrap_or_else(|| flags_core::now().to_string()),
+        },
+        "resume" => Op::Resume { flag: flag()? },
         "kill_all" => Op::KillAll,
         "unkill_all" => Op::UnkillAll,
         "create" => Op::Create {
