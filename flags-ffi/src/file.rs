@@ -638,7 +638,7 @@ mod tests {
             ),
             (
                 "{\"path\": \"f\", \"ops\": [{\"op\": \"kil\", \"flag\": \"x\"}]}",
-                "ops[0].op: unknown operation \"kil\"; expected one of: set_percentage, set_ramp, add_pilots, remove_pilots, kill, unkill, kill_all, unkill_all, create, delete, replace",
+                "ops[0].op: unknown operation \"kil\"; expected one of: set_percentage, set_ramp, add_pilots, remove_pilots, kill, unkill, pause, resume, kill_all, unkill_all, create, delete, replace",
             ),
             (
                 "{\"path\": \"f\", \"ops\": [{\"op\": \"kill_all\"}, {\"op\": \"kill\"}]}",

@@ -207,6 +207,26 @@ final class FlagFile
         return $this->apply([['op' => 'unkill', 'flag' => $flag]], $dryRun);
     }
 
+    /**
+     * `flags pause FILE FLAG`: the flag's ramp stays at its percentage of
+     * $at (default now) until resume() (writes `paused_at`; a flag already
+     * paused keeps its earlier time). The flag must have a ramp.
+     */
+    public function pause(string $flag, ?\DateTimeInterface $at = null, bool $dryRun = false): EditResult
+    {
+        $op = ['op' => 'pause', 'flag' => $flag];
+        if ($at !== null) {
+            $op['at'] = $at->format('Y-m-d\TH:i:s.vP');
+        }
+        return $this->apply([$op], $dryRun);
+    }
+
+    /** `flags resume FILE FLAG`: the ramp follows its schedule again (removes `paused_at`). */
+    public function resume(string $flag, bool $dryRun = false): EditResult
+    {
+        return $this->apply([['op' => 'resume', 'flag' => $flag]], $dryRun);
+    }
+
     /** `flags kill-all FILE`. */
     public function killAll(bool $dryRun = false): EditResult
     {
