@@ -79,7 +79,8 @@
 //! reading a flag file safely and writing one atomically in `file.rs`.
 //! The sources live in `source/`, `watch/` and `remote/`; the editor, the
 //! edit transaction (lock, journal, audit log), the change lines and the
-//! status document in `edit/`.
+//! status document in `edit/`; the Prometheus client and the monitor's
+//! readings and recommendation in `monitor/`.
 //!
 //! # What it does not do
 //! Evaluation reads no clock (pass [`now()`] or any [`Timestamp`]), does no
