@@ -66,6 +66,9 @@
 //!   `flags` commands and the C ABI (directory lock, validation, atomic
 //!   write refused when the file changed meanwhile, audit log), and the
 //!   `flags status` document.
+//! - `monitor` (with `edit`): each guard's query asked of Prometheus, its
+//!   value against its threshold, and one recommendation line: the
+//!   document of `flags status --prometheus --json`.
 //!
 //! # Where things are
 //! Loading (bytes or a path to a validated snapshot, and the content hash
@@ -76,7 +79,8 @@
 //! reading a flag file safely and writing one atomically in `file.rs`.
 //! The sources live in `source/`, `watch/` and `remote/`; the editor, the
 //! edit transaction (lock, journal, audit log), the change lines and the
-//! status document in `edit/`.
+//! status document in `edit/`; the Prometheus client and the monitor's
+//! readings and recommendation in `monitor/`.
 //!
 //! # What it does not do
 //! Evaluation reads no clock (pass [`now()`] or any [`Timestamp`]), does no
@@ -103,6 +107,8 @@ mod json;
 mod json_path;
 mod load;
 mod model;
+#[cfg(feature = "monitor")]
+pub mod monitor;
 #[cfg(feature = "remote")]
 pub mod remote;
 mod semver;

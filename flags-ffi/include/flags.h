@@ -572,6 +572,30 @@ int32_t flags_file_status_json(const char *path,
                                char **error_out);
 
 /**
+ * The status of the flag file at `path` (UTF-8, `path_len` bytes) now,
+ * with each guard's query asked of the Prometheus at `prometheus_url`
+ * (UTF-8, `url_len` bytes; http:// or https://, e.g.
+ * "http://127.0.0.1:9090"), as the owned JSON document `flags status FILE
+ * --prometheus URL --json` prints: the document of
+ * `flags_file_status_json` with `guard.now` {"value", "crossed",
+ * "no_data", "done", "seen_crossed_for_seconds", "query"} in each guarded
+ * flag and a top-level "recommendation" line. The call returns within
+ * about `timeout_ms` (1 to 60000) whatever Prometheus does: a query with
+ * no answer by then is no data (`no_data` says why), never a value, and
+ * so is an unreachable Prometheus. Errors: FLAGS_ERROR_IO (also when no
+ * runtime or HTTP client could be started),
+ * FLAGS_ERROR_INVALID_FLAGS, FLAGS_ERROR_INVALID_ARGUMENT (an empty path,
+ * a URL that is not http:// or https://, `timeout_ms` out of range).
+ */
+int32_t flags_file_monitor_json(const char *path,
+                                size_t path_len,
+                                const char *prometheus_url,
+                                size_t url_len,
+                                uint32_t timeout_ms,
+                                char **out,
+                                char **error_out);
+
+/**
  * Opens a client: asks POST {url}/ofrep/v1/evaluate/flags for the answers
  * for `ctx` (NULL: the empty context; copied, so it may be freed after
  * the call), with the ETag, then again every `refresh_interval_ms` and on

@@ -1,6 +1,7 @@
 //! Editing a flag file and reading its status: the `flags` commands' one
-//! edit path ([`flags_core::edit::apply`]) and `flags status --json`, for
-//! every language that calls C.
+//! edit path ([`flags_core::edit::apply`]), `flags status --json` and
+//! `flags status --prometheus --json` ([`flags_core::monitor`]), for every
+//! language that calls C.
 
 use std::cell::RefCell;
 use std::ffi::c_char;
@@ -9,6 +10,7 @@ use std::time::Duration;
 
 use flags_core::Timestamp;
 use flags_core::edit::{self, EditError, EditErrorKind, Notice, Op, Options, Outcome};
+use flags_core::monitor::{self, MonitorError};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
@@ -21,6 +23,10 @@ const MAX_LOCK_WAIT_MS: u64 = 60_000;
 
 /// `now_unix_ms` of `flags_file_status_json` meaning "the system clock".
 const NOW_FROM_CLOCK: i64 = i64::MIN;
+
+/// The longest a monitor request may wait for Prometheus (`timeout_ms`):
+/// a minute.
+const MAX_MONITOR_TIMEOUT_MS: u32 = 60_000;
 
 /// Edits the flag file a JSON request names, through the same edit path
 /// as the `flags` commands: the directory lock (waiting at most
@@ -87,6 +93,67 @@ pub unsafe extern "C" fn flags_file_status_json(
     unsafe { produce(out, error_out, body) }
 }
 
+/// The status of the flag file at `path` (UTF-8, `path_len` bytes) now,
+/// with each guard's query asked of the Prometheus at `prometheus_url`
+/// (UTF-8, `url_len` bytes; http:// or https://, e.g.
+/// "http://127.0.0.1:9090"), as the owned JSON document `flags status FILE
+/// --prometheus URL --json` prints: the document of
+/// `flags_file_status_json` with `guard.now` {"value", "crossed",
+/// "no_data", "done", "seen_crossed_for_seconds", "query"} in each guarded
+/// flag and a top-level "recommendation" line. The call returns within
+/// about `timeout_ms` (1 to 60000) whatever Prometheus does: a query with
+/// no answer by then is no data (`no_data` says why), never a value, and
+/// so is an unreachable Prometheus. Errors: FLAGS_ERROR_IO (also when no
+/// runtime or HTTP client could be started),
+/// FLAGS_ERROR_INVALID_FLAGS, FLAGS_ERROR_INVALID_ARGUMENT (an empty path,
+/// a URL that is not http:// or https://, `timeout_ms` out of range).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn flags_file_monitor_json(
+    path: *const c_char,
+    path_len: usize,
+    prometheus_url: *const c_char,
+    url_len: usize,
+    timeout_ms: u32,
+    out: *mut *mut c_char,
+    error_out: *mut *mut c_char,
+) -> i32 {
+    let body = || {
+        // SAFETY: NULL or `path_len` readable bytes, by the crate's rules.
+        let path = unsafe { text(path, path_len, "path") }?;
+        // SAFETY: NULL or `url_len` readable bytes, by the crate's rules.
+        let url = unsafe { text(prometheus_url, url_len, "prometheus_url") }?;
+        if path.is_empty() {
+            return Err(invalid("`path` is empty"));
+        }
+        if timeout_ms == 0 || timeout_ms > MAX_MONITOR_TIMEOUT_MS {
+            return Err(invalid(format!(
+                "`timeout_ms`: expected milliseconds from 1 to {MAX_MONITOR_TIMEOUT_MS}, found {timeout_ms}"
+            )));
+        }
+        let timeout = Duration::from_millis(u64::from(timeout_ms));
+        // `within` below ends every query at `timeout`; the client's own
+        // timeout, a little later, never fires first, so that a silent
+        // Prometheus is said as "no answer within ... ms".
+        let client_timeout = timeout + Duration::from_secs(1);
+        let prometheus = monitor::Prometheus::new(url, client_timeout).map_err(monitor_failure)?;
+        let path = Path::new(path);
+        let snapshot = flags_core::Snapshot::from_path(path).map_err(|e| Failure::flags(&e))?;
+        let readings =
+            monitor::read(&snapshot, &prometheus, None, Some(timeout)).map_err(monitor_failure)?;
+        monitor::json(path, flags_core::now(), &readings).map_err(monitor_failure)
+    };
+    // SAFETY: `out` and `error_out` are NULL or valid for writes.
+    unsafe { produce(out, error_out, body) }
+}
+
+fn monitor_failure(error: MonitorError) -> Failure {
+    match error {
+        MonitorError::Url(message) => invalid(format!("`prometheus_url` {message}")),
+        MonitorError::Flags(e) => Failure::flags(&e),
+        other => Failure::new(FLAGS_ERROR_IO, other.to_string()),
+    }
+}
+
 fn invalid(message: impl Into<String>) -> Failure {
     Failure::new(FLAGS_ERROR_INVALID_ARGUMENT, message)
 }
@@ -113,6 +180,8 @@ const OPS: &[(&str, &[&str])] = &[
     ("remove_pilots", &["flag", "ids", "attribute"]),
     ("kill", &["flag"]),
     ("unkill", &["flag"]),
+    ("pause", &["flag", "at"]),
+    ("resume", &["flag"]),
     ("kill_all", &[]),
     ("unkill_all", &[]),
     ("create", &["flag", "description", "owner"]),
@@ -358,6 +427,15 @@ fn parse_op(value: &Value, at: &str) -> Result<Op, Failure> {
         }
         "kill" => Op::Kill { flag: flag()? },
         "unkill" => Op::Unkill { flag: flag()? },
+        // `at` defaults to now, as `flags pause` does; the editor checks a
+        // given time and says what it expected.
+        "pause" => Op::Pause {
+            flag: flag()?,
+            at: fields
+                .optional_string("at")?
+                .unwrap_or_else(|| flags_core::now().to_string()),
+        },
+        "resume" => Op::Resume { flag: flag()? },
         "kill_all" => Op::KillAll,
         "unkill_all" => Op::UnkillAll,
         "create" => Op::Create {
@@ -560,7 +638,7 @@ mod tests {
             ),
             (
                 "{\"path\": \"f\", \"ops\": [{\"op\": \"kil\", \"flag\": \"x\"}]}",
-                "ops[0].op: unknown operation \"kil\"; expected one of: set_percentage, set_ramp, add_pilots, remove_pilots, kill, unkill, kill_all, unkill_all, create, delete, replace",
+                "ops[0].op: unknown operation \"kil\"; expected one of: set_percentage, set_ramp, add_pilots, remove_pilots, kill, unkill, pause, resume, kill_all, unkill_all, create, delete, replace",
             ),
             (
                 "{\"path\": \"f\", \"ops\": [{\"op\": \"kill_all\"}, {\"op\": \"kill\"}]}",

@@ -103,7 +103,7 @@ pub use evaluate::{
     flags_evaluate, flags_evaluate_all_json, flags_evaluate_all_json_at, flags_evaluate_at,
     flags_evaluation_clear, flags_is_enabled,
 };
-pub use file::{flags_file_edit, flags_file_status_json};
+pub use file::{flags_file_edit, flags_file_monitor_json, flags_file_status_json};
 pub use library::{
     flags_library_version, flags_reason_name, flags_result_message, flags_string_free,
 };

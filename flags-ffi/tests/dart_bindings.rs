@@ -1568,6 +1568,9 @@ int32_t flags_file_edit(const char *request_json, size_t request_len, char **out
 int32_t flags_file_status_json(const char *path, size_t path_len, int64_t now_unix_ms, char **out,
                                char **error_out);
 
+int32_t flags_file_monitor_json(const char *path, size_t path_len, const char *prometheus_url,
+                                size_t url_len, uint32_t timeout_ms, char **out, char **error_out);
+
 int32_t flags_client_open(const flags_remote_options *options, const flags_context *ctx,
                           flags_client **out, char **error_out);
 void flags_client_free(flags_client *client);
@@ -1624,7 +1627,7 @@ fn checker_accepts_the_dart_bindings_against_the_contract() {
     assert_eq!(
         summary,
         Summary {
-            bindings: 37,
+            bindings: 38,
             structs: 2,
             fields: 10,
             constants: 19
@@ -1636,7 +1639,7 @@ fn checker_accepts_the_dart_bindings_against_the_contract() {
 #[test]
 fn checker_parses_the_contract_header() {
     let header = parse_header(CONTRACT_HEADER).unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(header.functions.len(), 37);
+    assert_eq!(header.functions.len(), 38);
     assert!(header.opaque.contains("flags_source") && header.opaque.contains("flags_context"));
     assert!(header.opaque.contains("flags_client"));
     let open = &header.functions["flags_source_open_file"];

@@ -388,3 +388,41 @@ fn the_status_document_is_the_one_flags_status_prints() {
     assert!(error.is_some_and(|e| e.contains("missing.json: cannot read: ")));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn pause_freezes_a_ramp_and_resume_lifts_it() {
+    let dir = workspace("pause");
+    let path = path_of(&dir);
+    let at = "2026-11-21T12:00:00Z";
+    let result = edited(&json!({"path": path, "actor": "oncall",
+        "ops": [{"op": "pause", "flag": "community_dual_write", "at": at}]}));
+    assert_eq!(result["written"], true, "{result}");
+    assert_eq!(
+        result["summary"],
+        format!("community_dual_write: ramp paused at {at} (55%)")
+    );
+    let paused = Snapshot::from_slice(read(Path::new(&path)).as_bytes()).expect("valid");
+    let flag = paused.flag("community_dual_write").expect("flag");
+    assert_eq!(flag.paused_at().map(|(text, _)| text), Some(at));
+    // Without `at`: now, as `flags pause` does.
+    let result = edited(&json!({"path": path,
+        "ops": [{"op": "resume", "flag": "community_dual_write"}, {"op": "pause", "flag": "community_dual_write"}]}));
+    assert_eq!(result["written"], true, "{result}");
+    let text = read(Path::new(&path));
+    assert!(!text.contains(at), "{text}");
+    let result = edited(&json!({"path": path,
+        "ops": [{"op": "resume", "flag": "community_dual_write"}]}));
+    assert_eq!(result["summary"], "community_dual_write: ramp resumed");
+    assert!(!read(Path::new(&path)).contains("paused_at"));
+    let message = refused(
+        &json!({"path": path, "ops": [{"op": "pause", "flag": "enrollment_service"}]}),
+        flags_result::FLAGS_ERROR_INVALID_ARGUMENT,
+    );
+    assert!(message.contains("has no ramp to pause"), "{message}");
+    let message = refused(
+        &json!({"path": path, "ops": [{"op": "pause", "flag": "community_dual_write", "at": "noon"}]}),
+        flags_result::FLAGS_ERROR_INVALID_ARGUMENT,
+    );
+    assert!(message.contains("invalid pause time \"noon\""), "{message}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -29,6 +29,17 @@ return [
     ],
 
     /*
+    | The Prometheus `php artisan flags:status` asks every guard's query of
+    | (as `flags status --prometheus`), e.g. http://127.0.0.1:9090; null:
+    | no guard column. --prometheus=URL overrides it. The command waits for
+    | Prometheus at most prometheus_timeout_ms (1 to 60000).
+    */
+
+    'prometheus' => env('FLAGS_PROMETHEUS_URL'),
+
+    'prometheus_timeout_ms' => (int) env('FLAGS_PROMETHEUS_TIMEOUT_MS', 5000),
+
+    /*
     | The context of a check: the attributes a flag's pilots, deny lists,
     | requirements and rollout look at. Built on every call, never cached:
     |   user_id      the authenticated user's getAuthIdentifier(), as a string

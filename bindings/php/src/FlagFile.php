@@ -21,6 +21,7 @@ use Flags\Internal\Native;
  *     ['op' => 'add_pilots', 'flag' => null, 'ids' => ['42']],
  * ]);
  * $file->status();                               // the document of `flags status FILE --json`
+ * $file->monitor('http://127.0.0.1:9090');       // ... of `flags status FILE --prometheus URL --json`
  * ```
  *
  * Every failure throws a FlagsException whose message is the one `flags`
@@ -206,6 +207,26 @@ final class FlagFile
         return $this->apply([['op' => 'unkill', 'flag' => $flag]], $dryRun);
     }
 
+    /**
+     * `flags pause FILE FLAG`: the flag's ramp stays at its percentage of
+     * $at (default now) until resume() (writes `paused_at`; a flag already
+     * paused keeps its earlier time). The flag must have a ramp.
+     */
+    public function pause(string $flag, ?\DateTimeInterface $at = null, bool $dryRun = false): EditResult
+    {
+        $op = ['op' => 'pause', 'flag' => $flag];
+        if ($at !== null) {
+            $op['at'] = $at->format('Y-m-d\TH:i:s.vP');
+        }
+        return $this->apply([$op], $dryRun);
+    }
+
+    /** `flags resume FILE FLAG`: the ramp follows its schedule again (removes `paused_at`). */
+    public function resume(string $flag, bool $dryRun = false): EditResult
+    {
+        return $this->apply([['op' => 'resume', 'flag' => $flag]], $dryRun);
+    }
+
     /** `flags kill-all FILE`. */
     public function killAll(bool $dryRun = false): EditResult
     {
@@ -257,6 +278,46 @@ final class FlagFile
         if ($code !== 0) {
             $message = $ffi->flags_result_message($code);
             throw new FlagsException("Cannot read the status of {$this->path}: $message", $code, (string) $error);
+        }
+        return json_decode((string) $out, true, 64, JSON_THROW_ON_ERROR);
+    }
+
+    /**
+     * The document `flags status FILE --prometheus URL --json` prints, now:
+     * status() with, in each guarded flag, `guard.now` (value, crossed,
+     * no_data, done, seen_crossed_for_seconds, query) and a top-level
+     * `recommendation` line (flags_file_monitor_json). Each guard's query is
+     * asked of the Prometheus at $prometheusUrl; the call returns within
+     * about $timeoutMs whatever Prometheus does: an unreachable or silent
+     * Prometheus is `no_data` with the reason, never a value, and no
+     * exception.
+     *
+     * @return array<string, mixed>
+     * @throws FlagsException INVALID_ARGUMENT for a URL that is not http:// or https:// or a
+     *         $timeoutMs outside 1..60000; IO or INVALID_FLAGS for the file
+     */
+    public function monitor(string $prometheusUrl, int $timeoutMs = 5000): array
+    {
+        if ($timeoutMs < 1 || $timeoutMs > 60000) {
+            throw new FlagsException(
+                "\$timeoutMs: expected milliseconds from 1 to 60000, found $timeoutMs",
+                FlagsException::INVALID_ARGUMENT,
+            );
+        }
+        $ffi = Native::ffi($this->library);
+        $code = $ffi->flags_file_monitor_json(
+            $this->path,
+            \strlen($this->path),
+            $prometheusUrl,
+            \strlen($prometheusUrl),
+            $timeoutMs,
+            Native::stringOut(),
+            Native::errorOut(),
+        );
+        $out = Native::takeString();
+        $error = Native::takeError();
+        if ($code !== 0) {
+            throw self::failure($code, $error);
         }
         return json_decode((string) $out, true, 64, JSON_THROW_ON_ERROR);
     }

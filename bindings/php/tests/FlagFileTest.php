@@ -370,7 +370,7 @@ final class FlagFileTest extends TestCase
         $cases = [
             'ops[0].percentage: invalid percentage "12.345": at most two decimals (0.01 is the smallest step)'
                 => static fn () => $file->setPercentage('enrollment_service', '12.345'),
-            'ops[1].op: unknown operation "kil"; expected one of: set_percentage, set_ramp, add_pilots, remove_pilots, kill, unkill, kill_all, unkill_all, create, delete, replace'
+            'ops[1].op: unknown operation "kil"; expected one of: set_percentage, set_ramp, add_pilots, remove_pilots, kill, unkill, pause, resume, kill_all, unkill_all, create, delete, replace'
                 => static fn () => $file->apply([['op' => 'kill_all'], ['op' => 'kil', 'flag' => 'x']]),
             'ops[0].ids[0]: expected a string, found the number 1.5'
                 => static fn () => $file->addPilots('enrollment_service', [1.5]),
@@ -551,6 +551,34 @@ final class FlagFileTest extends TestCase
         $this->assertSame(0, proc_close($process));
         // Once it is released, the edit goes through.
         $this->assertSame('kill_all: off -> ON', $this->editor($dir)->killAll()->summary);
+    }
+
+    public function testPauseFreezesARampAndResumeIsTheOneFlagsMakes(): void
+    {
+        $cliDir = self::copyOfExample();
+        $phpDir = self::copyOfExample();
+        $at = new \DateTimeImmutable('2026-11-21T12:00:00Z');
+        $result = $this->editor($phpDir)->pause('community_dual_write', $at);
+        $this->assertSame('community_dual_write: ramp paused at 2026-11-21T12:00:00.000+00:00 (55%)', $result->summary);
+        $status = $this->editor($phpDir)->status($at->modify('+6 hours'));
+        $this->assertSame(5500, $status['flags'][0]['basis_points_now'], 'frozen at its percentage of $at');
+        // Without $at: now, as `flags pause` does.
+        $this->editor($phpDir)->resume('community_dual_write');
+        $this->editor($phpDir)->pause('community_dual_write');
+        $this->assertStringContainsString('"paused_at"', (string) file_get_contents("$phpDir/flags.json"));
+        [$status, , $stderr] = self::cli($cliDir, ['pause', 'flags.json', 'community_dual_write']);
+        $this->assertSame(0, $status, $stderr);
+        [$status, , $stderr] = self::cli($cliDir, ['resume', 'flags.json', 'community_dual_write']);
+        $this->assertSame(0, $status, $stderr);
+        $this->assertSame('community_dual_write: ramp resumed', $this->editor($phpDir)->resume('community_dual_write')->summary);
+        $this->assertSame(file_get_contents("$cliDir/flags.json"), file_get_contents("$phpDir/flags.json"));
+        try {
+            $this->editor($phpDir)->pause('enrollment_service');
+            $this->fail('a pause of a flag without a ramp');
+        } catch (FlagsException $e) {
+            $this->assertSame('INVALID_ARGUMENT', $e->getResultName());
+            $this->assertStringContainsString('has no ramp to pause', $e->getMessage());
+        }
     }
 
     public function testStatusIsTheDocumentOfFlagsStatusJson(): void

@@ -26,8 +26,8 @@ use flags_core::edit::{self, Op, Options};
 use flags_core::{Guard, GuardAction, Snapshot};
 use tracing::{error, info, warn};
 
-use super::prometheus::{NoData, Prometheus};
 use super::serve::{init_logging, shutdown_signal};
+use flags_core::monitor::{NoData, Prometheus};
 
 /// Options of `flags guard`.
 #[derive(clap::Args)]
@@ -108,7 +108,7 @@ type Shared = Arc<Mutex<Metrics>>;
 pub fn run(args: Args) -> ExitCode {
     init_logging();
     let timeout = args.interval.min(Duration::from_secs(10));
-    let prometheus = match Prometheus::new(&args.prometheus, timeout) {
+    let prometheus = match super::ops::prometheus(&args.prometheus, timeout) {
         Ok(p) => p,
         Err(e) => {
             eprintln!("{e}");

@@ -1,6 +1,6 @@
 //! The `flags` command line: one module per command (`check`, `eval`,
 //! `serve`, `guard`, and the operator commands in `ops`), and how they
-//! print; `prometheus` asks Prometheus for a guard's number.
+//! print. Prometheus is asked through `flags_core::monitor`.
 //!
 //! `main.rs` parses [`Cli`] and dispatches to the command's `run`.
 
@@ -9,7 +9,6 @@ pub mod eval;
 pub mod guard;
 pub mod ops;
 pub mod output;
-pub mod prometheus;
 pub mod serve;
 
 use std::path::PathBuf;

@@ -527,6 +527,31 @@ external int flagsFileStatusJson(
   Pointer<Pointer<Char>> errorOut,
 );
 
+/// `int32_t flags_file_monitor_json(const char *path, size_t path_len,
+/// const char *prometheus_url, size_t url_len, uint32_t timeout_ms,
+/// char **out, char **error_out)`: the document of `flags status FILE
+/// --prometheus URL --json`, within about `timeout_ms` (1 to 60000).
+@Native<
+  Int32 Function(
+    Pointer<Uint8>,
+    Size,
+    Pointer<Uint8>,
+    Size,
+    Uint32,
+    Pointer<Pointer<Char>>,
+    Pointer<Pointer<Char>>,
+  )
+>(symbol: 'flags_file_monitor_json')
+external int flagsFileMonitorJson(
+  Pointer<Uint8> path,
+  int pathLen,
+  Pointer<Uint8> prometheusUrl,
+  int urlLen,
+  int timeoutMs,
+  Pointer<Pointer<Char>> out,
+  Pointer<Pointer<Char>> errorOut,
+);
+
 // Client mode: a flag server's answers for one context
 
 /// `int32_t flags_client_open(const flags_remote_options *options,

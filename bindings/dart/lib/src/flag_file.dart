@@ -160,6 +160,17 @@ final class FlagFile {
   EditResult unkill(String flag, {bool dryRun = false}) =>
       apply([FlagEdit.unkill(flag)], dryRun: dryRun);
 
+  /// `flags pause FILE FLAG`: the flag's ramp stays at its percentage of
+  /// [at] (default now) until [resume] (writes `paused_at`; a flag
+  /// already paused keeps its earlier time). The flag must have a ramp.
+  EditResult pause(String flag, {DateTime? at, bool dryRun = false}) =>
+      apply([FlagEdit.pause(flag, at: at)], dryRun: dryRun);
+
+  /// `flags resume FILE FLAG`: the ramp follows its schedule again
+  /// (removes `paused_at`).
+  EditResult resume(String flag, {bool dryRun = false}) =>
+      apply([FlagEdit.resume(flag)], dryRun: dryRun);
+
   /// `flags kill-all FILE`.
   EditResult killAll({bool dryRun = false}) =>
       apply([const FlagEdit.killAll()], dryRun: dryRun);
@@ -292,6 +303,17 @@ final class FlagEdit {
 
   /// `flags unkill FILE FLAG`.
   FlagEdit.unkill(String flag) : this._({'op': 'unkill', 'flag': flag});
+
+  /// `flags pause FILE FLAG`, at [at] (default now).
+  FlagEdit.pause(String flag, {DateTime? at})
+      : this._({
+          'op': 'pause',
+          'flag': flag,
+          if (at != null) 'at': at.toUtc().toIso8601String(),
+        });
+
+  /// `flags resume FILE FLAG`.
+  FlagEdit.resume(String flag) : this._({'op': 'resume', 'flag': flag});
 
   /// `flags kill-all FILE`.
   const FlagEdit.killAll() : this._(const {'op': 'kill_all'});

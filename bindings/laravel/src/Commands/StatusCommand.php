@@ -13,14 +13,18 @@ use Illuminate\Console\Command;
  * `flags:status`: every flag of the flag file, what `rollout:monitor`
  * showed: state, the percentage in effect now (and the next ramp point),
  * pilots, requirements, variants, owner. `--json` prints the document of
- * `flags status --json`.
+ * `flags status --json`. With `--prometheus=URL` (or config
+ * `flags.prometheus`), what `flags status --prometheus` shows too: each
+ * guard's query asked now against its threshold, and one recommendation
+ * line (FlagFile::monitor(), the same code as the `flags` command).
  */
 final class StatusCommand extends Command
 {
     protected $signature = 'flags:status
         {--json : One JSON document (the one `flags status --json` prints)}
         {--now= : Show the state at this time (RFC 3339) instead of now}
-        {--file= : The flag file (default: the file of config/flags.php)}';
+        {--file= : The flag file (default: the file of config/flags.php)}
+        {--prometheus= : Ask this Prometheus every guard\'s query, e.g. http://127.0.0.1:9090 (default: config flags.prometheus)}';
 
     protected $description = 'Show every flag: state, percentage now, pilots, requirements, variants, owner';
 
@@ -40,8 +44,16 @@ final class StatusCommand extends Command
         if ($now === false) {
             return self::INVALID;
         }
+        $prometheus = $this->option('prometheus') ?: config('flags.prometheus');
+        if ($prometheus !== null && $prometheus !== '' && $now !== null) {
+            $this->error('--now cannot be used with --prometheus: the guards\' queries are asked now');
+            return self::INVALID;
+        }
         try {
-            $status = (new FlagFile((string) $path))->status($now);
+            $file = new FlagFile((string) $path);
+            $status = $prometheus !== null && $prometheus !== ''
+                ? $file->monitor((string) $prometheus, (int) config('flags.prometheus_timeout_ms', 5000))
+                : $file->status($now);
         } catch (FlagsException $e) {
             $this->error($e->getMessage());
             return self::FAILURE;
@@ -51,7 +63,69 @@ final class StatusCommand extends Command
             return self::SUCCESS;
         }
         $this->printTable($status);
+        if (\array_key_exists('recommendation', $status)) {
+            $this->printGuards($status);
+        }
         return self::SUCCESS;
+    }
+
+    /**
+     * The guards as `flags status --prometheus` shows them: value,
+     * threshold, for, action, status; then the recommendation line.
+     *
+     * @param array<string, mixed> $status
+     */
+    private function printGuards(array $status): void
+    {
+        $rows = [];
+        foreach ($status['flags'] ?? [] as $flag) {
+            $guard = $flag['guard'] ?? null;
+            if (!\is_array($guard) || !isset($guard['now'])) {
+                continue;
+            }
+            $now = $guard['now'];
+            $comparison = \array_key_exists('above', $guard) ? 'above' : 'below';
+            $rows[] = [
+                $flag['key'],
+                $now['value'] === null ? '-' : self::number($now['value']),
+                $comparison . ' ' . self::number($guard[$comparison]),
+                $guard['for'],
+                $guard['action'],
+                self::guardState($guard['action'], $now),
+            ];
+        }
+        if ($rows !== []) {
+            $this->table(['Guard', 'Value', 'Threshold', 'For', 'Action', 'Status'], $rows);
+        }
+        $line = (string) $status['recommendation'];
+        if (str_starts_with($line, 'GUARD CROSSED') || str_starts_with($line, 'NO DATA')) {
+            $this->error($line);
+        } else {
+            $this->line($line);
+        }
+    }
+
+    /** @param array<string, mixed> $now a guard's `now` */
+    private static function guardState(string $action, array $now): string
+    {
+        if ($now['done']) {
+            return $action === 'kill' ? 'done: the flag is off' : 'done: the ramp is paused';
+        }
+        if ($now['no_data'] !== null) {
+            return 'NO DATA: ' . $now['no_data'];
+        }
+        if (!$now['crossed']) {
+            return 'ok';
+        }
+        return $now['seen_crossed_for_seconds'] === null
+            ? 'CROSSED'
+            : 'CROSSED, seen for ' . (int) $now['seen_crossed_for_seconds'] . 's';
+    }
+
+    /** A number as the `flags` command prints it: 0.05, 1, -2.5. */
+    private static function number(int|float $value): string
+    {
+        return \is_int($value) || floor($value) !== $value ? (string) $value : (string) (int) $value;
     }
 
     /** @param array<string, mixed> $status */

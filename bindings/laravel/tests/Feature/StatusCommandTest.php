@@ -6,10 +6,113 @@ namespace Flags\Laravel\Tests\Feature;
 
 use Flags\Laravel\Tests\TestCase;
 
-/** `php artisan flags:status`: the table, --json, --now. */
+/** `php artisan flags:status`: the table, --json, --now, --prometheus. */
 final class StatusCommandTest extends TestCase
 {
     private string $path;
+
+    /** @var resource|null the fake Prometheus (bindings/php/tests/fixtures/fake-prometheus.php under php -S) */
+    private $prometheus = null;
+
+    protected function tearDown(): void
+    {
+        if ($this->prometheus !== null) {
+            proc_terminate($this->prometheus);
+            proc_close($this->prometheus);
+            $this->prometheus = null;
+        }
+        parent::tearDown();
+    }
+
+    /** Starts a fake Prometheus answering $values (query => value text); its URL. */
+    private function startPrometheus(array $values): string
+    {
+        $probe = stream_socket_server('tcp://127.0.0.1:0');
+        $this->assertIsResource($probe);
+        $address = (string) stream_socket_get_name($probe, false);
+        fclose($probe);
+        $router = dirname(__DIR__, 3) . '/php/tests/fixtures/fake-prometheus.php';
+        $this->prometheus = proc_open(
+            [PHP_BINARY, '-S', $address, $router],
+            [0 => ['file', '/dev/null', 'r'], 1 => ['file', '/dev/null', 'w'], 2 => ['file', '/dev/null', 'w']],
+            $pipes,
+            null,
+            ['FAKE_PROMETHEUS_VALUES' => json_encode($values)] + getenv(),
+        );
+        $this->assertIsResource($this->prometheus);
+        $url = "http://$address";
+        $this->assertTrue(
+            self::waitFor(static fn (): bool => @file_get_contents("$url/api/v1/query?query=up") !== false, 30.0),
+            'the fake Prometheus did not answer within 30 s',
+        );
+        return $url;
+    }
+
+    /** A flag file with two guarded flags and one without. */
+    private function useGuardedFile(): void
+    {
+        $this->path = $this->useFlagFile([
+            'checkout' => [
+                'percentage' => 100,
+                'guard' => ['query' => 'checkout_error_ratio', 'above' => 0.05, 'for' => '2m', 'action' => 'kill'],
+            ],
+            'search' => [
+                'percentage' => 50,
+                'guard' => ['query' => 'search_success_ratio', 'below' => 0.99, 'for' => '1m', 'action' => 'pause'],
+            ],
+            'plain' => ['percentage' => 10],
+        ]);
+    }
+
+    public function testPrometheusShowsEachGuardAgainstItsThresholdAndWhatToDo(): void
+    {
+        $this->useGuardedFile();
+        $url = $this->startPrometheus(['checkout_error_ratio' => '0.09', 'search_success_ratio' => '0.995']);
+        [$status, $output] = $this->runArtisan('flags:status', ['--prometheus' => $url]);
+        $this->assertSame(0, $status, $output);
+        // The flags table is still there.
+        $this->assertMatchesRegularExpression('/\| plain +\| partial +\| 10% +\|/', $output);
+        $this->assertMatchesRegularExpression('/\| Guard +\| Value +\| Threshold +\| For +\| Action +\| Status +\|/', $output);
+        $this->assertMatchesRegularExpression('/\| checkout +\| 0\.09 +\| above 0\.05 +\| 2m +\| kill +\| CROSSED +\|/', $output);
+        $this->assertMatchesRegularExpression('/\| search +\| 0\.995 +\| below 0\.99 +\| 1m +\| pause +\| ok +\|/', $output);
+        $this->assertStringContainsString(
+            "GUARD CROSSED on checkout: 0.09 above 0.05 -- a running `flags guard` kills it once it has held for 2m; "
+                . "or run `flags kill {$this->path} checkout` now",
+            $output,
+        );
+        // --json is the document of `flags status --prometheus --json`.
+        [, $json] = $this->runArtisan('flags:status', ['--prometheus' => $url, '--json' => true]);
+        $doc = json_decode($json, true, 64, JSON_THROW_ON_ERROR);
+        $this->assertSame(0.09, $doc['flags'][0]['guard']['now']['value']);
+        $this->assertStringStartsWith('GUARD CROSSED on checkout', $doc['recommendation']);
+    }
+
+    public function testPrometheusFromTheConfigAndNoDataSaidAsSuch(): void
+    {
+        $this->useGuardedFile();
+        // checkout answers; search's metric is not scraped yet (no series).
+        config(['flags.prometheus' => $this->startPrometheus(['checkout_error_ratio' => '0.01'])]);
+        [$status, $output] = $this->runArtisan('flags:status');
+        $this->assertSame(0, $status, $output);
+        $this->assertMatchesRegularExpression('/\| checkout +\| 0\.01 +\| above 0\.05 +\| 2m +\| kill +\| ok +\|/', $output);
+        $this->assertMatchesRegularExpression('/\| search +\| - +\| below 0\.99 +\| 1m +\| pause +\| NO DATA: the query answered no series/', $output);
+        $this->assertStringContainsString('NO DATA for the guard of search: it cannot act; check the query and Prometheus', $output);
+        // Without one, no guard table.
+        config(['flags.prometheus' => null]);
+        [, $output] = $this->runArtisan('flags:status');
+        $this->assertStringNotContainsString('Threshold', $output);
+    }
+
+    public function testPrometheusBadInput(): void
+    {
+        $this->useGuardedFile();
+        [$status, $output] = $this->runArtisan('flags:status', ['--prometheus' => 'localhost:9090']);
+        $this->assertSame(1, $status);
+        $this->assertStringContainsString('localhost:9090: expected an http:// or https:// URL', $output);
+        [$status, $output] = $this->runArtisan('flags:status', ['--prometheus' => 'http://127.0.0.1:9', '--now' => '2026-11-21T12:00:00Z']);
+        $this->assertSame(2, $status);
+        $this->assertStringContainsString('--now cannot be used with --prometheus', $output);
+    }
 
     protected function setUp(): void
     {

@@ -18,12 +18,10 @@ use std::process::ExitCode;
 
 use clap::ArgGroup;
 use flags_core::edit::{self, Notice, Op, Options, parse_percentage};
+use flags_core::monitor::{self, MonitorError, Prometheus};
 use flags_core::{Snapshot, Timestamp};
 
 use crate::cli::output;
-use crate::cli::prometheus::Prometheus;
-
-mod monitor;
 
 pub use flags_core::edit::{changes, summary};
 
@@ -356,13 +354,16 @@ fn show_status(args: &StatusArgs) -> Result<(), String> {
         return watch_status(args);
     }
     if let Some(url) = &args.prometheus {
-        let prometheus = Prometheus::new(url, std::time::Duration::from_secs(10))?;
+        let prometheus = prometheus(url, std::time::Duration::from_secs(10))?;
         let snapshot = Snapshot::from_path(&args.file).map_err(|e| e.to_string())?;
-        let readings = monitor::read(&snapshot, &prometheus, None)?;
+        let readings =
+            monitor::read(&snapshot, &prometheus, None, None).map_err(|e| e.to_string())?;
         if args.json {
-            output::print_line(&monitor::json(&args.file, now, &readings)?);
+            let json = monitor::json(&args.file, now, &readings).map_err(|e| e.to_string())?;
+            output::print_line(&json);
         } else {
-            output::print(&monitor::table(&args.file, now, &readings)?);
+            let table = monitor::table(&args.file, now, &readings).map_err(|e| e.to_string())?;
+            output::print(&table);
         }
         return Ok(());
     }
@@ -381,7 +382,7 @@ fn show_status(args: &StatusArgs) -> Result<(), String> {
 /// the table, and the watch goes on.
 fn watch_status(args: &StatusArgs) -> Result<(), String> {
     let prometheus = match &args.prometheus {
-        Some(url) => Some(Prometheus::new(
+        Some(url) => Some(prometheus(
             url,
             args.interval.min(std::time::Duration::from_secs(10)),
         )?),
@@ -392,9 +393,10 @@ fn watch_status(args: &StatusArgs) -> Result<(), String> {
         let now = flags_core::now();
         let text = match &prometheus {
             Some(prometheus) => Snapshot::from_path(&args.file)
-                .map_err(|e| e.to_string())
-                .and_then(|snapshot| monitor::read(&snapshot, prometheus, Some(&mut memory)))
-                .and_then(|readings| monitor::table(&args.file, now, &readings)),
+                .map_err(MonitorError::from)
+                .and_then(|snapshot| monitor::read(&snapshot, prometheus, Some(&mut memory), None))
+                .and_then(|readings| monitor::table(&args.file, now, &readings))
+                .map_err(|e| e.to_string()),
             None => edit::status_table(&args.file, now).map_err(|e| e.to_string()),
         };
         let text = text.unwrap_or_else(|e| format!("{e}\n"));
@@ -408,6 +410,15 @@ fn watch_status(args: &StatusArgs) -> Result<(), String> {
         }
         std::thread::sleep(args.interval);
     }
+}
+
+/// The Prometheus of `--prometheus URL`; a bad URL is said as
+/// `--prometheus URL: ...`.
+pub(crate) fn prometheus(url: &str, timeout: std::time::Duration) -> Result<Prometheus, String> {
+    Prometheus::new(url, timeout).map_err(|e| match e {
+        MonitorError::Url(message) => format!("--prometheus {message}"),
+        other => other.to_string(),
+    })
 }
 
 fn diff_files(args: &DiffArgs) -> Result<(), String> {

@@ -1,21 +1,61 @@
-//! `flags status --prometheus URL [--watch]`: the status table plus, for
-//! each guarded flag, what its query answers now against its threshold,
-//! and one recommendation line: what the runbooks' `rollout:monitor` said
-//! ("HIGH ERROR RATE DETECTED - consider rolling back"), with the command
-//! to type.
+//! The monitor of `flags status --prometheus`: for each guarded flag, what
+//! its query answers now against its threshold, and one recommendation
+//! line: what the runbooks' `rollout:monitor` said ("HIGH ERROR RATE
+//! DETECTED - consider rolling back"), with the command to type. The
+//! `flags` command line and the C ABI (`flags_file_monitor_json`, and so
+//! PHP's `FlagFile::monitor` and Laravel's `flags:status --prometheus`)
+//! both call it, so they print the same document.
+//!
+//! ```no_run
+//! use std::path::Path;
+//! use std::time::Duration;
+//! use flags_core::monitor::{self, Prometheus};
+//!
+//! let prometheus = Prometheus::new("http://127.0.0.1:9090", Duration::from_secs(2))?;
+//! let file = Path::new("flags.json");
+//! let snapshot = flags_core::Snapshot::from_path(file)?;
+//! // Every guard's query, all within two seconds.
+//! let readings = monitor::read(&snapshot, &prometheus, None, Some(Duration::from_secs(2)))?;
+//! println!("{}", monitor::recommendation(file, &readings));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! It reads; it never acts (that is `flags guard`'s job) and keeps no
+//! state between calls but the [`Memory`] its caller passes.
 
 use std::collections::HashMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use flags_core::edit;
-use flags_core::{GuardAction, Snapshot, Timestamp};
 use serde_json::{Value, json};
 
-use crate::cli::prometheus::Prometheus;
+use crate::edit;
+use crate::{GuardAction, Snapshot, Timestamp};
+
+mod prometheus;
+
+pub use prometheus::{NoData, Prometheus, one_number};
+
+/// Why the monitor could not run: a Prometheus URL it cannot use, a flag
+/// file it cannot read or that is invalid, no runtime.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum MonitorError {
+    /// The Prometheus URL is not an http:// or https:// URL: the message
+    /// names it and says what was expected.
+    #[error("{0}")]
+    Url(String),
+    /// The flag file cannot be read or is not valid.
+    #[error(transparent)]
+    Flags(#[from] crate::Error),
+    /// No HTTP client or runtime could be started.
+    #[error("{0}")]
+    Runtime(String),
+}
 
 /// What one guard's query answers now.
-pub(super) struct Reading {
+#[derive(Clone, Debug)]
+pub struct Reading {
     flag: String,
     query: String,
     comparison: &'static str,
@@ -31,28 +71,42 @@ pub(super) struct Reading {
     seen_for: Option<Duration>,
 }
 
-/// Since when `--watch` has seen each flag's value across its threshold.
-pub(super) type Memory = HashMap<String, Instant>;
+/// Since when a watching caller (`flags status --watch`) has seen each
+/// flag's value across its threshold.
+pub type Memory = HashMap<String, Instant>;
 
-/// Reads every guard of `snapshot` from Prometheus.
-pub(super) fn read(
+/// Reads every guard of `snapshot` from Prometheus, one query after the
+/// other, each within the timeout of `prometheus`, and all of them within
+/// `within` when given: a query that has not answered by then is no data
+/// ("no answer within ..."), never a value. With `memory`, a reading
+/// crossed now says how long it has been seen crossed.
+pub fn read(
     snapshot: &Snapshot,
     prometheus: &Prometheus,
     memory: Option<&mut Memory>,
-) -> Result<Vec<Reading>, String> {
+    within: Option<Duration>,
+) -> Result<Vec<Reading>, MonitorError> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|e| format!("cannot start the runtime: {e}"))?;
+        .map_err(|e| MonitorError::Runtime(format!("cannot start the runtime: {e}")))?;
+    let deadline = within.map(|d| tokio::time::Instant::now() + d);
     let mut readings = Vec::new();
     for flag in snapshot.flags() {
         let Some(guard) = flag.guard() else { continue };
         let done = snapshot.kill_all()
             || flag.killed()
             || (guard.action() == GuardAction::Pause && flag.paused_at().is_some());
-        let value = runtime
-            .block_on(prometheus.value(guard.query()))
-            .map_err(|e| e.to_string());
+        let query = prometheus.value(guard.query());
+        let value = match (deadline, within) {
+            (Some(deadline), Some(within)) => runtime.block_on(async {
+                tokio::time::timeout_at(deadline, query)
+                    .await
+                    .unwrap_or_else(|_| Err(prometheus.late(within)))
+            }),
+            _ => runtime.block_on(query),
+        }
+        .map_err(|e| e.to_string());
         let crossed = value.as_ref().is_ok_and(|v| guard.crossed(*v));
         readings.push(Reading {
             flag: flag.key().to_owned(),
@@ -113,7 +167,7 @@ fn state(r: &Reading) -> String {
 }
 
 /// The one line that says what to do, most urgent first.
-pub(super) fn recommendation(file: &Path, readings: &[Reading]) -> String {
+pub fn recommendation(file: &Path, readings: &[Reading]) -> String {
     let name = file.display();
     let verb = |a: GuardAction| match a {
         GuardAction::Kill => "kill",
@@ -176,9 +230,10 @@ pub(super) fn recommendation(file: &Path, readings: &[Reading]) -> String {
     "every guard is ok".to_owned()
 }
 
-/// The status table, then the guards and the recommendation.
-pub(super) fn table(file: &Path, now: Timestamp, readings: &[Reading]) -> Result<String, String> {
-    let mut out = edit::status_table(file, now).map_err(|e| e.to_string())?;
+/// The status table of `flags status`, then the guards and the
+/// recommendation.
+pub fn table(file: &Path, now: Timestamp, readings: &[Reading]) -> Result<String, MonitorError> {
+    let mut out = edit::status_table(file, now)?;
     out.push('\n');
     let mut rows =
         vec![["GUARD", "VALUE", "THRESHOLD", "FOR", "ACTION", "STATUS"].map(str::to_owned)];
@@ -220,11 +275,12 @@ fn verb(action: GuardAction) -> &'static str {
     action.as_str()
 }
 
-/// The status document with `guard.now` in each guarded flag and a
-/// top-level `recommendation`.
-pub(super) fn json(file: &Path, now: Timestamp, readings: &[Reading]) -> Result<String, String> {
-    let text = edit::status_json(file, now).map_err(|e| e.to_string())?;
-    let mut doc: Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
+/// The status document of `flags status --json` with `guard.now` in each
+/// guarded flag and a top-level `recommendation` (docs/operations.md).
+pub fn json(file: &Path, now: Timestamp, readings: &[Reading]) -> Result<String, MonitorError> {
+    let text = edit::status_json(file, now)?;
+    let mut doc: Value = serde_json::from_str(&text)
+        .map_err(|e| MonitorError::Runtime(format!("the status document: {e}")))?;
     if let Some(flags) = doc["flags"].as_array_mut() {
         for flag in flags {
             let Some(r) = readings.iter().find(|r| flag["key"] == r.flag.as_str()) else {
@@ -245,5 +301,6 @@ pub(super) fn json(file: &Path, now: Timestamp, readings: &[Reading]) -> Result<
         }
     }
     doc["recommendation"] = json!(recommendation(file, readings));
-    serde_json::to_string_pretty(&doc).map_err(|e| e.to_string())
+    serde_json::to_string_pretty(&doc)
+        .map_err(|e| MonitorError::Runtime(format!("the status document: {e}")))
 }

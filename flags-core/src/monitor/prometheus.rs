@@ -1,5 +1,5 @@
-//! Asking Prometheus for one number: what `flags guard` and `flags status
-//! --prometheus` do with each guard's query.
+//! Asking Prometheus for one number: what `flags guard` and the monitor
+//! do with each guard's query.
 //!
 //! `GET {base}/api/v1/query?query=...` (an instant query at the server's
 //! now). A guard's query must answer one number: a scalar, or an instant
@@ -14,6 +14,8 @@ use std::time::Duration;
 use reqwest::Url;
 use serde_json::Value;
 
+use super::MonitorError;
+
 /// Why a query gave no number.
 #[derive(Clone, Debug, PartialEq)]
 pub struct NoData {
@@ -26,7 +28,7 @@ pub struct NoData {
 }
 
 impl NoData {
-    fn new(kind: &'static str, detail: impl Into<String>) -> Self {
+    pub(crate) fn new(kind: &'static str, detail: impl Into<String>) -> Self {
         Self {
             kind,
             detail: detail.into(),
@@ -49,15 +51,18 @@ pub struct Prometheus {
 
 impl Prometheus {
     /// The server at `base` (`http://127.0.0.1:9090`, with or without a
-    /// path prefix); each query gives up after `timeout`.
-    pub fn new(base: &str, timeout: Duration) -> Result<Self, String> {
+    /// path prefix); each query gives up after `timeout`. A bad `base` is
+    /// [`MonitorError::Url`], whose message starts with the URL.
+    pub fn new(base: &str, timeout: Duration) -> Result<Self, MonitorError> {
         let mut base = Url::parse(base).map_err(|e| {
-            format!("--prometheus {base:?}: {e}: expected a URL such as http://127.0.0.1:9090")
+            MonitorError::Url(format!(
+                "{base:?}: {e}: expected a URL such as http://127.0.0.1:9090"
+            ))
         })?;
         if !matches!(base.scheme(), "http" | "https") {
-            return Err(format!(
-                "--prometheus {base}: expected an http:// or https:// URL"
-            ));
+            return Err(MonitorError::Url(format!(
+                "{base}: expected an http:// or https:// URL"
+            )));
         }
         if !base.path().ends_with('/') {
             let path = format!("{}/", base.path());
@@ -65,12 +70,25 @@ impl Prometheus {
         }
         let endpoint = base
             .join("api/v1/query")
-            .map_err(|e| format!("--prometheus {base}: {e}"))?;
+            .map_err(|e| MonitorError::Url(format!("{base}: {e}")))?;
         let client = reqwest::Client::builder()
             .timeout(timeout)
             .build()
-            .map_err(|e| format!("cannot start an HTTP client: {e}"))?;
+            .map_err(|e| MonitorError::Runtime(format!("cannot start an HTTP client: {e}")))?;
         Ok(Self { client, endpoint })
+    }
+
+    /// The no data of a query still unanswered when its caller's time,
+    /// `within`, ran out.
+    pub(crate) fn late(&self, within: Duration) -> NoData {
+        NoData::new(
+            "unreachable",
+            format!(
+                "Prometheus at {} gave no answer within {} ms",
+                self.endpoint,
+                within.as_millis()
+            ),
+        )
     }
 
     /// The one number `query` answers now.
