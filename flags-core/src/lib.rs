@@ -115,6 +115,7 @@ mod semver;
 mod serialize;
 #[cfg(any(feature = "watch", feature = "remote"))]
 pub mod source;
+mod stage;
 mod timestamp;
 mod validate;
 #[cfg(feature = "watch")]
@@ -126,5 +127,6 @@ pub use error::{Diagnostic, Error};
 pub use eval::{Evaluation, Reason};
 pub use file::DEFAULT_MAX_FILE_BYTES;
 pub use model::{DEFAULT_BUCKET_BY, Flag, Guard, GuardAction, Snapshot, Threshold};
+pub use stage::{Plan, Side, Stage};
 pub use timestamp::{Timestamp, now};
 pub use validate::{SUPPORTED_VERSIONS, parse_duration};
