@@ -652,6 +652,63 @@ async fn each_guard_shows_its_live_value_against_its_threshold() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_is_read_at_once_and_an_older_reading_is_never_shown_for_it() {
+    let prometheus = fake_prometheus();
+    let path = temp_file(LIVE);
+    let source = flags_core::watch::FileSource::open(
+        &path,
+        flags_core::watch::WatchOptions {
+            watch_events: false,
+            poll_interval: Duration::ZERO,
+            ..flags_core::watch::WatchOptions::default()
+        },
+    )
+    .expect("valid file");
+    // A minute between readings: only the reload can bring the next one
+    // within the tests' patience.
+    let monitor = GuardMonitor::new(&format!("http://{}", prometheus.addr))
+        .expect("a Prometheus URL")
+        .every(Duration::from_secs(60));
+    let state = AppState::new(
+        source.clone(),
+        Config {
+            guard_monitor: Some(monitor),
+            ..Config::default()
+        },
+    );
+    let first = dashboard_when(&state, "a first reading", |b| {
+        !b["monitor"]["read_at"].is_null()
+    })
+    .await;
+    assert_eq!(flag(&first, "plain")["guard"], Value::Null);
+
+    // plain gets a guard that 0.995 crosses.
+    let edited = LIVE.replace(
+        r#""plain": {"percentage": 5}"#,
+        r#""plain": {"percentage": 5, "guard": {"query": "search_success_ratio", "above": 0.9, "for": "1m", "action": "kill"}}"#,
+    );
+    std::fs::write(&path, edited).expect("edit");
+    assert!(source.reload_now().expect("a good file"));
+    let body = dashboard_when(&state, "a reading of the new version", |b| {
+        if b["monitor"]["version"] == b["version"] {
+            return true;
+        }
+        // Until then, the older reading is not passed off as this one's.
+        let plain = &flag(b, "plain")["guard"];
+        assert_eq!(plain["now"], Value::Null, "{b}");
+        assert_eq!(b["monitor"]["recommendation"], Value::Null, "{b}");
+        false
+    })
+    .await;
+    assert_ne!(body["version"], first["version"]);
+    let plain = &flag(&body, "plain")["guard"]["now"];
+    assert_eq!(
+        (&plain["value"], &plain["crossed"]),
+        (&json!(0.995), &json!(true))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unreachable_prometheus_is_no_data_never_an_error() {
     // A port nothing listens on any more.
     let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");

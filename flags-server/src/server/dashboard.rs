@@ -511,15 +511,16 @@ fn monitor_view(state: &AppState, snapshot: &Snapshot) -> (MonitorView, HashMap<
         Some(reading) => {
             view.read_at = Some(reading.read_at.to_string());
             view.version = Some(reading.version.clone());
-            view.recommendation.clone_from(&reading.recommendation);
             match &reading.readings {
                 Err(why) => view.note = Some(format!("the monitor could not run: {why}")),
+                // Of other guards, maybe: neither its values nor its line.
                 Ok(_) if reading.version != snapshot.version() => {
                     view.note = Some(
                         "asking Prometheus: the flags were reloaded since the last reading".into(),
                     );
                 }
                 Ok(readings) => {
+                    view.recommendation.clone_from(&reading.recommendation);
                     for r in readings {
                         let mut now = r.to_json();
                         now["status"] = Value::String(r.status());
