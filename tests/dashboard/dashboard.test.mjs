@@ -453,7 +453,9 @@ describe('the dashboard without tokens', () => {
     const flags = structuredClone(FLAGS);
     flags.flags.community_dual_write.description = 'Dual-write community posts to the v2 store';
     flags.flags.search_v2.guard.query = 'sum(rate(search_errors_total[5m]))';
-    const fresh = await startServer('flags', {}, flags);
+    flags.flags.community_dual_write.guard = { query: 'dual_write_error_ratio', above: 0.05, for: '2m', action: 'kill' };
+    const prometheus = await fakePrometheus({ dual_write_error_ratio: '0.09', 'sum(rate(search_errors_total[5m]))': '0.02' });
+    const fresh = await startServer('flags', {}, flags, { args: ['--prometheus', prometheus.url] });
     execFileSync(FLAGS_BIN, ['set', fresh.arg, 'enrollment_service', '--percentage', '25', '--actor', 'ops-oncall'], { stdio: 'pipe', cwd: workDir });
     appendFileSync(`${fresh.file}.audit.jsonl`, `${JSON.stringify({
       time: rfc3339(Date.now()), actor: 'guard', command: `flags guard ${fresh.arg} --prometheus http://127.0.0.1:9090`,
@@ -465,8 +467,13 @@ describe('the dashboard without tokens', () => {
     await explain(shot, { user_id: '42', app_version: '3.4.0', tenant_id: 'acme' });
     await shot.waitForFunction(() => document.querySelectorAll('#audit li').length === 2, null, { timeout: WAIT_MS });
     await shot.locator('article[data-flag="search_v2"] .by-guard').waitFor({ timeout: WAIT_MS });
+    // A second reading (5 s later): seen crossed for a few seconds.
+    await shot.waitForFunction(() => /seen for [1-9]/.test(
+      (document.querySelector('article[data-flag="community_dual_write"] .guard-now') || {}).textContent || '',
+    ), null, { timeout: WAIT_MS });
     await shot.screenshot({ path: resolve(process.env.DASHBOARD_SCREENSHOT), fullPage: true });
     await shot.context().close();
+    prometheus.server.close();
   });
 });
 
