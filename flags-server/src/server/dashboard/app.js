@@ -253,10 +253,32 @@
     $('flags-summary').textContent = `${dash.flags.length} flags in version ${short(dash.version)}`
       + `${dash.kill_all ? '; kill_all is on: every flag is off' : ''}`
       + `${globalPilots ? `; ${globalPilots} global pilot ids` : ''}.`;
+    renderMonitor(dash);
     dash.flags.forEach((view, i) => {
       const raw = (file.flags || {})[view.key] || {};
-      container.append(renderFlag(view, raw, nowMs, i));
+      container.append(renderFlag(view, raw, nowMs, i, dash.monitor));
     });
+  }
+
+  /** The monitor's line (what `flags status --prometheus` says to do),
+   * shown when some flag has a guard. */
+  function renderMonitor(dash) {
+    const node = $('monitor');
+    const monitor = dash.monitor || {};
+    const guarded = dash.flags.some((view) => view.guard);
+    node.hidden = !guarded;
+    node.replaceChildren();
+    if (!guarded) return;
+    if (!monitor.prometheus) {
+      node.dataset.state = 'off';
+      node.append(el('strong', null, 'Guards: '),
+        'live values are not read; start flags serve with --prometheus URL to see them.');
+      return;
+    }
+    node.dataset.state = monitor.recommendation ? 'read' : 'pending';
+    node.append(el('strong', null, 'Guards: '),
+      el('span', { id: 'recommendation' }, monitor.recommendation || monitor.note || ''),
+      el('small', null, ` (Prometheus at ${monitor.prometheus}${monitor.read_at ? `, read at ${monitor.read_at}` : ''})`));
   }
 
   function count(lists) {
@@ -269,7 +291,7 @@
     return entries.map(([attribute, ids]) => `${attribute}: ${ids.length}`).join(', ');
   }
 
-  function renderFlag(view, raw, nowMs, i) {
+  function renderFlag(view, raw, nowMs, i, monitor) {
     const id = `flag-${i}`;
     const card = el('article', { class: 'flag', 'data-flag': view.key, 'aria-labelledby': id });
     card.append(el('div', { class: 'flag-head' },
@@ -296,6 +318,7 @@
     fact(dl, 'Bucket by', raw.bucket_by || 'user_id');
     if (raw.salt) fact(dl, 'Salt', raw.salt);
     fact(dl, 'Guard', ...guardText(view.guard));
+    if (view.guard) fact(dl, 'Guard now', liveText(view.guard, monitor || {}));
     // Fields this page does not know (later additions): as JSON.
     for (const [name, value] of Object.entries(raw)) {
       if (KNOWN_FLAG_FIELDS.has(name)) continue;
@@ -314,6 +337,37 @@
     return [el('code', { class: 'guard-query' }, guard.query),
       el('span', { class: 'guard-rule' },
         `: ${guard.action} when ${guard.comparison} ${guard.threshold_text} for ${guard.for}`)];
+  }
+
+  /** A guard's live reading (`--prometheus`): its value against its
+   * threshold, crossed or not and for how long, or no data and why. */
+  function liveText(guard, monitor) {
+    const now = guard.now;
+    let state; let text;
+    if (!monitor.prometheus) {
+      state = 'off';
+      text = 'live value not read: start flags serve with --prometheus URL to see it';
+    } else if (!now) {
+      state = 'pending';
+      text = monitor.note || 'asking Prometheus…';
+    } else if (now.done) {
+      state = 'done';
+      text = `${now.status}${now.value === null ? '' : ` (value now ${now.value})`}`;
+    } else if (now.value === null) {
+      state = 'no-data';
+      text = `no data: ${now.no_data}; the guard cannot act`;
+    } else if (now.crossed) {
+      state = 'crossed';
+      const seen = now.seen_crossed_for_seconds;
+      const held = seen === null ? '' : `, seen for ${Math.floor(seen)} s`;
+      const verb = guard.action === 'kill' ? 'kills' : 'pauses';
+      text = `${now.value} — CROSSED: ${guard.comparison} ${guard.threshold_text}${held}; `
+        + `flags guard ${verb} it once that lasts ${guard.for}`;
+    } else {
+      state = 'ok';
+      text = `${now.value} — ok: not ${guard.comparison} ${guard.threshold_text}`;
+    }
+    return el('span', { class: 'guard-now', 'data-live': state }, text);
   }
 
   /** "Killed by a guard" / "Paused by a guard", from the audit record. */
