@@ -41,6 +41,8 @@ NOW = "2026-11-21T12:00:00Z"
 ON_REASONS = {ref.PILOT, ref.ROLLOUT_IN}
 ROLLOUT_REASONS = {ref.ROLLOUT_IN, ref.ROLLOUT_OUT}
 UNSET = object()
+# A migration flag's case whose stage a cross-case check states (by its reason).
+UNSET_STAGE = object()
 
 
 class GenError(Exception):
@@ -200,12 +202,22 @@ class Vectors:
             fail(f"{where}: enabled does not match reason")
         if r["bucket"] is not None and r["reason"] not in ROLLOUT_REASONS:
             fail(f"{where}: bucket reported outside the rollout step")
-        if r["variant"] is not None and not r["enabled"]:
-            fail(f"{where}: variant on a disabled result")
         flag = ff.flags.get(spec["flag"])
-        has_variants = flag is not None and bool(flag.variants)
-        if r["enabled"] and has_variants != (r["variant"] is not None):
-            fail(f"{where}: variant presence does not match the flag")
+        if flag is not None and flag.migration is not None:
+            # A migration flag's variant is its stage, on or off, and every
+            # case states the stage by hand.
+            if r["variant"] not in ref.STAGE_SETS[flag.migration.stages]:
+                fail(f"{where}: variant {r['variant']!r} is not a stage of the flag")
+            if spec["variant"] is UNSET:
+                fail(f"{where}: a migration flag's case must state its stage (variant=)")
+            if spec["variant"] is UNSET_STAGE:
+                spec = dict(spec, variant=UNSET)
+        else:
+            if r["variant"] is not None and not r["enabled"]:
+                fail(f"{where}: variant on a disabled result")
+            has_variants = flag is not None and bool(flag.variants)
+            if r["enabled"] and has_variants != (r["variant"] is not None):
+                fail(f"{where}: variant presence does not match the flag")
         # The hand statement.
         want = spec["reason"]
         if isinstance(want, Rollout):
@@ -411,7 +423,7 @@ def build_kill_all() -> Vectors:
     vf = Vectors(
         "kill_all.json",
         "kill_all: true turns every flag off with KILL_ALL, before any other step, "
-        "even for flags that are not in the file.",
+        "even for flags that are not in the file; a migration flag answers its safe stage.",
         {
             "version": 1,
             "kill_all": True,
@@ -429,9 +441,28 @@ def build_kill_all() -> Vectors:
                     "percentage": 100,
                     "variants": [{"name": "a", "weight": 50}, {"name": "b", "weight": 50}],
                 },
+                "migration_default_safe": {
+                    "migration": {"stages": 6, "stage": "live", "next": "complete"},
+                    "percentage": 100,
+                },
+                "migration_safe_shadow": {
+                    "migration": {"stages": 4, "stage": "shadow", "next": "live",
+                                  "safe": "shadow"},
+                    "pilots": {"user_id": ["7"]},
+                    "percentage": 100,
+                },
             },
         },
     )
+    # A migration flag's answer is its `safe` stage (off unless set).
+    for flag, ctx, stage, why in [
+        ("migration_default_safe", {"user_id": "42"}, "off", "safe defaults to off"),
+        ("migration_safe_shadow", {"user_id": "42"}, "shadow", "safe shadow"),
+        ("migration_safe_shadow", {"user_id": "7"}, "shadow", "safe shadow beats a pilot"),
+        ("migration_safe_shadow", {}, "shadow", "safe shadow, empty context"),
+    ]:
+        vf.case(f"KILL_ALL: migration flag, {why}", flag, ctx, ref.KILL_ALL, variant=stage,
+                bucket=None)
     for flag, ctx, why in [
         ("full", {"user_id": "42"}, "100% flag"),
         ("full", {}, "empty context"),
@@ -1429,10 +1460,244 @@ def build_context() -> Vectors:
 
 
 # ---------------------------------------------------------------------------
+# migration.json
+# ---------------------------------------------------------------------------
+
+
+def build_migration() -> Vectors:
+    """Migration flags: the variant is the stage, on or off.
+
+    By reason: KILLED -> safe; REQUIREMENT_UNMET, DENIED, ROLLOUT_OUT,
+    MISSING_BUCKET_KEY -> stage; PILOT -> pilot_stage; ROLLOUT_IN -> next.
+    Defaults: next = stage, pilot_stage = next, safe = off. KILL_ALL is in
+    kill_all.json (one file has one kill_all).
+    """
+    ramp = [
+        {"at": "2026-11-21T00:00:00Z", "percentage": 10},
+        {"at": "2026-11-22T00:00:00Z", "percentage": 100},
+    ]
+    vf = Vectors(
+        "migration.json",
+        "Migration flags: the answer is a stage, carried in `variant` whether the flag is "
+        "on or off; `enabled`, `reason` and `bucket` are those of the same flag without "
+        "`migration`. KILLED -> safe (off unless set); REQUIREMENT_UNMET, DENIED, "
+        "ROLLOUT_OUT, MISSING_BUCKET_KEY -> stage; PILOT (flag or top-level pilots) -> "
+        "pilot_stage (next unless set); ROLLOUT_IN -> next (stage unless set). Two-, four- "
+        "and six-stage sets, every stage, ramps at several times, a paused ramp, next == "
+        "stage. KILL_ALL is in kill_all.json.",
+        {
+            "$schema": "../../schema/flags.schema.json",
+            "version": 1,
+            "pilots": {"user_id": ["g1"]},
+            "flags": {
+                "orders_reads": {
+                    "description": "10% in shadow, pilots in live, the rest dual-writing",
+                    "migration": {"stages": 6, "stage": "dualwrite", "next": "shadow",
+                                  "pilot_stage": "live", "safe": "off"},
+                    "requires": [{"attribute": "region", "op": "not_in", "values": ["cn"]}],
+                    "deny": {"user_id": ["666"]},
+                    "pilots": {"user_id": ["7"]},
+                    "percentage": 10,
+                },
+                "killed_safe_dualwrite": {
+                    "migration": {"stages": 6, "stage": "live", "next": "rampdown",
+                                  "safe": "dualwrite"},
+                    "killed": True,
+                    "pilots": {"user_id": ["7"]},
+                    "percentage": 100,
+                },
+                "killed_default_safe": {
+                    "migration": {"stages": 4, "stage": "shadow", "next": "live"},
+                    "killed": True,
+                    "percentage": 100,
+                },
+                "two_stage": {"migration": {"stages": 2, "stage": "off", "next": "complete"},
+                              "percentage": 50},
+                "two_stage_done": {"migration": {"stages": 2, "stage": "complete"}},
+                "four_stage": {
+                    "migration": {"stages": 4, "stage": "off", "next": "shadow",
+                                  "pilot_stage": "live"},
+                    "pilots": {"tenant_id": ["acme"]},
+                    "percentage": 100,
+                },
+                "pilot_default": {
+                    "migration": {"stages": 4, "stage": "shadow", "next": "live"},
+                    "pilots": {"user_id": ["7"]},
+                },
+                "held": {
+                    "description": "rolled back: next and pilot_stage written as stage",
+                    "migration": {"stages": 6, "stage": "shadow", "next": "shadow",
+                                  "pilot_stage": "shadow"},
+                    "pilots": {"user_id": ["7"]},
+                    "percentage": 100,
+                },
+                "next_defaults_to_stage": {
+                    "migration": {"stages": 6, "stage": "rampdown"},
+                    "pilots": {"user_id": ["7"]},
+                    "percentage": 100,
+                },
+                "by_tenant": {
+                    "migration": {"stages": 6, "stage": "off", "next": "dualwrite"},
+                    "bucket_by": "tenant_id",
+                    "percentage": 50,
+                },
+                "ramp_mig": {"migration": {"stages": 6, "stage": "shadow", "next": "live"},
+                             "ramp": ramp},
+                "paused_mig": {"migration": {"stages": 6, "stage": "shadow", "next": "live"},
+                               "ramp": ramp, "paused_at": "2026-11-21T06:00:00Z"},
+                **{
+                    f"six_{stage}": {"migration": {"stages": 6, "stage": stage}}
+                    for stage in ref.STAGES
+                },
+                "plain": {"percentage": 100},
+            },
+        },
+    )
+    c = vf.case
+    ok = {"region": "eu"}
+    r_in = FIND.bucket("orders_reads", 999)
+    r_out = FIND.bucket("orders_reads", 1000)
+
+    # orders_reads: every reason of a six-stage flag
+    c("orders_reads: bucket 999 of 1000 is in: next", "orders_reads",
+      {"user_id": r_in, **ok}, Rollout(1000), variant="shadow", bucket=999)
+    c("orders_reads: bucket 1000 of 1000 is out: stage", "orders_reads",
+      {"user_id": r_out, **ok}, Rollout(1000), variant="dualwrite", bucket=1000)
+    c("orders_reads: REQUIREMENT_UNMET (region cn): stage", "orders_reads",
+      {"user_id": r_in, "region": "cn"}, ref.REQUIREMENT_UNMET, variant="dualwrite")
+    c("orders_reads: REQUIREMENT_UNMET (region absent): stage", "orders_reads",
+      {"user_id": "7"}, ref.REQUIREMENT_UNMET, variant="dualwrite")
+    c("orders_reads: DENIED: stage", "orders_reads", {"user_id": "666", **ok}, ref.DENIED,
+      variant="dualwrite")
+    c("orders_reads: flag pilot: pilot_stage", "orders_reads", {"user_id": "7", **ok},
+      ref.PILOT, variant="live", bucket=None)
+    c("orders_reads: top-level pilot: pilot_stage", "orders_reads", {"user_id": "g1", **ok},
+      ref.PILOT, variant="live", bucket=None)
+    c("orders_reads: MISSING_BUCKET_KEY: stage", "orders_reads", ok,
+      Rollout(1000, v_present=False), variant="dualwrite")
+    c("orders_reads: FLAG_NOT_FOUND has no stage", "orders_read", {"user_id": "7", **ok},
+      ref.FLAG_NOT_FOUND, variant=None)
+    for uid in spread_ids(12):
+        c(f"orders_reads: user {uid}", "orders_reads", {"user_id": uid, **ok}, Rollout(1000),
+          variant=UNSET_STAGE)
+
+    # killed: the safe stage, pilots included
+    c("KILLED: safe dualwrite", "killed_safe_dualwrite", {"user_id": "42"}, ref.KILLED,
+      variant="dualwrite")
+    c("KILLED: safe dualwrite beats a pilot", "killed_safe_dualwrite", {"user_id": "7"},
+      ref.KILLED, variant="dualwrite")
+    c("KILLED: safe dualwrite, empty context", "killed_safe_dualwrite", {}, ref.KILLED,
+      variant="dualwrite")
+    c("KILLED: safe defaults to off", "killed_default_safe", {"user_id": "42"}, ref.KILLED,
+      variant="off")
+
+    # two stages
+    t_in = FIND.bucket("two_stage", 4999)
+    t_out = FIND.bucket("two_stage", 5000)
+    c("two stages: bucket 4999 at 50%: complete", "two_stage", {"user_id": t_in},
+      Rollout(5000), variant="complete", bucket=4999)
+    c("two stages: bucket 5000 at 50%: off", "two_stage", {"user_id": t_out}, Rollout(5000),
+      variant="off", bucket=5000)
+    c("two stages: no user_id: off", "two_stage", {}, Rollout(5000, v_present=False),
+      variant="off")
+    c("two stages: top-level pilot: pilot_stage defaults to next", "two_stage",
+      {"user_id": "g1"}, ref.PILOT, variant="complete")
+    c("two stages, complete: 0% is complete", "two_stage_done", {"user_id": "42"}, Rollout(0),
+      variant="complete")
+    c("two stages, complete: pilot is complete", "two_stage_done", {"user_id": "g1"},
+      ref.PILOT, variant="complete")
+
+    # four stages
+    c("four stages: 100% is next", "four_stage", {"user_id": "42"}, Rollout(10_000),
+      variant="shadow")
+    c("four stages: 100% without user_id is next", "four_stage", {}, Rollout(10_000, False),
+      variant="shadow")
+    c("four stages: tenant pilot is live", "four_stage", {"user_id": "42",
+      "tenant_id": "acme"}, ref.PILOT, variant="live")
+    c("four stages: pilot_stage defaults to next", "pilot_default", {"user_id": "7"},
+      ref.PILOT, variant="live")
+    c("four stages: 0% is stage", "pilot_default", {"user_id": "42"}, Rollout(0),
+      variant="shadow")
+
+    # next == stage: nobody moves, though the reason is still ROLLOUT_IN
+    c("held: ROLLOUT_IN at 100% stays at stage", "held", {"user_id": "42"}, Rollout(10_000),
+      variant="shadow")
+    c("held: a pilot stays at stage", "held", {"user_id": "7"}, ref.PILOT, variant="shadow")
+    c("next defaults to stage: ROLLOUT_IN", "next_defaults_to_stage", {"user_id": "42"},
+      Rollout(10_000), variant="rampdown")
+    c("next defaults to stage: pilot", "next_defaults_to_stage", {"user_id": "7"}, ref.PILOT,
+      variant="rampdown")
+
+    # bucket_by another attribute
+    b_in = FIND.bucket("by_tenant", 4999)
+    b_out = FIND.bucket("by_tenant", 5000)
+    c("by tenant: tenant bucket 4999 at 50%: next", "by_tenant",
+      {"user_id": "1", "tenant_id": b_in}, Rollout(5000), variant="dualwrite", bucket=4999)
+    c("by tenant: tenant bucket 5000 at 50%: stage", "by_tenant",
+      {"user_id": "1", "tenant_id": b_out}, Rollout(5000), variant="off", bucket=5000)
+    c("by tenant: MISSING_BUCKET_KEY (user_id only): stage", "by_tenant", {"user_id": "1"},
+      Rollout(5000, v_present=False), variant="off")
+
+    # a ramp from 10% (2026-11-21T00:00Z) to 100% (24 h later)
+    for when, bp, b, stage in [
+        ("2026-11-20T23:59:59Z", 0, 0, "shadow"),
+        ("2026-11-21T00:00:00Z", 1000, 999, "live"),
+        ("2026-11-21T00:00:00Z", 1000, 1000, "shadow"),
+        ("2026-11-21T06:00:00Z", 3250, 3249, "live"),
+        ("2026-11-21T06:00:00Z", 3250, 3250, "shadow"),
+        ("2026-11-21T12:00:00Z", 5500, 5499, "live"),
+        ("2026-11-21T12:00:00Z", 5500, 5500, "shadow"),
+        ("2026-11-21T18:00:00Z", 7750, 7750, "shadow"),
+        ("2026-11-22T00:00:00Z", 10_000, 9999, "live"),
+    ]:
+        uid = FIND.bucket("ramp_mig", b)
+        c(f"ramp at {when} ({bp} bp): bucket {b} is {stage}", "ramp_mig", {"user_id": uid},
+          Rollout(bp), now=when, variant=stage, bucket=b)
+    c("ramp done: no user_id is next", "ramp_mig", {}, Rollout(10_000, v_present=False),
+      now="2026-11-23T00:00:00Z", variant="live")
+    c("ramp mid-way: no user_id is stage", "ramp_mig", {}, Rollout(5500, v_present=False),
+      variant="shadow")
+
+    # the same ramp paused at 06:00Z (32.5%)
+    for when, bp, b, stage in [
+        ("2026-11-21T03:00:00Z", 2125, 2124, "live"),
+        ("2026-11-21T03:00:00Z", 2125, 2125, "shadow"),
+        ("2026-11-21T12:00:00Z", 3250, 3249, "live"),
+        ("2026-11-21T12:00:00Z", 3250, 3250, "shadow"),
+        ("2026-12-01T00:00:00Z", 3250, 5499, "shadow"),
+    ]:
+        uid = FIND.bucket("paused_mig", b)
+        c(f"paused ramp at {when} ({bp} bp): bucket {b} is {stage}", "paused_mig",
+          {"user_id": uid}, Rollout(bp), now=when, variant=stage, bucket=b)
+
+    # every stage of the six, as the baseline of a flag at 0%
+    for stage in ref.STAGES:
+        c(f"six stages: {stage} at 0%", f"six_{stage}", {"user_id": "42"}, Rollout(0),
+          variant=stage)
+        c(f"six stages: {stage} for a top-level pilot", f"six_{stage}", {"user_id": "g1"},
+          ref.PILOT, variant=stage)
+
+    # a flag without migration keeps a null variant
+    c("not a migration flag: variant null", "plain", {"user_id": "42"}, Rollout(10_000),
+      variant=None)
+
+    @vf.check
+    def _(r):
+        for uid in spread_ids(12):
+            got = r[f"orders_reads: user {uid}"]
+            want = "shadow" if got["reason"] == ref.ROLLOUT_IN else "dualwrite"
+            if got["variant"] != want:
+                fail(f"migration.json: user {uid}: {got['variant']} for {got['reason']}")
+
+    return vf
+
+
+# ---------------------------------------------------------------------------
 
 BUILDERS = [
     build_reasons, build_kill_all, build_pilots, build_targeting, build_rollout,
     build_ramps, build_variants, build_unicode, build_salts, build_context,
+    build_migration,
 ]
 
 

@@ -5,6 +5,7 @@ use std::fmt;
 use crate::context::Context;
 use crate::decimal::FULL;
 use crate::model::{Flag, Rollout, Snapshot};
+use crate::stage::Stage;
 use crate::timestamp::Timestamp;
 
 /// Why a flag evaluated the way it did.
@@ -76,7 +77,9 @@ impl fmt::Display for Reason {
 pub struct Evaluation<'s> {
     /// Whether the feature is on.
     pub enabled: bool,
-    /// The variant, when the flag is on and has variants.
+    /// The variant, when the flag is on and has variants. For a migration
+    /// flag, always its stage (`off`, `dualwrite`, ..., also when `enabled`
+    /// is false): see [`Snapshot::stage`].
     pub variant: Option<&'s str>,
     /// Why.
     pub reason: Reason,
@@ -92,6 +95,16 @@ impl Evaluation<'_> {
             variant: None,
             reason,
             bucket: None,
+        }
+    }
+
+    /// `kill_all`'s answer for `flag`: off, and a migration flag's `safe`
+    /// stage.
+    #[inline]
+    fn kill_all(flag: Option<&Flag>) -> Self {
+        Self {
+            variant: flag.and_then(Flag::migration).map(|m| m.safe().as_str()),
+            ..Self::off(Reason::KillAll)
         }
     }
 }
@@ -136,7 +149,8 @@ impl Snapshot {
         clock: impl FnOnce() -> Timestamp,
     ) -> Evaluation<'_> {
         if self.kill_all {
-            return Evaluation::off(Reason::KillAll);
+            // A migration flag's answer names its safe stage.
+            return Evaluation::kill_all(self.flag(key));
         }
         match self.flag(key) {
             Some(flag) => self.evaluate_flag(flag, ctx, clock),
@@ -160,7 +174,7 @@ impl Snapshot {
     ) -> impl ExactSizeIterator<Item = (&'s str, Evaluation<'s>)> + 's {
         self.flags.iter().map(move |flag| {
             let result = if self.kill_all {
-                Evaluation::off(Reason::KillAll)
+                Evaluation::kill_all(Some(flag))
             } else {
                 self.evaluate_flag(flag, ctx, || now)
             };
@@ -168,7 +182,54 @@ impl Snapshot {
         })
     }
 
+    /// The stage of migration flag `key` for `ctx` at `now`: the
+    /// evaluation's variant as a [`Stage`]. `None` when the file has no
+    /// such flag or it is not a migration flag (callers treat that as
+    /// [`Stage::Off`]). Costs one evaluation; allocates nothing.
+    ///
+    /// ```
+    /// use flags_core::{Context, Snapshot, Stage, Timestamp};
+    /// let snapshot = Snapshot::from_slice(br#"{"version": 1, "flags": {"orders_reads": {
+    ///     "migration": {"stages": 4, "stage": "off", "next": "shadow"}, "percentage": 100,
+    ///     "pilots": {"user_id": ["7"]}}}}"#)?;
+    /// let now = Timestamp::from_unix_millis(0);
+    /// let stage = snapshot.stage("orders_reads", &Context::new(&[("user_id", "42")]), now);
+    /// assert_eq!(stage, Some(Stage::Shadow));
+    /// assert_eq!(snapshot.stage("no_such_flag", &Context::new(&[]), now), None);
+    /// # Ok::<(), flags_core::Error>(())
+    /// ```
+    #[inline]
+    pub fn stage(&self, key: &str, ctx: &Context<'_>, now: Timestamp) -> Option<Stage> {
+        let flag = self.flag(key)?;
+        let migration = flag.migration.as_ref()?;
+        let reason = if self.kill_all {
+            Reason::KillAll
+        } else {
+            self.decide(flag, ctx, || now).reason
+        };
+        migration.stage_for(reason)
+    }
+
+    #[inline]
     fn evaluate_flag<'s>(
+        &'s self,
+        flag: &'s Flag,
+        ctx: &Context<'_>,
+        clock: impl FnOnce() -> Timestamp,
+    ) -> Evaluation<'s> {
+        let result = self.decide(flag, ctx, clock);
+        match &flag.migration {
+            None => result,
+            // A migration flag has no variants: its variant is its stage.
+            Some(m) => Evaluation {
+                variant: m.stage_for(result.reason).map(Stage::as_str),
+                ..result
+            },
+        }
+    }
+
+    /// Steps 3 to 7 of the evaluation order, for a flag that exists.
+    fn decide<'s>(
         &'s self,
         flag: &'s Flag,
         ctx: &Context<'_>,

@@ -35,8 +35,8 @@
 //! assert_eq!(
 //!     err.to_string(),
 //!     "<input>:1:32: flags.x.percentge: unknown field \"percentge\"; did you mean \"percentage\"? \
-//!      (expected one of: description, owner, killed, requires, deny, pilots, percentage, ramp, \
-//!      paused_at, bucket_by, salt, variants, guard)"
+//!      (expected one of: description, owner, migration, killed, requires, deny, pilots, \
+//!      percentage, ramp, paused_at, bucket_by, salt, variants, guard)"
 //! );
 //! # Ok::<(), flags_core::Error>(())
 //! ```
@@ -50,6 +50,10 @@
 //!   [`Snapshot::evaluate_all`]: the evaluation order and bucketing of
 //!   `docs/bucketing.md`, bit for bit the same in every language binding.
 //!   One evaluation allocates nothing.
+//! - Migration flags ([`Flag::migration`], `docs/migrations.md`): the
+//!   answer is a [`Stage`], carried in the evaluation's variant;
+//!   [`Snapshot::stage`] reads it, and [`Stage::read`] / [`Stage::write`]
+//!   say what a read or a write does at each stage.
 //! - [`Context`]: borrowed attributes, free to build; [`OwnedContext`] for
 //!   contexts built once (from JSON, from another language) and reused.
 //!
@@ -126,7 +130,7 @@ pub use context::{Context, OwnedContext};
 pub use error::{Diagnostic, Error};
 pub use eval::{Evaluation, Reason};
 pub use file::DEFAULT_MAX_FILE_BYTES;
-pub use model::{DEFAULT_BUCKET_BY, Flag, Guard, GuardAction, Snapshot, Threshold};
+pub use model::{DEFAULT_BUCKET_BY, Flag, Guard, GuardAction, Migration, Snapshot, Threshold};
 pub use stage::{Plan, Side, Stage};
 pub use timestamp::{Timestamp, now};
 pub use validate::{SUPPORTED_VERSIONS, parse_duration};

@@ -9,7 +9,9 @@ use foldhash::fast::RandomState;
 
 use crate::bucket::Prefix;
 use crate::context::Context;
+use crate::eval::Reason;
 use crate::semver::{Bound, Version};
+use crate::stage::Stage;
 use crate::timestamp::Timestamp;
 
 pub(crate) use crate::ids::IdSet;
@@ -120,6 +122,8 @@ pub struct Flag {
     pub(crate) salt: Option<Box<str>>,
     pub(crate) variants: Vec<Variant>,
     pub(crate) guard: Option<Guard>,
+    /// `migration`: the flag's answer is a stage.
+    pub(crate) migration: Option<Migration>,
     pub(crate) bucket_prefix: Prefix,
     pub(crate) variant_prefix: Prefix,
 }
@@ -188,6 +192,12 @@ impl Flag {
     /// The flag's `guard`, if any: what `flags guard` watches for it.
     pub fn guard(&self) -> Option<&Guard> {
         self.guard.as_ref()
+    }
+
+    /// The flag's `migration`, when it is a migration flag: its answer is
+    /// a [`Stage`], carried in [`crate::Evaluation::variant`].
+    pub fn migration(&self) -> Option<&Migration> {
+        self.migration.as_ref()
     }
 
     /// True when the flag's rollout is a ramp.
@@ -473,6 +483,90 @@ impl Guard {
             Threshold::Above(t) => value > t,
             Threshold::Below(t) => value < t,
         }
+    }
+}
+
+/// A flag's `migration` object: which stages the migration has, where
+/// everyone is (`stage`), where the rollout moves users (`next`), where
+/// pilots are (`pilot_stage`) and where the kill switches send everyone
+/// (`safe`). Validated: every stage belongs to the set, `next` and
+/// `pilot_stage` do not come before `stage`, and `safe` is a stage where
+/// the old system is authoritative.
+///
+/// ```
+/// use flags_core::{Reason, Snapshot, Stage};
+/// let snapshot = Snapshot::from_slice(br#"{"version": 1, "flags": {"orders_reads": {
+///     "migration": {"stages": 6, "stage": "dualwrite", "next": "shadow", "pilot_stage": "live"}}}}"#)?;
+/// let migration = snapshot.flag("orders_reads").and_then(|f| f.migration()).expect("a migration flag");
+/// assert_eq!(migration.stages().len(), 6);
+/// assert_eq!((migration.stage(), migration.next()), (Stage::DualWrite, Stage::Shadow));
+/// assert_eq!(migration.safe(), Stage::Off);
+/// assert_eq!(migration.stage_for(Reason::Pilot), Some(Stage::Live));
+/// # Ok::<(), flags_core::Error>(())
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Migration {
+    pub(crate) stages: &'static [Stage],
+    pub(crate) stage: Stage,
+    /// As written; `None` means `stage`.
+    pub(crate) next: Option<Stage>,
+    /// As written; `None` means `next`.
+    pub(crate) pilot_stage: Option<Stage>,
+    /// As written; `None` means `off`.
+    pub(crate) safe: Option<Stage>,
+}
+
+impl Migration {
+    /// The migration's stages (`stages`: 2, 4 or 6 of them), in order: one
+    /// of [`Stage::TWO`], [`Stage::FOUR`], [`Stage::ALL`].
+    pub fn stages(&self) -> &'static [Stage] {
+        self.stages
+    }
+
+    /// The baseline: where everyone is unless the rollout or a pilot list
+    /// moves them.
+    pub fn stage(&self) -> Stage {
+        self.stage
+    }
+
+    /// The stage the flag's rollout moves users to (`stage` unless set).
+    pub fn next(&self) -> Stage {
+        self.next.unwrap_or(self.stage)
+    }
+
+    /// The stage pilots get (`next` unless set).
+    pub fn pilot_stage(&self) -> Stage {
+        self.pilot_stage.unwrap_or_else(|| self.next())
+    }
+
+    /// The stage the kill switches (`killed`, `kill_all`) send everyone to
+    /// (`off` unless set).
+    pub fn safe(&self) -> Stage {
+        self.safe.unwrap_or(Stage::Off)
+    }
+
+    /// True when nobody is moved past the baseline: `next` and
+    /// `pilot_stage` are both `stage` (held, or rolled back).
+    pub fn is_held(&self) -> bool {
+        self.next() == self.stage && self.pilot_stage() == self.stage
+    }
+
+    /// The stage an evaluation that ended with `reason` answers
+    /// (`docs/flag-file.md`, "Migration"): `safe` for `KILL_ALL` and
+    /// `KILLED`, `pilot_stage` for `PILOT`, `next` for `ROLLOUT_IN`, and
+    /// `stage` for every other reason; `None` for `FLAG_NOT_FOUND`.
+    #[inline]
+    pub fn stage_for(&self, reason: Reason) -> Option<Stage> {
+        Some(match reason {
+            Reason::FlagNotFound => return None,
+            Reason::KillAll | Reason::Killed => self.safe(),
+            Reason::Pilot => self.pilot_stage(),
+            Reason::RolloutIn => self.next(),
+            Reason::RequirementUnmet
+            | Reason::Denied
+            | Reason::RolloutOut
+            | Reason::MissingBucketKey => self.stage,
+        })
     }
 }
 

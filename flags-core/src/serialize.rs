@@ -53,6 +53,28 @@ fn write_flag(out: &mut String, flag: &Flag) {
     if let Some(o) = &flag.owner {
         w.string("owner", o);
     }
+    if let Some(m) = &flag.migration {
+        let out = w.key("migration");
+        out.push_str("{\"stages\":");
+        out.push_str(&m.stages.len().to_string());
+        out.push_str(",\"stage\":\"");
+        out.push_str(m.stage.as_str());
+        out.push('"');
+        for (name, stage) in [
+            ("next", m.next),
+            ("pilot_stage", m.pilot_stage),
+            ("safe", m.safe),
+        ] {
+            if let Some(stage) = stage {
+                out.push_str(",\"");
+                out.push_str(name);
+                out.push_str("\":\"");
+                out.push_str(stage.as_str());
+                out.push('"');
+            }
+        }
+        out.push('}');
+    }
     if flag.killed {
         w.raw("killed", "true");
     }
@@ -210,6 +232,9 @@ mod tests {
           "pilots": {"user_id": ["3", "1", "2", "1"]},
           "flags": {
             "z.last": {"percentage": 12.50},
+            "orders_reads": {"migration": {"safe": "dualwrite", "next": "live", "stage": "shadow", "stages": 6},
+                             "owner": "orders", "percentage": 10},
+            "orders_writes": {"migration": {"stages": 2, "stage": "off"}},
             "community_dual_write": {
               "description": "Dual-write \"posts\"", "owner": "communities", "killed": true,
               "requires": [
@@ -238,6 +263,8 @@ mod tests {
                 r#""ramp":[{"at":"2026-11-21T00:00:00Z","percentage":10},{"at":"2026-11-22T00:00:00+01:00","percentage":100}],"#,
                 r#""bucket_by":"user_id","salt":"cdw","#,
                 r#""variants":[{"name":"control","weight":50},{"name":"treatment","weight":50}]},"#,
+                r#""orders_reads":{"owner":"orders","migration":{"stages":6,"stage":"shadow","next":"live","safe":"dualwrite"},"percentage":10},"#,
+                r#""orders_writes":{"migration":{"stages":2,"stage":"off"}},"#,
                 r#""z.last":{"percentage":12.5}}}"#
             )
         );

@@ -176,7 +176,7 @@ mod tests {
             assert_eq!(Stage::from_name(stage.as_str()), Some(stage));
         }
         for count in [2, 4, 6] {
-            let set = Stage::set(count).expect("a stage set");
+            let set = Stage::set(count).expect("2, 4 and 6 are sets");
             assert_eq!(set.len(), count as usize);
             assert!(set.windows(2).all(|w| w[0] < w[1]));
             assert_eq!((set[0], set[set.len() - 1]), (Stage::Off, Stage::Complete));

@@ -6,7 +6,7 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use flags_core::{Context, OwnedContext, Snapshot, Timestamp};
+use flags_core::{Context, OwnedContext, Snapshot, Stage, Timestamp};
 
 struct Counting;
 
@@ -54,6 +54,22 @@ fn evaluation_allocates_nothing() {
         ("app_version", "3.4.1-beta.2+build.7"),
     ];
     let owned: OwnedContext = pairs.into_iter().collect();
+    // Migration flags answer a stage, under `kill_all` too.
+    let migration = |kill_all: bool| {
+        Snapshot::from_slice(
+            format!(
+                r#"{{"version": 1, "kill_all": {kill_all}, "flags": {{
+                    "orders_reads": {{"migration": {{"stages": 6, "stage": "dualwrite", "next": "shadow",
+                        "pilot_stage": "live"}}, "pilots": {{"user_id": ["7"]}},
+                        "ramp": [{{"at": "2026-11-21T00:00:00Z", "percentage": 10}},
+                                 {{"at": "2026-11-22T00:00:00Z", "percentage": 100}}]}}}}}}"#
+            )
+            .as_bytes(),
+        )
+        .expect("valid migration file")
+    };
+    let (migration, killed) = (migration(false), migration(true));
+    let mut stages = Vec::with_capacity(8);
     let mut results = 0;
     let n = allocations_during(|| {
         let ctx = Context::new(&pairs);
@@ -71,7 +87,22 @@ fn evaluation_allocates_nothing() {
         for (_, r) in snapshot.evaluate_all(&ctx, now) {
             results += usize::from(std::hint::black_box(r).enabled);
         }
+        for s in [&migration, &killed] {
+            let r = std::hint::black_box(s.evaluate("orders_reads", &ctx, now));
+            results += usize::from(r.variant.is_some());
+            stages.push(std::hint::black_box(s.stage("orders_reads", &ctx, now)));
+            for (_, r) in s.evaluate_all(&ctx, now) {
+                results += usize::from(std::hint::black_box(r).variant.is_some());
+            }
+        }
     });
+    // user-1234567 is not a pilot: at 55% it is in `shadow` or `dualwrite`;
+    // `kill_all` sends it to `off`.
+    assert!(
+        matches!(stages[0], Some(Stage::Shadow | Stage::DualWrite)),
+        "{stages:?}"
+    );
+    assert_eq!(stages[1], Some(Stage::Off));
     assert_eq!(n, 0, "evaluation allocated {n} times");
     // The counter works: building a snapshot allocates.
     assert!(

@@ -133,6 +133,7 @@ fn evaluation_vectors_match() {
     let mut failures = Vec::new();
     let mut reasons = BTreeSet::new();
     let mut clock_reads = 0;
+    let mut migration_cases = 0;
     for path in evaluation_files() {
         let name = path
             .file_name()
@@ -173,6 +174,19 @@ fn evaluation_vectors_match() {
                 "{name}/{case_name}: clock read for a non-ramp"
             );
             clock_reads += calls.get();
+            // A migration flag's stage is its variant, read as a stage.
+            let stage = snapshot.stage(flag, &ctx.as_context(), now);
+            match snapshot.flag(flag).and_then(|f| f.migration()) {
+                Some(_) => {
+                    migration_cases += 1;
+                    assert_eq!(
+                        stage.map(|s| s.as_str()),
+                        got.variant,
+                        "{name}/{case_name}: Snapshot::stage differs from the variant"
+                    );
+                }
+                None => assert_eq!(stage, None, "{name}/{case_name}: a stage for a plain flag"),
+            }
             let got = serde_json::json!({
                 "enabled": got.enabled,
                 "variant": got.variant,
@@ -198,6 +212,10 @@ fn evaluation_vectors_match() {
     assert!(
         clock_reads > 50,
         "ramps must read the clock ({clock_reads} reads)"
+    );
+    assert!(
+        migration_cases >= 60,
+        "only {migration_cases} cases of migration flags"
     );
     let all: BTreeSet<String> = Reason::ALL.iter().map(|r| r.as_str().to_owned()).collect();
     assert_eq!(reasons, all, "every reason must be covered");

@@ -206,6 +206,83 @@ async fn ofrep_single_flag() {
     assert_eq!(reply.json()["errorCode"], "PARSE_ERROR");
 }
 
+/// A migration flag is a string flag: `value` and `variant` are its stage,
+/// on or off.
+#[tokio::test]
+async fn ofrep_migration_flag_answers_its_stage() {
+    let file = r#"{"version": 1, "flags": {
+        "orders_reads": {"migration": {"stages": 6, "stage": "dualwrite", "next": "shadow",
+            "pilot_stage": "live"}, "pilots": {"user_id": ["7"]}, "percentage": 10},
+        "orders_writes": {"migration": {"stages": 4, "stage": "live", "safe": "shadow"},
+            "killed": true},
+        "plain": {"percentage": 100}}}"#;
+    let (state, source, _) = state_with(file, &[]);
+    let version = source.snapshot().version().to_owned();
+    let single = |user: &str, flag: &str| {
+        post(
+            &format!("/ofrep/v1/evaluate/flags/{flag}"),
+            format!(r#"{{"context": {{"targetingKey": "{user}"}}}}"#),
+        )
+    };
+    // user-5829 is in bucket 999 of orders_reads, inside its 10%, and
+    // user-14234 in bucket 1000, outside: tests/vectors/migration.json,
+    // cases "orders_reads: bucket 999 of 1000 is in: next" and "... 1000 ...".
+    let reply = call(&state, single("user-5829", "orders_reads")).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    assert_eq!(
+        reply.json(),
+        json!({"key": "orders_reads", "value": "shadow", "reason": "SPLIT", "variant": "shadow",
+               "metadata": {"flagsReason": "ROLLOUT_IN", "flagsVariant": "shadow", "bucket": 999,
+                            "version": version}})
+    );
+    let reply = call(&state, single("user-14234", "orders_reads")).await;
+    assert_eq!(
+        reply.json(),
+        json!({"key": "orders_reads", "value": "dualwrite", "reason": "SPLIT",
+               "variant": "dualwrite",
+               "metadata": {"flagsReason": "ROLLOUT_OUT", "flagsVariant": "dualwrite",
+                            "bucket": 1000, "version": version}})
+    );
+    let reply = call(&state, single("7", "orders_reads")).await;
+    assert_eq!(
+        (&reply.json()["value"], &reply.json()["reason"]),
+        (&json!("live"), &json!("TARGETING_MATCH"))
+    );
+    // Killed: the safe stage.
+    let reply = call(&state, single("7", "orders_writes")).await;
+    assert_eq!(
+        (
+            &reply.json()["value"],
+            &reply.json()["variant"],
+            &reply.json()["reason"]
+        ),
+        (&json!("shadow"), &json!("shadow"), &json!("DISABLED"))
+    );
+    let reply = call(
+        &state,
+        post(
+            "/ofrep/v1/evaluate/flags",
+            r#"{"context": {"targetingKey": "7"}}"#,
+        ),
+    )
+    .await;
+    let flags = reply.json()["flags"].clone();
+    let values: Vec<(&str, &Value)> = flags
+        .as_array()
+        .expect("flags")
+        .iter()
+        .map(|f| (f["key"].as_str().expect("key"), &f["value"]))
+        .collect();
+    assert_eq!(
+        values,
+        [
+            ("orders_reads", &json!("live")),
+            ("orders_writes", &json!("shadow")),
+            ("plain", &json!(true)),
+        ]
+    );
+}
+
 #[tokio::test]
 async fn ofrep_bulk_with_etag() {
     let (state, _, _) = state_with(FILE, &[]);

@@ -17,7 +17,8 @@ Public surface:
 * ``load_file(text)`` / ``load_file_obj(obj)``: a flag file.
 * ``convert_context(obj)``: a JSON object to a ``{attribute: str}`` map.
 * ``parse_rfc3339_ms(text)``: RFC 3339 time to unix milliseconds.
-* ``evaluate(file, flag_key, context, now_ms) -> dict``.
+* ``evaluate(file, flag_key, context, now_ms) -> dict``: for a migration
+  flag the ``variant`` is its stage, whatever ``enabled`` says.
 """
 
 from __future__ import annotations
@@ -229,6 +230,48 @@ class Condition:
     version: SemVer | None = None  # semver_gte / semver_lt
 
 
+# The stages of a migration, in order, and the sets a flag may declare
+# (docs/flag-file.md, "Migration"): LaunchDarkly's two-, four- and six-stage
+# migrations.
+STAGES = ("off", "dualwrite", "shadow", "live", "rampdown", "complete")
+STAGE_SETS = {
+    2: ("off", "complete"),
+    4: ("off", "shadow", "live", "complete"),
+    6: STAGES,
+}
+# Stages where the old system answers: the only ones `safe` may name.
+OLD_AUTHORITATIVE = ("off", "dualwrite", "shadow")
+_MIGRATION_FIELDS = {"stages", "stage", "next", "pilot_stage", "safe"}
+
+
+@dataclass
+class Migration:
+    stages: int
+    stage: str  # the baseline
+    next: str  # where the rollout moves users
+    pilot_stage: str  # where pilots are
+    safe: str  # where the kill switches send everyone
+
+
+def _load_migration(obj, path: str) -> Migration:
+    _need(isinstance(obj, dict), f"{path}: expected an object")
+    _need(not (set(obj) - _MIGRATION_FIELDS), f"{path}: unknown fields")
+    n = obj.get("stages")
+    _need(n in STAGE_SETS and not isinstance(n, bool), f"{path}.stages: expected 2, 4 or 6")
+    allowed = STAGE_SETS[n]
+    stage = obj.get("stage")
+    _need(stage in allowed, f"{path}.stage: not a stage of the set")
+    nxt = obj.get("next", stage)
+    _need(nxt in allowed, f"{path}.next: not a stage of the set")
+    _need(allowed.index(nxt) >= allowed.index(stage), f"{path}.next: before stage")
+    pilot = obj.get("pilot_stage", nxt)
+    _need(pilot in allowed, f"{path}.pilot_stage: not a stage of the set")
+    _need(allowed.index(pilot) >= allowed.index(stage), f"{path}.pilot_stage: before stage")
+    safe = obj.get("safe", "off")
+    _need(safe in allowed and safe in OLD_AUTHORITATIVE, f"{path}.safe: not an old-side stage")
+    return Migration(n, stage, nxt, pilot, safe)
+
+
 @dataclass
 class Flag:
     key: str
@@ -242,6 +285,7 @@ class Flag:
     bucket_by: str = "user_id"
     salt: str = ""
     variants: list[tuple[str, int]] = field(default_factory=list)  # (name, bp)
+    migration: Migration | None = None
 
 
 @dataclass
@@ -300,7 +344,7 @@ def percentage_to_bp(x, path: str) -> int:
 
 _FLAG_KEY = re.compile(r"[A-Za-z0-9_.\-]{1,128}")
 _FLAG_FIELDS = {
-    "description", "owner", "killed", "requires", "deny", "pilots",
+    "description", "owner", "migration", "killed", "requires", "deny", "pilots",
     "percentage", "ramp", "paused_at", "bucket_by", "salt", "variants", "guard",
 }
 _GUARD_FIELDS = {"query", "above", "below", "for", "action"}
@@ -321,7 +365,7 @@ def _check_guard(g, path: str) -> None:
     _need(m is not None, f"{path}.for: bad duration")
     seconds = int(m.group(1)) * {"s": 1, "m": 60, "h": 3600}[m.group(2)]
     _need(seconds <= 24 * 3600, f"{path}.for: over 24h")
-    _need(g.get("action") in ("kill", "pause"), f"{path}.action")
+    _need(g.get("action") in ("kill", "pause", "rollback"), f"{path}.action")
 _TOP_FIELDS = {"$schema", "version", "kill_all", "pilots", "flags"}
 
 
@@ -374,8 +418,13 @@ def _load_flag(key: str, obj, path: str) -> Flag:
         _need(flag.ramp is not None, f"{path}.paused_at: only with a ramp")
         _need(isinstance(obj["paused_at"], str), f"{path}.paused_at")
         flag.paused_at = parse_rfc3339_ms(obj["paused_at"])
+    if "migration" in obj:
+        flag.migration = _load_migration(obj["migration"], f"{path}.migration")
+        _need("variants" not in obj, f"{path}: a migration flag has no variants")
     if "guard" in obj:
         _check_guard(obj["guard"], f"{path}.guard")
+        _need(obj["guard"]["action"] != "rollback" or flag.migration is not None,
+              f"{path}.guard.action: rollback only on a migration flag")
     if "bucket_by" in obj:
         flag.bucket_by = obj["bucket_by"]
     if "salt" in obj:
@@ -512,8 +561,38 @@ def _result(enabled: bool, reason: str, bucket: int | None = None, variant: str 
     return {"enabled": enabled, "variant": variant, "reason": reason, "bucket": bucket}
 
 
+def migration_stage(m: Migration, reason: str) -> str:
+    """The stage a migration flag answers when its evaluation ends with ``reason``.
+
+    The kill switches send everyone to ``safe``; pilots get ``pilot_stage``;
+    units inside the rollout get ``next``; everyone else stays at ``stage``.
+    """
+    if reason in (KILL_ALL, KILLED):
+        return m.safe
+    if reason == PILOT:
+        return m.pilot_stage
+    if reason == ROLLOUT_IN:
+        return m.next
+    if reason in (REQUIREMENT_UNMET, DENIED, ROLLOUT_OUT, MISSING_BUCKET_KEY):
+        return m.stage
+    raise ValueError(f"no stage for reason {reason}")
+
+
 def evaluate(ff: FlagFile, flag_key: str, context: dict[str, str], now_ms: int) -> dict:
-    """Evaluate one flag. ``context`` is already converted (see ``convert_context``)."""
+    """Evaluate one flag. ``context`` is already converted (see ``convert_context``).
+
+    A migration flag is decided exactly as the same flag without its
+    ``migration`` (``enabled``, ``reason`` and ``bucket`` are the same), and
+    its ``variant`` is the stage that reason leads to.
+    """
+    result = _evaluate(ff, flag_key, context, now_ms)
+    flag = ff.flags.get(flag_key)
+    if flag is not None and flag.migration is not None:
+        result["variant"] = migration_stage(flag.migration, result["reason"])
+    return result
+
+
+def _evaluate(ff: FlagFile, flag_key: str, context: dict[str, str], now_ms: int) -> dict:
     if ff.kill_all:
         return _result(False, KILL_ALL)
     flag = ff.flags.get(flag_key)

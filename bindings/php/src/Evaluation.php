@@ -14,6 +14,10 @@ namespace Flags;
  * context array could not be turned into attributes (a float, an array or
  * an object as a value, an empty attribute name, bytes that are not UTF-8);
  * $error then says which attribute and why.
+ *
+ * For a migration flag (docs/migrations.md) $variant is its stage (off,
+ * dualwrite, shadow, live, rampdown, complete), whether $enabled is true
+ * or false.
  */
 final class Evaluation
 {

@@ -1,6 +1,7 @@
 //! The fields of one flag: texts, the kill switch, `requires` conditions,
-//! `deny` and `pilots` lists, the rollout (`percentage` or `ramp`) and
-//! `variants`. The document around them is checked in the parent module.
+//! `deny` and `pilots` lists, the rollout (`percentage` or `ramp`),
+//! `variants` and `guard` (a `migration` object is checked in
+//! [`super::migration`]). The document around them is checked in the parent module.
 
 use crate::bucket::Prefix;
 use crate::decimal;
@@ -94,7 +95,21 @@ impl Validator<'_> {
                 }
             }
         };
+        let migration = match fields.get("migration") {
+            Some(node) => self.migration(node, &path.key("migration")).map(Some),
+            None => Some(None),
+        };
         let variants = match fields.get("variants") {
+            // A migration flag's answer is a stage: no variants.
+            Some(node) if fields.get("migration").is_some() => {
+                self.error(
+                    node.at,
+                    &path.key("variants"),
+                    "a migration flag cannot have `variants`: its answer is a stage; remove \
+                     `variants` or `migration`",
+                );
+                None
+            }
             Some(node) => self.variants(node, &path.key("variants")),
             None => Some(Vec::new()),
         };
@@ -105,6 +120,7 @@ impl Validator<'_> {
         let (description, owner, bucket_by, salt) = (description?, owner?, bucket_by?, salt?);
         let (killed, requires, deny, pilots) = (killed?, requires?, deny?, pilots?);
         let (rollout, paused_at, variants, guard) = (rollout?, paused_at?, variants?, guard?);
+        let migration = migration?;
         if !ok {
             return None;
         }
@@ -125,6 +141,7 @@ impl Validator<'_> {
             salt,
             variants,
             guard,
+            migration,
         })
     }
 

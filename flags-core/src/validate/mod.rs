@@ -10,6 +10,7 @@
 //! The result has no version yet: `load` names it by its content hash.
 
 mod flag;
+mod migration;
 
 pub use flag::parse_duration;
 
@@ -32,6 +33,7 @@ pub(crate) const TOP_FIELDS: &[&str] = &["$schema", "version", "kill_all", "pilo
 pub(crate) const FLAG_FIELDS: &[&str] = &[
     "description",
     "owner",
+    "migration",
     "killed",
     "requires",
     "deny",

@@ -3,8 +3,10 @@
 //! Flags are boolean in OpenFeature terms: `value` is whether the flag is
 //! on. `variant` is the flag's variant when it has one, else `"on"` or
 //! `"off"`; `metadata.flagsVariant` is the variant as the other APIs give
-//! it (present only when the flag is on and has variants). Reasons map as follows (the exact reason is in
-//! `metadata.flagsReason`):
+//! it (present only when the flag is on and has variants). A migration
+//! flag is a string flag, as LaunchDarkly's are: `value` and `variant` are
+//! its stage (`off`, `dualwrite`, ...), and so is `metadata.flagsVariant`.
+//! Reasons map as follows (the exact reason is in `metadata.flagsReason`):
 //!
 //! | flags                                   | OFREP             |
 //! |-----------------------------------------|-------------------|
@@ -44,10 +46,18 @@ struct Request<'a> {
 #[serde(rename_all = "camelCase")]
 struct Success<'a> {
     key: &'a str,
-    value: bool,
+    value: Value<'a>,
     reason: &'static str,
     variant: &'a str,
     metadata: Metadata<'a>,
+}
+
+/// A flag's OFREP value: whether it is on, or a migration flag's stage.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Value<'a> {
+    Enabled(bool),
+    Stage(&'a str),
 }
 
 #[derive(Serialize)]
@@ -73,10 +83,21 @@ fn reason(reason: Reason) -> &'static str {
     }
 }
 
-fn success<'a>(key: &'a str, result: &Evaluation<'a>, version: &'a str) -> Success<'a> {
+/// The answer for flag `key`; `migration` when it is a migration flag
+/// (its variant is then its stage).
+fn success<'a>(
+    key: &'a str,
+    result: &Evaluation<'a>,
+    migration: bool,
+    version: &'a str,
+) -> Success<'a> {
+    let value = match result.variant {
+        Some(stage) if migration => Value::Stage(stage),
+        _ => Value::Enabled(result.enabled),
+    };
     Success {
         key,
-        value: result.enabled,
+        value,
         reason: reason(result.reason),
         variant: result
             .variant
@@ -160,7 +181,9 @@ pub(crate) async fn single(
         )
         .with_key(&key));
     }
-    let bytes = serde_json::to_vec(&success(&key, &result, snapshot.version())).map_err(|e| {
+    let migration = snapshot.flag(&key).is_some_and(|f| f.migration().is_some());
+    let answer = success(&key, &result, migration, snapshot.version());
+    let bytes = serde_json::to_vec(&answer).map_err(|e| {
         Error::ofrep(
             StatusCode::INTERNAL_SERVER_ERROR,
             Code::General,
@@ -205,7 +228,10 @@ pub(crate) async fn bulk(
     }
     let flags: Vec<Success<'_>> = evaluated
         .iter()
-        .map(|(key, result)| success(key, result, snapshot.version()))
+        .map(|(key, result)| {
+            let migration = snapshot.flag(key).is_some_and(|f| f.migration().is_some());
+            success(key, result, migration, snapshot.version())
+        })
         .collect();
     #[derive(Serialize)]
     struct Bulk<'a> {

@@ -94,7 +94,9 @@ final class Evaluation {
   /// Whether the flag is on for the context.
   final bool enabled;
 
-  /// The variant, or null when the flag is off or has no variants.
+  /// The variant, or null when the flag is off or has no variants. For a
+  /// migration flag, its stage (`off`, `dualwrite`, `shadow`, `live`,
+  /// `rampdown`, `complete`), on or off.
   final String? variant;
 
   /// Why.

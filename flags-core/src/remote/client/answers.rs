@@ -30,7 +30,8 @@ pub struct Answer {
     pub value: Value,
     /// The flag's variant as every other source of this library gives it:
     /// from `flags serve`, its `metadata.flagsVariant`, present only when
-    /// the flag is on and has variants (`None` otherwise, as
+    /// the flag is on and has variants, or is a migration flag (its stage)
+    /// (`None` otherwise, as
     /// [`Evaluation::variant`](crate::Evaluation::variant)); from another
     /// OFREP server, its `variant`.
     pub variant: Option<String>,
@@ -47,9 +48,17 @@ pub struct Answer {
 }
 
 impl Answer {
-    /// True only for the value `true`.
+    /// True for the value `true`; for a migration flag of `flags serve`,
+    /// whose value is its stage, true when its reason is `PILOT` or
+    /// `ROLLOUT_IN` (moved forward), as a file source says.
     pub fn is_enabled(&self) -> bool {
-        self.value == Value::Bool(true)
+        match (&self.value, self.flags_reason) {
+            (Value::Bool(on), _) => *on,
+            (Value::String(_), Some(reason)) => {
+                matches!(reason, Reason::Pilot | Reason::RolloutIn)
+            }
+            _ => false,
+        }
     }
 }
 
@@ -355,10 +364,18 @@ mod tests {
             {"key":"a","value":true,"reason":"SPLIT","variant":"on","metadata":{"flagsReason":"ROLLOUT_IN","bucket":374,"version":"v1"}},
             {"key":"b","value":"blue","reason":"STATIC","variant":"x","extra":1},
             {"key":"c","value":1.5,"reason":"DEFAULT","variant":null,"metadata":{}},
-            {"key":"d","value":true,"reason":"TARGETING_MATCH","variant":"dark","metadata":{"flagsReason":"PILOT","flagsVariant":"dark"}}
+            {"key":"d","value":true,"reason":"TARGETING_MATCH","variant":"dark","metadata":{"flagsReason":"PILOT","flagsVariant":"dark"}},
+            {"key":"m_in","value":"shadow","reason":"SPLIT","variant":"shadow","metadata":{"flagsReason":"ROLLOUT_IN","flagsVariant":"shadow","bucket":999}},
+            {"key":"m_out","value":"dualwrite","reason":"SPLIT","variant":"dualwrite","metadata":{"flagsReason":"ROLLOUT_OUT","flagsVariant":"dualwrite","bucket":1000}}
         ]}"#;
         let answers = parse(body).expect("valid");
-        assert_eq!(answers.len(), 4);
+        assert_eq!(answers.len(), 6);
+        // A migration flag answers its stage, on or off.
+        assert!(answers.is_enabled("m_in") && !answers.is_enabled("m_out"));
+        assert_eq!(
+            (answers.variant("m_in"), answers.variant("m_out")),
+            (Some("shadow"), Some("dualwrite"))
+        );
         assert!(answers.is_enabled("a"));
         assert!(!answers.is_enabled("b") && !answers.is_enabled("missing"));
         // `flags serve`'s `on` for a flag without variants is no variant,
