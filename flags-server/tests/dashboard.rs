@@ -140,8 +140,8 @@ async fn the_data_needs_a_server_token() {
     assert_eq!(
         json_error(&reply, StatusCode::FORBIDDEN),
         "this token has the `client` scope, which allows only evaluation \
-         (POST /v1/evaluate, POST /ofrep/v1/evaluate/flags[/KEY], GET /v1/stream); \
-         GET /v1/dashboard needs a `server` token"
+         (POST /v1/evaluate, POST /ofrep/v1/evaluate/flags[/KEY], GET /v1/stream) \
+         and POST /v1/migrations; GET /v1/dashboard needs a `server` token"
     );
     let mut request = get("/v1/dashboard");
     request.headers_mut().insert(

@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::{Duration, SystemTime};
 
 use axum::body::Bytes;
+use flags_core::migrate::Recorder;
 use flags_core::monitor::{MonitorError, Prometheus, Reading};
 use flags_core::remote::RemoteSource;
 use flags_core::watch::{FileSource, ReloadEvent, SourceStatus};
@@ -45,6 +46,9 @@ pub struct Config {
     pub cache_max_age: u64,
     /// `--prometheus`: where the dashboard reads each guard's live value.
     pub guard_monitor: Option<GuardMonitor>,
+    /// Most migration flags whose records `POST /v1/migrations` keeps
+    /// metrics for (records of further flags are dropped and counted).
+    pub max_migration_flags: usize,
 }
 
 impl Default for Config {
@@ -60,6 +64,7 @@ impl Default for Config {
             request_timeout: REQUEST_TIMEOUT,
             cache_max_age: 0,
             guard_monitor: None,
+            max_migration_flags: flags_core::migrate::DEFAULT_MAX_FLAGS,
         }
     }
 }
@@ -361,6 +366,8 @@ pub(crate) struct Shared {
     pub source: Source,
     pub auth: Arc<Auth>,
     pub metrics: Arc<Metrics>,
+    /// The aggregate of the migration records of `POST /v1/migrations`.
+    pub migrations: Recorder,
     /// New versions for `/v1/stream`; `None` closes the streams (shutdown).
     pub reloads: broadcast::Sender<Option<String>>,
     pub targeting_key: String,
@@ -444,6 +451,7 @@ impl AppState {
             source,
             auth: Arc::new(Auth::new(&config.tokens)),
             metrics: Arc::default(),
+            migrations: Recorder::new(config.max_migration_flags),
             reloads,
             targeting_key,
             max_connections: config.max_connections.max(1),
