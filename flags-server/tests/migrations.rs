@@ -41,9 +41,20 @@ fn sample(metrics: &str, series: &str) -> Option<f64> {
         .map(|v| v.parse().expect("a number"))
 }
 
-/// A compared read of `half` at shadow: old 1 ms, new 3 ms.
+/// The migration flags served.
+const MIGRATIONS: &str = r#"{
+  "version": 1,
+  "flags": {
+    "orders_reads": {"percentage": 50},
+    "orders_writes": {"percentage": 100},
+    "invoices": {"percentage": 10},
+    "accounts": {"percentage": 0}
+  }
+}"#;
+
+/// A compared read of `orders_reads` at shadow: old 1 ms, new 3 ms.
 fn shadow_read(consistent: bool) -> Value {
-    json!({"flag": "half", "stage": "shadow", "op": "read",
+    json!({"flag": "orders_reads", "stage": "shadow", "op": "read",
            "old": {"seconds": 0.001, "error": false},
            "new": {"seconds": 0.003, "error": false},
            "consistent": consistent})
@@ -51,15 +62,15 @@ fn shadow_read(consistent: bool) -> Value {
 
 #[tokio::test]
 async fn a_batch_is_accepted_and_shows_in_the_metrics() {
-    let (state, _source, _) = state_with(FILE, &[]);
+    let (state, _source, _) = state_with(MIGRATIONS, &[]);
     let records = [
         shadow_read(true),
         shadow_read(true),
         shadow_read(false),
-        json!({"flag": "half", "stage": "dualwrite", "op": "write",
+        json!({"flag": "orders_reads", "stage": "dualwrite", "op": "write",
                "old": {"seconds": 0.02, "error": false},
                "new": {"seconds": 0.7, "error": true, "timeout": true}}),
-        json!({"flag": "all", "stage": "complete", "op": "read",
+        json!({"flag": "orders_writes", "stage": "complete", "op": "read",
                "new": {"seconds": 0.0004, "error": false}, "consistent": null}),
     ];
     let reply = send(&state, batch(&records)).await;
@@ -72,26 +83,26 @@ async fn a_batch_is_accepted_and_shows_in_the_metrics() {
         &[
             "# TYPE flags_migration_ops_total counter",
             "# TYPE flags_migration_latency_seconds histogram",
-            r#"flags_migration_ops_total{flag="half",stage="shadow",op="read"} 3"#,
-            r#"flags_migration_ops_total{flag="half",stage="dualwrite",op="write"} 1"#,
-            r#"flags_migration_ops_total{flag="all",stage="complete",op="read"} 1"#,
-            r#"flags_migration_consistency_total{flag="half",stage="shadow",consistent="true"} 2"#,
-            r#"flags_migration_consistency_total{flag="half",stage="shadow",consistent="false"} 1"#,
-            r#"flags_migration_errors_total{flag="half",stage="dualwrite",op="write",side="new"} 1"#,
+            r#"flags_migration_ops_total{flag="orders_reads",stage="shadow",op="read"} 3"#,
+            r#"flags_migration_ops_total{flag="orders_reads",stage="dualwrite",op="write"} 1"#,
+            r#"flags_migration_ops_total{flag="orders_writes",stage="complete",op="read"} 1"#,
+            r#"flags_migration_consistency_total{flag="orders_reads",stage="shadow",consistent="true"} 2"#,
+            r#"flags_migration_consistency_total{flag="orders_reads",stage="shadow",consistent="false"} 1"#,
+            r#"flags_migration_errors_total{flag="orders_reads",stage="dualwrite",op="write",side="new"} 1"#,
             // Three reads of 3 ms on the new side: above 2.5 ms, within 5 ms.
-            r#"flags_migration_latency_seconds_bucket{flag="half",op="read",side="new",le="0.0025"} 0"#,
-            r#"flags_migration_latency_seconds_bucket{flag="half",op="read",side="new",le="0.005"} 3"#,
-            r#"flags_migration_latency_seconds_bucket{flag="half",op="read",side="new",le="+Inf"} 3"#,
-            r#"flags_migration_latency_seconds_count{flag="half",op="read",side="new"} 3"#,
-            r#"flags_migration_latency_seconds_bucket{flag="half",op="write",side="new",le="0.5"} 0"#,
-            r#"flags_migration_latency_seconds_bucket{flag="half",op="write",side="new",le="1"} 1"#,
-            r#"flags_migration_latency_seconds_bucket{flag="all",op="read",side="new",le="0.0005"} 1"#,
+            r#"flags_migration_latency_seconds_bucket{flag="orders_reads",op="read",side="new",le="0.0025"} 0"#,
+            r#"flags_migration_latency_seconds_bucket{flag="orders_reads",op="read",side="new",le="0.005"} 3"#,
+            r#"flags_migration_latency_seconds_bucket{flag="orders_reads",op="read",side="new",le="+Inf"} 3"#,
+            r#"flags_migration_latency_seconds_count{flag="orders_reads",op="read",side="new"} 3"#,
+            r#"flags_migration_latency_seconds_bucket{flag="orders_reads",op="write",side="new",le="0.5"} 0"#,
+            r#"flags_migration_latency_seconds_bucket{flag="orders_reads",op="write",side="new",le="1"} 1"#,
+            r#"flags_migration_latency_seconds_bucket{flag="orders_writes",op="read",side="new",le="0.0005"} 1"#,
             r#"flags_migration_records_dropped_total{reason="unknown_flag"} 0"#,
         ],
     );
     let sum = sample(
         &text,
-        r#"flags_migration_latency_seconds_sum{flag="half",op="read",side="old"}"#,
+        r#"flags_migration_latency_seconds_sum{flag="orders_reads",op="read",side="old"}"#,
     )
     .expect("a sum");
     assert!((sum - 0.003).abs() < 1e-9, "{sum}");
@@ -99,7 +110,7 @@ async fn a_batch_is_accepted_and_shows_in_the_metrics() {
     assert_eq!(
         sample(
             &text,
-            r#"flags_migration_errors_total{flag="half",stage="dualwrite",op="write",side="old"}"#
+            r#"flags_migration_errors_total{flag="orders_reads",stage="dualwrite",op="write",side="old"}"#
         ),
         None
     );
@@ -110,15 +121,15 @@ async fn a_batch_is_accepted_and_shows_in_the_metrics() {
     assert_metrics(
         &metrics_text(&state).await,
         &[
-            r#"flags_migration_ops_total{flag="half",stage="shadow",op="read"} 4"#,
-            r#"flags_migration_consistency_total{flag="half",stage="shadow",consistent="false"} 2"#,
+            r#"flags_migration_ops_total{flag="orders_reads",stage="shadow",op="read"} 4"#,
+            r#"flags_migration_consistency_total{flag="orders_reads",stage="shadow",consistent="false"} 2"#,
         ],
     );
 }
 
 #[tokio::test]
 async fn a_client_token_may_send_records_and_no_token_may_not() {
-    let (state, _source, _) = state_with(FILE, &["srv-token", "app-token client"]);
+    let (state, _source, _) = state_with(MIGRATIONS, &["srv-token", "app-token client"]);
     let body = batch(&[shadow_read(true)]);
     for token in ["app-token", "srv-token"] {
         let reply = call(
@@ -142,24 +153,24 @@ async fn a_client_token_may_send_records_and_no_token_may_not() {
     assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
     assert_metrics(
         &metrics_text(&state).await,
-        &[r#"flags_migration_ops_total{flag="half",stage="shadow",op="read"} 2"#],
+        &[r#"flags_migration_ops_total{flag="orders_reads",stage="shadow",op="read"} 2"#],
     );
 }
 
 #[tokio::test]
 async fn records_of_unknown_flags_and_bad_records_are_dropped_and_counted() {
-    let (state, _source, _) = state_with(FILE, &[]);
+    let (state, _source, _) = state_with(MIGRATIONS, &[]);
     let old = json!({"seconds": 0.001, "error": false});
     let records = [
         shadow_read(true),
         json!({"flag": "no_such_flag", "stage": "shadow", "op": "read", "old": old}),
-        json!({"flag": "half", "stage": "shadows", "op": "read", "old": old}),
-        json!({"flag": "half", "stage": "shadow", "op": "delete", "old": old}),
-        json!({"flag": "half", "stage": "shadow", "op": "read"}),
-        json!({"flag": "half", "stage": "off", "op": "read", "old": {"seconds": -1, "error": false}}),
-        json!({"flag": "half", "stage": "off", "op": "write", "old": old, "consistent": true}),
-        json!({"flag": "half", "stage": "off", "op": "read", "old": old, "colour": "red"}),
-        json!("half"),
+        json!({"flag": "orders_reads", "stage": "shadows", "op": "read", "old": old}),
+        json!({"flag": "orders_reads", "stage": "shadow", "op": "delete", "old": old}),
+        json!({"flag": "orders_reads", "stage": "shadow", "op": "read"}),
+        json!({"flag": "orders_reads", "stage": "off", "op": "read", "old": {"seconds": -1, "error": false}}),
+        json!({"flag": "orders_reads", "stage": "off", "op": "write", "old": old, "consistent": true}),
+        json!({"flag": "orders_reads", "stage": "off", "op": "read", "old": old, "colour": "red"}),
+        json!("orders_reads"),
         json!({"stage": "off"}),
     ];
     let reply = send(&state, batch(&records)).await;
@@ -171,7 +182,7 @@ async fn records_of_unknown_flags_and_bad_records_are_dropped_and_counted() {
         &[
             r#"flags_migration_records_dropped_total{reason="unknown_flag"} 1"#,
             r#"flags_migration_records_dropped_total{reason="bad_record"} 8"#,
-            r#"flags_migration_ops_total{flag="half",stage="shadow",op="read"} 1"#,
+            r#"flags_migration_ops_total{flag="orders_reads",stage="shadow",op="read"} 1"#,
         ],
     );
     assert!(!text.contains("no_such_flag"), "{text}");
@@ -180,7 +191,7 @@ async fn records_of_unknown_flags_and_bad_records_are_dropped_and_counted() {
 
 #[tokio::test]
 async fn batches_over_the_limits_are_refused_with_413() {
-    let (state, _source, _) = state_with(FILE, &[]);
+    let (state, _source, _) = state_with(MIGRATIONS, &[]);
     // 1,000 records (about 180 KiB, over the other endpoints' 64 KiB) are
     // one batch...
     let records: Vec<Value> = (0..1000).map(|i| shadow_read(i % 2 == 0)).collect();
@@ -206,13 +217,13 @@ async fn batches_over_the_limits_are_refused_with_413() {
     // Nothing of the refused batches was counted.
     assert_metrics(
         &metrics_text(&state).await,
-        &[r#"flags_migration_ops_total{flag="half",stage="shadow",op="read"} 1000"#],
+        &[r#"flags_migration_ops_total{flag="orders_reads",stage="shadow",op="read"} 1000"#],
     );
 }
 
 #[tokio::test]
 async fn a_body_that_is_not_a_batch_is_400_with_a_clear_message() {
-    let (state, _source, _) = state_with(FILE, &[]);
+    let (state, _source, _) = state_with(MIGRATIONS, &[]);
     let expected = "; expected {\"records\": [{\"flag\": ..., \"stage\": ..., \"op\": ...}, ...]}";
     for (body, problem) in [
         (
@@ -245,7 +256,7 @@ async fn a_body_that_is_not_a_batch_is_400_with_a_clear_message() {
 #[tokio::test]
 async fn migration_labels_stay_bounded() {
     // Many flag names a client makes up: none becomes a label.
-    let (state, _source, _) = state_with(FILE, &[]);
+    let (state, _source, _) = state_with(MIGRATIONS, &[]);
     let records: Vec<Value> = (0..1000)
         .map(|i| {
             json!({"flag": format!("made_up_{i}"), "stage": "off", "op": "read",
@@ -263,19 +274,25 @@ async fn migration_labels_stay_bounded() {
 
     // And the server keeps at most `max_migration_flags` flags.
     let state = state_with_config(
-        FILE,
+        MIGRATIONS,
         Config {
             max_migration_flags: 2,
             ..Config::default()
         },
     );
-    let records: Vec<Value> = ["half", "all", "killed", "gated", "half"]
-        .iter()
-        .map(|flag| {
-            json!({"flag": flag, "stage": "live", "op": "write",
+    let records: Vec<Value> = [
+        "orders_reads",
+        "orders_writes",
+        "invoices",
+        "accounts",
+        "orders_reads",
+    ]
+    .iter()
+    .map(|flag| {
+        json!({"flag": flag, "stage": "live", "op": "write",
                            "new": {"seconds": 0.001, "error": false}})
-        })
-        .collect();
+    })
+    .collect();
     let reply = send(&state, batch(&records)).await;
     assert_eq!(reply.json(), json!({"accepted": 3, "dropped": 2}));
     let text = metrics_text(&state).await;
@@ -284,12 +301,15 @@ async fn migration_labels_stay_bounded() {
         .filter(|l| l.starts_with("flags_migration_"))
         .filter_map(|l| l.split("flag=\"").nth(1)?.split('"').next())
         .collect();
-    assert_eq!(flags, ["all", "half"].into_iter().collect());
+    assert_eq!(
+        flags,
+        ["orders_writes", "orders_reads"].into_iter().collect()
+    );
     assert_metrics(
         &text,
         &[
             r#"flags_migration_records_dropped_total{reason="too_many_flags"} 2"#,
-            r#"flags_migration_ops_total{flag="half",stage="live",op="write"} 2"#,
+            r#"flags_migration_ops_total{flag="orders_reads",stage="live",op="write"} 2"#,
         ],
     );
 }
