@@ -183,9 +183,12 @@ impl Migrator {
             return result;
         }
         let answer = result.as_ref().ok().cloned();
-        let job = self.shadow(record, other, move |value: &T| {
-            answer.as_ref().map(|answer| same(answer, value))
-        });
+        let job = self.shadow(
+            record,
+            read.authoritative.other(),
+            other,
+            move |value: &T| answer.as_ref().map(|answer| same(answer, value)),
+        );
         if !self.pool.try_run(job) {
             self.skipped(&record);
         }
@@ -205,7 +208,7 @@ impl Migrator {
             return result;
         }
         let (done, finished) = mpsc::sync_channel::<()>(1);
-        let shadow = self.shadow(record, other, |_: &T| None);
+        let shadow = self.shadow(record, write.authoritative.other(), other, |_: &T| None);
         let job = Box::new(move || {
             shadow();
             let _ = done.send(());
@@ -219,11 +222,13 @@ impl Migrator {
         result
     }
 
-    /// The pool's job for the other side of `record`: run `other`,
-    /// `compare` its success against the authoritative answer, record.
+    /// The pool's job for `side`, the other side of `record`: run
+    /// `other`, `compare` its success against the authoritative answer,
+    /// record.
     fn shadow<T, E, B>(
         &self,
         record: Record<'_>,
+        side: Side,
         other: B,
         compare: impl FnOnce(&T) -> Option<bool> + Send + 'static,
     ) -> Box<dyn FnOnce() + Send + 'static>
@@ -237,10 +242,6 @@ impl Migrator {
         let flag: Box<str> = record.flag.into();
         let (stage, op) = (record.stage, record.op);
         let (old, new) = (record.old, record.new);
-        let side = match (old, new) {
-            (Some(_), _) => Side::New,
-            _ => Side::Old,
-        };
         let queued = Instant::now();
         Box::new(move || {
             let started = Instant::now();
