@@ -10,6 +10,8 @@
 //!   read as the caller sees it (the closure, a clone and a queue push;
 //!   the other side runs on the pool, and when the pool falls behind it is
 //!   skipped and counted, as in production).
+//! - `migrator/write/dualwrite`: a write to both sides, the caller waiting
+//!   for the other one (handed to the pool and back).
 //!
 //! Run with `cargo bench -p flags-core --features migrate --bench migrate`;
 //! figures are recorded in `docs/benchmarks.md`.
@@ -100,6 +102,16 @@ fn migrator(c: &mut Criterion) {
                 || Ok::<u64, ()>(7),
                 || Ok(7),
                 |a, b| a == b,
+            )
+        });
+    });
+    c.bench_function("migrator/write/dualwrite", |b| {
+        b.iter(|| {
+            migrator.write(
+                "orders_writes",
+                black_box(Stage::DualWrite),
+                || Ok::<u64, ()>(7),
+                || Ok(7),
             )
         });
     });
