@@ -3,8 +3,9 @@
 //! - `recorder/record/*`: one record into a [`Recorder`] that holds 50
 //!   flags: a compared read (both sides, consistent) and a one-sided
 //!   write. Target: at most 200 ns.
-//! - `stage/evaluate` against `stage/stage_of`: the stage decision is one
-//!   evaluation and a name lookup. Target: no more than one evaluation.
+//! - `stage/evaluate` against `stage/stage_of`: the stage decision of a
+//!   50% migration flag against its evaluation. Target: no more than one
+//!   evaluation.
 //! - `migrator/read/off`: a whole read at a one-sided stage (the closure,
 //!   two clock reads, the record), and `migrator/read/shadow`: a compared
 //!   read as the caller sees it (the closure, a clone and a queue push;
@@ -54,7 +55,7 @@ const FILE: &str = r#"{
   "version": 1,
   "flags": {
     "checkout": { "percentage": 50 },
-    "orders_reads": { "percentage": 50, "variants": [{ "name": "shadow", "weight": 100 }] },
+    "orders_reads": { "migration": { "stages": 6, "stage": "dualwrite", "next": "shadow" }, "percentage": 50 },
     "search_v2": { "percentage": 25, "salt": "search" }
   }
 }"#;

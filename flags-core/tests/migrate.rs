@@ -826,19 +826,24 @@ fn the_recorder_holds_at_most_its_limit_of_flags() {
 }
 
 #[test]
-fn the_stage_is_the_evaluations_variant_and_off_otherwise() {
+fn the_stage_is_the_migration_flags_and_off_otherwise() {
     let snapshot = Snapshot::from_slice(
         br#"{"version": 1, "flags": {
-            "orders": {"percentage": 100, "variants": [{"name": "shadow", "weight": 100}]},
-            "colours": {"percentage": 100, "variants": [{"name": "blue", "weight": 100}]},
-            "dark": {"percentage": 0, "variants": [{"name": "live", "weight": 100}]}
+            "orders": {"migration": {"stages": 6, "stage": "dualwrite", "next": "shadow"}, "percentage": 100},
+            "held": {"migration": {"stages": 6, "stage": "dualwrite", "next": "shadow"}, "percentage": 0},
+            "killed": {"migration": {"stages": 4, "stage": "live", "safe": "shadow"}, "killed": true},
+            "colours": {"percentage": 100, "variants": [{"name": "shadow", "weight": 100}]}
         }}"#,
     )
     .expect("valid file");
     let now = Timestamp::parse_rfc3339("2026-11-21T12:00:00Z").expect("time");
     let ctx = Context::new(&[("user_id", "42")]);
+    // Rolled out to everyone: `next`; to no one: the baseline `stage`.
     assert_eq!(stage_of(&snapshot, "orders", &ctx, now), Stage::Shadow);
+    assert_eq!(stage_of(&snapshot, "held", &ctx, now), Stage::DualWrite);
+    // A kill switch: `safe`.
+    assert_eq!(stage_of(&snapshot, "killed", &ctx, now), Stage::Shadow);
+    // Not a migration flag (whatever its variants are called), not a flag.
     assert_eq!(stage_of(&snapshot, "colours", &ctx, now), Stage::Off);
-    assert_eq!(stage_of(&snapshot, "dark", &ctx, now), Stage::Off);
     assert_eq!(stage_of(&snapshot, "missing", &ctx, now), Stage::Off);
 }

@@ -41,14 +41,15 @@ fn sample(metrics: &str, series: &str) -> Option<f64> {
         .map(|v| v.parse().expect("a number"))
 }
 
-/// The migration flags served.
+/// Four migration flags and a flag that is not one.
 const MIGRATIONS: &str = r#"{
   "version": 1,
   "flags": {
-    "orders_reads": {"percentage": 50},
-    "orders_writes": {"percentage": 100},
-    "invoices": {"percentage": 10},
-    "accounts": {"percentage": 0}
+    "orders_reads": {"migration": {"stages": 6, "stage": "dualwrite", "next": "shadow"}, "percentage": 50},
+    "orders_writes": {"migration": {"stages": 6, "stage": "dualwrite"}},
+    "invoices": {"migration": {"stages": 4, "stage": "off", "next": "live"}, "percentage": 10},
+    "accounts": {"migration": {"stages": 2, "stage": "off"}},
+    "checkout": {"percentage": 50}
   }
 }"#;
 
@@ -164,6 +165,7 @@ async fn records_of_unknown_flags_and_bad_records_are_dropped_and_counted() {
     let records = [
         shadow_read(true),
         json!({"flag": "no_such_flag", "stage": "shadow", "op": "read", "old": old}),
+        json!({"flag": "checkout", "stage": "shadow", "op": "read", "old": old}),
         json!({"flag": "orders_reads", "stage": "shadows", "op": "read", "old": old}),
         json!({"flag": "orders_reads", "stage": "shadow", "op": "delete", "old": old}),
         json!({"flag": "orders_reads", "stage": "shadow", "op": "read"}),
@@ -175,17 +177,18 @@ async fn records_of_unknown_flags_and_bad_records_are_dropped_and_counted() {
     ];
     let reply = send(&state, batch(&records)).await;
     assert_eq!(reply.status, StatusCode::ACCEPTED, "{}", reply.text());
-    assert_eq!(reply.json(), json!({"accepted": 1, "dropped": 9}));
+    assert_eq!(reply.json(), json!({"accepted": 1, "dropped": 10}));
     let text = metrics_text(&state).await;
     assert_metrics(
         &text,
         &[
-            r#"flags_migration_records_dropped_total{reason="unknown_flag"} 1"#,
+            r#"flags_migration_records_dropped_total{reason="unknown_flag"} 2"#,
             r#"flags_migration_records_dropped_total{reason="bad_record"} 8"#,
             r#"flags_migration_ops_total{flag="orders_reads",stage="shadow",op="read"} 1"#,
         ],
     );
     assert!(!text.contains("no_such_flag"), "{text}");
+    assert!(!text.contains("checkout"), "{text}");
     assert!(!text.contains("stage=\"off\""), "{text}");
 }
 

@@ -51,13 +51,10 @@ pub use recorder::{DEFAULT_MAX_FLAGS, LATENCY_BUCKETS, Recorder};
 
 use crate::{Context, Snapshot, Stage, Timestamp};
 
-/// The stage of migration flag `key` for `ctx` at `now`: the stage its
-/// evaluation names (its `variant`); `Stage::Off` when the flag is not in
-/// the snapshot or names no stage. Costs one evaluation.
+/// The stage of migration flag `key` for `ctx` at `now`
+/// ([`Snapshot::stage`]: one evaluation), `Stage::Off` when the flag is not
+/// in the snapshot or is not a migration flag: the old system only, where
+/// a migration starts.
 pub fn stage_of(snapshot: &Snapshot, key: &str, ctx: &Context<'_>, now: Timestamp) -> Stage {
-    snapshot
-        .evaluate(key, ctx, now)
-        .variant
-        .and_then(Stage::from_name)
-        .unwrap_or(Stage::Off)
+    snapshot.stage(key, ctx, now).unwrap_or(Stage::Off)
 }

@@ -411,11 +411,11 @@ async fn evaluate(
 
 /// Whether `key` is a migration flag of `snapshot`: the one place that
 /// decides which records `POST /v1/migrations` keeps, and so the bound on
-/// the labels of the `flags_migration_*` metrics. Until flags declare
-/// themselves migrations in the flag file, every flag of the served file
-/// is one.
+/// the labels of the `flags_migration_*` metrics.
 fn is_migration_flag(snapshot: &Snapshot, key: &str) -> bool {
-    snapshot.flag(key).is_some()
+    snapshot
+        .flag(key)
+        .is_some_and(|flag| flag.migration().is_some())
 }
 
 /// 400 for a `/v1/migrations` body that is not a batch.
