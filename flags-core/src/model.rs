@@ -200,6 +200,39 @@ impl Flag {
         self.migration.as_ref()
     }
 
+    /// A migration flag's stage mix at `now`, pilots, requirements and
+    /// deny lists aside: `(stage, basis points)` in stage order, `next`
+    /// with the rollout's percentage in effect and `stage` with the rest
+    /// (one share when they are the same stage; no share of 0); everyone
+    /// at `safe` when the flag is killed. Empty for a flag that is not a
+    /// migration flag. What `flags status` and the dashboard show.
+    ///
+    /// ```
+    /// use flags_core::{Snapshot, Stage, Timestamp};
+    /// let snapshot = Snapshot::from_slice(br#"{"version": 1, "flags": {"orders": {
+    ///     "migration": {"stages": 6, "stage": "dualwrite", "next": "shadow"}, "percentage": 10}}}"#)?;
+    /// let flag = snapshot.flag("orders").expect("there");
+    /// let now = Timestamp::from_unix_millis(0);
+    /// assert_eq!(flag.stage_mix(now), [(Stage::DualWrite, 9000), (Stage::Shadow, 1000)]);
+    /// # Ok::<(), flags_core::Error>(())
+    /// ```
+    pub fn stage_mix(&self, now: Timestamp) -> Vec<(Stage, u32)> {
+        let Some(m) = &self.migration else {
+            return Vec::new();
+        };
+        if self.killed {
+            return vec![(m.safe(), crate::decimal::FULL)];
+        }
+        let moved = self.basis_points_at(now);
+        if m.next() == m.stage {
+            return vec![(m.stage, crate::decimal::FULL)];
+        }
+        [(m.stage, crate::decimal::FULL - moved), (m.next(), moved)]
+            .into_iter()
+            .filter(|(_, bp)| *bp > 0)
+            .collect()
+    }
+
     /// True when the flag's rollout is a ramp.
     pub fn is_ramp(&self) -> bool {
         matches!(self.rollout, Rollout::Ramp(_))
@@ -605,5 +638,49 @@ mod tests {
         let single = [point(10, 2500)];
         assert_eq!(ramp_at(&single, 9), 0);
         assert_eq!(ramp_at(&single, 10), 2500);
+    }
+
+    #[test]
+    fn a_stage_mix_follows_the_ramp_and_the_kill_switch() {
+        let snapshot = Snapshot::from_slice(
+            br#"{"version": 1, "flags": {
+              "ramped": {"migration": {"stages": 6, "stage": "dualwrite", "next": "shadow"},
+                "ramp": [{"at": "1970-01-01T00:00:01Z", "percentage": 10},
+                         {"at": "1970-01-01T00:00:05Z", "percentage": 50}]},
+              "paused": {"migration": {"stages": 4, "stage": "shadow", "next": "live"},
+                "ramp": [{"at": "1970-01-01T00:00:01Z", "percentage": 10},
+                         {"at": "1970-01-01T00:00:05Z", "percentage": 50}],
+                "paused_at": "1970-01-01T00:00:02Z"},
+              "held": {"migration": {"stages": 2, "stage": "off"}, "percentage": 30},
+              "killed": {"migration": {"stages": 6, "stage": "live", "next": "complete", "safe": "shadow"},
+                "killed": true, "percentage": 100},
+              "plain": {"percentage": 30}}}"#,
+        )
+        .expect("a good file");
+        let mix = |key: &str, ms: i64| {
+            snapshot
+                .flag(key)
+                .expect("there")
+                .stage_mix(Timestamp::from_unix_millis(ms))
+        };
+        // Before the ramp nobody is moved; no share of 0.
+        assert_eq!(mix("ramped", 0), [(Stage::DualWrite, 10_000)]);
+        // 10 % + 40 % * 1 s / 4 s = 20 %.
+        assert_eq!(
+            mix("ramped", 2000),
+            [(Stage::DualWrite, 8000), (Stage::Shadow, 2000)]
+        );
+        // Paused at 2 s: 20 % at the pause, and later.
+        assert_eq!(
+            mix("paused", 2500),
+            [(Stage::Shadow, 8000), (Stage::Live, 2000)]
+        );
+        assert_eq!(
+            mix("paused", 60_000),
+            [(Stage::Shadow, 8000), (Stage::Live, 2000)]
+        );
+        assert_eq!(mix("held", 0), [(Stage::Off, 10_000)]);
+        assert_eq!(mix("killed", 0), [(Stage::Shadow, 10_000)]);
+        assert_eq!(mix("plain", 0), []);
     }
 }
