@@ -235,6 +235,107 @@ async fn kill_all_is_the_state_of_every_flag() {
     assert_eq!(flag(&body, "on")["state"], "kill_all");
 }
 
+/// Migration flags: one ramping to `shadow` with pilots at `live` (and
+/// the file's own pilot), one with a paused ramp, one killed, one held at
+/// its stage; and an on/off flag.
+const MIGRATIONS: &str = r#"{
+  "version": 1,
+  "pilots": {"user_id": ["1"]},
+  "flags": {
+    "orders_reads": {
+      "migration": {"stages": 6, "stage": "dualwrite", "next": "shadow", "pilot_stage": "live"},
+      "pilots": {"user_id": ["7", "8"]},
+      "ramp": [{"at": "2020-01-01T00:00:00Z", "percentage": 10},
+               {"at": "2999-01-01T00:00:00Z", "percentage": 100}]},
+    "paused_reads": {
+      "migration": {"stages": 4, "stage": "shadow", "next": "live", "safe": "shadow"},
+      "ramp": [{"at": "2020-01-01T00:00:00Z", "percentage": 10},
+               {"at": "2020-01-05T00:00:00Z", "percentage": 50}],
+      "paused_at": "2020-01-02T00:00:00Z"},
+    "killed_reads": {
+      "migration": {"stages": 6, "stage": "live", "next": "complete", "safe": "dualwrite"},
+      "killed": true, "percentage": 100, "pilots": {"user_id": ["7"]}},
+    "held_reads": {"migration": {"stages": 2, "stage": "off"}, "percentage": 40},
+    "plain": {"percentage": 5}
+  }
+}"#;
+
+const SIX: [&str; 6] = ["off", "dualwrite", "shadow", "live", "rampdown", "complete"];
+
+#[tokio::test]
+async fn a_migration_flag_shows_its_stages_and_its_stage_mix_now() {
+    let (state, _, _) = state_with(MIGRATIONS, &[]);
+    let body = call(&state, get("/v1/dashboard")).await.json();
+    let now = millis(body["now"].as_str().expect("now"));
+
+    // `next` gets the ramp's percentage now, `stage` the rest, the
+    // pilots (two of the flag's, one of the file's) are at `live`.
+    let orders = flag(&body, "orders_reads");
+    let moved = between(
+        now,
+        (millis("2020-01-01T00:00:00Z"), 1000),
+        (millis("2999-01-01T00:00:00Z"), 10_000),
+    );
+    assert!((1000..10_000).contains(&moved), "{moved}");
+    assert_eq!(orders["basis_points"], moved, "the chart's share is next's");
+    let pct = |bp: i64| bp as f64 / 100.0;
+    assert_eq!(
+        orders["migration"],
+        json!({"stages": SIX, "stage": "dualwrite", "next": "shadow", "pilot_stage": "live",
+               "safe": "off", "pilots": 3,
+               "mix": [{"stage": "dualwrite", "basis_points": 10_000 - moved, "percentage": pct(10_000 - moved)},
+                       {"stage": "shadow", "basis_points": moved, "percentage": pct(moved)}]})
+    );
+
+    // A paused ramp: by hand, 10 % + 40 % * 1 day / 4 days = 20 %, now
+    // and for as long as it stays paused.
+    assert_eq!(
+        flag(&body, "paused_reads")["migration"],
+        json!({"stages": ["off", "shadow", "live", "complete"], "stage": "shadow", "next": "live",
+               "pilot_stage": "live", "safe": "shadow", "pilots": 1,
+               "mix": [{"stage": "shadow", "basis_points": 8000, "percentage": 80.0},
+                       {"stage": "live", "basis_points": 2000, "percentage": 20.0}]})
+    );
+    // Killed: everyone, pilots too, at `safe`.
+    assert_eq!(
+        flag(&body, "killed_reads")["migration"],
+        json!({"stages": SIX, "stage": "live", "next": "complete", "pilot_stage": "complete",
+               "safe": "dualwrite", "pilots": 0,
+               "mix": [{"stage": "dualwrite", "basis_points": 10_000, "percentage": 100.0}]})
+    );
+    // `next` unset is `stage`: the percentage moves nobody.
+    assert_eq!(
+        flag(&body, "held_reads")["migration"],
+        json!({"stages": ["off", "complete"], "stage": "off", "next": "off", "pilot_stage": "off",
+               "safe": "off", "pilots": 1,
+               "mix": [{"stage": "off", "basis_points": 10_000, "percentage": 100.0}]})
+    );
+    assert_eq!(flag(&body, "plain")["migration"], Value::Null);
+}
+
+#[tokio::test]
+async fn kill_all_sends_every_migration_flag_to_its_safe_stage() {
+    let file = MIGRATIONS.replacen(r#""version": 1,"#, r#""version": 1, "kill_all": true,"#, 1);
+    let (state, _, _) = state_with(&file, &[]);
+    let body = call(&state, get("/v1/dashboard")).await.json();
+    for (key, safe) in [
+        ("orders_reads", "off"),
+        ("paused_reads", "shadow"),
+        ("killed_reads", "dualwrite"),
+        ("held_reads", "off"),
+    ] {
+        let m = &flag(&body, key)["migration"];
+        assert_eq!(
+            (&m["mix"], &m["pilots"]),
+            (
+                &json!([{"stage": safe, "basis_points": 10_000, "percentage": 100.0}]),
+                &json!(0)
+            ),
+            "{key}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn evaluation_counts_are_the_servers_own_counters() {
     let (state, _, _) = state_with(FILE, &[]);

@@ -62,8 +62,17 @@ const FLAGS = {
       paused_at: rfc3339(START - 1_800_000),
       guard: { query: 'sum(rate(search_errors_total[5m])) <b>', above: 0.05, for: '2m', action: 'pause' },
     },
+    // A migration flag: the ramp moves users from dualwrite to shadow; its
+    // two pilots and the file's one are at live.
+    orders_reads: {
+      owner: 'orders',
+      migration: { stages: 6, stage: 'dualwrite', next: 'shadow', pilot_stage: 'live' },
+      pilots: { user_id: ['7', '8'] },
+      ramp: RAMP,
+    },
   },
 };
+const SIX_STAGES = ['off', 'dualwrite', 'shadow', 'live', 'rampdown', 'complete'];
 
 // --- the reference ----------------------------------------------------------
 
@@ -199,7 +208,8 @@ async function explain(page, context) {
     enabled: tr.children[1].dataset.enabled === 'true',
     reason: tr.children[2].dataset.reason,
     bucket: tr.children[3].dataset.bucket === '' ? null : Number(tr.children[3].dataset.bucket),
-    variant: tr.children[4].textContent === '—' ? null : tr.children[4].textContent,
+    variant: tr.children[4].dataset.variant === '' ? null : tr.children[4].dataset.variant,
+    shown: tr.children[4].textContent,
   })));
   return { rows, before, after: Date.now() };
 }
@@ -282,6 +292,27 @@ describe('the dashboard without tokens', () => {
     assert.match(await dual.locator('.chart-legend').textContent(), new RegExp(`^Next step: 50 % at ${RAMP[1].at}`));
   });
 
+  test('a migration flag shows its stages and its stage mix now, as the reference computes it', async () => {
+    const orders = await card(page, 'orders_reads');
+    assert.equal(await orders.locator('.kind').textContent(), 'Migration: 6 stages');
+    // Read at once: the page redraws every 5 s as the ramp moves.
+    const [nowMs, mix] = await orders.evaluate((card) => [
+      Number(card.querySelector('svg.chart').dataset.now), card.querySelector('.now-value').textContent,
+    ]);
+    const bp = reference(text, { key: 'orders_reads', now_ms: nowMs });
+    assert.ok(bp > 0 && bp < 10_000, `${bp}`);
+    // Two flag pilots and the file's one.
+    assert.equal(mix, `dualwrite ${(10_000 - bp) / 100}% · shadow ${bp / 100}% · live: 3 pilots`);
+    const stages = await orders.locator('ol.stages li').evaluateAll((lis) => lis.map((li) => [li.dataset.stage, li.dataset.inUse]));
+    assert.deepEqual(stages, SIX_STAGES.map((s) => [s, String(['dualwrite', 'shadow', 'live'].includes(s))]));
+    assert.match(await orders.locator('ol.stages li[data-stage="off"]').textContent(), /^off \(kill switch\)$/);
+    // The chart stays: it is of shadow's share.
+    assert.match(await orders.locator('.chart-legend').textContent(), /^The share at shadow\. Next step: 50 % at /);
+    const facts = await orders.locator('dl').textContent();
+    assert.ok(facts.includes('Stagesbaseline dualwrite, rollout to shadow, pilots at live, kill switch to off'), facts);
+    assert.equal(await orders.locator('pre.extra').count(), 0);
+  });
+
   test('the explain form gives the reference answers', async () => {
     for (const context of [
       { user_id: '42', app_version: '3.4.0', tenant_id: 'globex' },
@@ -297,13 +328,18 @@ describe('the dashboard without tokens', () => {
       const late = reference(text, { context, now_ms: t1 });
       assert.deepEqual(rows.map((r) => r.flag), Object.keys(FLAGS.flags).sort());
       for (const row of rows) {
-        const { flag, ...got } = row;
+        const { flag, shown, ...got } = row;
+        // The variant as the page says it: a migration flag's is its stage.
+        const said = got.variant === null ? '—' : (FLAGS.flags[flag].migration ? `stage: ${got.variant}` : got.variant);
+        assert.equal(shown, said, `${JSON.stringify(context)} ${flag}`);
         const candidates = [early[flag], late[flag]];
         assert.ok(candidates.some((c) => JSON.stringify(c) === JSON.stringify({
           enabled: got.enabled, variant: got.variant, reason: got.reason, bucket: got.bucket,
         })), `${JSON.stringify(context)} ${flag}: ${JSON.stringify(got)} vs ${JSON.stringify(candidates)}`);
       }
     }
+    const { rows } = await explain(page, { user_id: '7', app_version: '3.2.0' });
+    assert.equal(rows.find((r) => r.flag === 'orders_reads').shown, 'stage: live');
     const error = page.locator('#explain-error');
     await page.getByLabel('Context, as a JSON object').fill('[1]');
     await page.getByRole('button', { name: 'Explain' }).click();
@@ -316,10 +352,10 @@ describe('the dashboard without tokens', () => {
   });
 
   test('evaluation counts show what the server answered', async () => {
-    // Five explained contexts above, one evaluation of each flag each.
+    // Six explained contexts above, one evaluation of each flag each.
     await page.waitForFunction(() => {
       const row = document.querySelector('#evaluations tr[data-flag="checkout_v2"][data-reason="KILLED"]');
-      return row && row.children[3].textContent === '5';
+      return row && row.children[3].textContent === '6';
     }, null, { timeout: WAIT_MS });
   });
 
@@ -558,6 +594,42 @@ describe('the dashboard with --prometheus', () => {
     assert.equal(await page.locator('#recommendation').textContent(),
       'NO DATA for the guard of community_dual_write, enrollment_service, tenant_billing_v2: '
       + 'it cannot act; check the query and Prometheus');
+    await page.context().close();
+  });
+});
+
+describe('a migration flag edited while the page is open', () => {
+  test('moving next, then the kill switch, shows without a reload', async () => {
+    const server = await startServer('migration');
+    const page = await openPage(server);
+    const orders = await card(page, 'orders_reads');
+    await orders.locator('li[data-stage="shadow"][data-in-use="true"]').waitFor({ timeout: WAIT_MS });
+    await page.evaluate(() => { window.notReloaded = true; });
+
+    const moved = structuredClone(FLAGS);
+    moved.flags.orders_reads.migration.next = 'live';
+    const text = JSON.stringify(moved, null, 2);
+    writeFlags(server.file, text);
+    await page.locator('article[data-flag="orders_reads"] li[data-stage="live"] small')
+      .filter({ hasText: 'rollout' }).waitFor({ timeout: WAIT_MS });
+    const [nowMs, mix] = await page.locator('article[data-flag="orders_reads"]').evaluate((card) => [
+      Number(card.querySelector('svg.chart').dataset.now), card.querySelector('.now-value').textContent,
+    ]);
+    const bp = reference(text, { key: 'orders_reads', now_ms: nowMs });
+    assert.equal(mix, `dualwrite ${(10_000 - bp) / 100}% · live ${bp / 100}% · live: 3 pilots`);
+    assert.equal(await page.locator('article[data-flag="orders_reads"] li[data-stage="shadow"]').getAttribute('data-in-use'), 'false');
+
+    const killed = structuredClone(moved);
+    killed.flags.orders_reads.killed = true;
+    writeFlags(server.file, JSON.stringify(killed, null, 2));
+    await page.waitForFunction(
+      () => document.querySelector('article[data-flag="orders_reads"] .now-value').textContent === 'everyone at off',
+      null, { timeout: WAIT_MS },
+    );
+    const inUse = await page.locator('article[data-flag="orders_reads"] li[data-in-use="true"]')
+      .evaluateAll((lis) => lis.map((li) => li.dataset.stage));
+    assert.deepEqual(inUse, ['off']);
+    assert.equal(await page.evaluate(() => window.notReloaded), true);
     await page.context().close();
   });
 });

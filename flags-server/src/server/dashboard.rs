@@ -10,7 +10,9 @@
 //!
 //! `/v1/dashboard` computes what must match the core exactly: each flag's
 //! state and effective percentage now, its ramp points and next step, its
-//! guard and the percentage a paused ramp is frozen at. It adds the
+//! guard and the percentage a paused ramp is frozen at, and a migration
+//! flag's stages and stage mix now ([`Flag::stage_mix`], what `flags
+//! status` shows). It adds the
 //! server's own evaluation counters, the tail of the audit log the edit
 //! commands append beside the file, and whether a guard (the audit actor
 //! `guard`) made the newest edit of a killed or paused flag.
@@ -143,6 +145,9 @@ struct FlagView {
     /// When the ramp was paused and the percentage it stays at.
     paused: Option<Point>,
     guard: Option<GuardView>,
+    /// A migration flag's stages and its stage mix now; null for an
+    /// on/off flag.
+    migration: Option<MigrationView>,
     /// Set when the flag is killed or paused and the newest audit record
     /// of an edit of it is a guard's.
     by_guard: Option<ByGuard>,
@@ -167,6 +172,40 @@ struct GuardView {
     /// The live reading (`--prometheus`): `flags status --json`'s
     /// `guard.now` plus `status`, its STATUS column; null without one.
     now: Option<Value>,
+}
+
+/// A migration flag (`migration` in the file): its stages, the roles the
+/// file gives them, and who is at which stage now.
+#[derive(Serialize)]
+struct MigrationView {
+    /// The migration's stages (2, 4 or 6), in order.
+    stages: Vec<&'static str>,
+    /// The baseline: where everyone is unless the rollout or a pilot list
+    /// moves them.
+    stage: &'static str,
+    /// Where the rollout (`percentage` or `ramp`) moves users to.
+    next: &'static str,
+    /// Where the pilots are.
+    pilot_stage: &'static str,
+    /// Where the kill switches (`killed`, `kill_all`) send everyone.
+    safe: &'static str,
+    /// Each stage's share now, in stage order, no share of 0: `next` the
+    /// rollout's percentage now (a paused ramp's frozen one), `stage` the
+    /// rest; everyone at `safe` under a kill switch. Pilots, requirements
+    /// and deny lists aside.
+    mix: Vec<Share>,
+    /// The pilot ids (the flag's and the file's top-level ones) at
+    /// `pilot_stage` now: 0 under a kill switch, which sends them to
+    /// `safe` too.
+    pilots: usize,
+}
+
+/// One stage's share of a migration flag's units.
+#[derive(Serialize)]
+struct Share {
+    stage: &'static str,
+    basis_points: u32,
+    percentage: f64,
 }
 
 /// The guard's audit record behind a killed or paused flag.
@@ -256,6 +295,43 @@ fn point(at: &str, at_ms: i64, bp: u32) -> Point {
     }
 }
 
+/// A migration flag's stages and its mix at `now` ([`Flag::stage_mix`];
+/// `kill_all` is the file's, so it is applied here, as `flags status`
+/// does).
+fn migration_view(snapshot: &Snapshot, flag: &Flag, now: Timestamp) -> Option<MigrationView> {
+    let m = flag.migration()?;
+    let killed = snapshot.kill_all() || flag.killed();
+    let mix = if snapshot.kill_all() {
+        vec![(m.safe(), 10_000)]
+    } else {
+        flag.stage_mix(now)
+    };
+    let pilots = if killed {
+        0
+    } else {
+        flag.pilots()
+            .chain(snapshot.pilots())
+            .map(|(_, ids)| ids)
+            .sum()
+    };
+    Some(MigrationView {
+        stages: m.stages().iter().map(|s| s.as_str()).collect(),
+        stage: m.stage().as_str(),
+        next: m.next().as_str(),
+        pilot_stage: m.pilot_stage().as_str(),
+        safe: m.safe().as_str(),
+        mix: mix
+            .into_iter()
+            .map(|(stage, bp)| Share {
+                stage: stage.as_str(),
+                basis_points: bp,
+                percentage: percentage(bp),
+            })
+            .collect(),
+        pilots,
+    })
+}
+
 fn guard_view(flag: &Flag, now: Option<Value>) -> Option<GuardView> {
     let guard = flag.guard()?;
     Some(GuardView {
@@ -340,6 +416,7 @@ fn flag_view(
         next,
         paused,
         guard: guard_view(flag, live),
+        migration: migration_view(snapshot, flag, now),
         by_guard: by_guard(flag, audit),
         evaluations: counts,
     }
