@@ -653,7 +653,7 @@ fn consistent_and_inconsistent_reads_are_counted_per_stage() {
 }
 
 #[test]
-fn the_comparison_gets_the_authoritative_result_first() {
+fn the_comparison_gets_the_old_result_first_at_every_stage() {
     let (migrator, _recorder) = migrator(MigratorOptions::default());
     let seen = Arc::new(Mutex::new(Vec::new()));
     for stage in [Stage::Shadow, Stage::Live] {
@@ -672,7 +672,7 @@ fn the_comparison_gets_the_authoritative_result_first() {
     }
     assert_eq!(
         *seen.lock().expect("seen"),
-        [("old", "new"), ("new", "old")]
+        [("old", "new"), ("old", "new")]
     );
 }
 

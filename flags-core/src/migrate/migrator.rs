@@ -106,9 +106,10 @@ impl Migrator {
     }
 
     /// A read of migration flag `flag` at `stage`: `old` reads the old
-    /// system, `new` the new one, `same` compares the authoritative result
-    /// (first argument) with the other one at the stages that compare
-    /// (`shadow`, `live`).
+    /// system, `new` the new one, `same` compares the old result (first
+    /// argument) with the new one at the stages that compare (`shadow`,
+    /// `live`): the same order at both, as in PHP and Dart, so a
+    /// one-sided comparison keeps its meaning when the flag moves on.
     pub fn read<T, E, O, N, C>(
         &self,
         flag: &str,
@@ -134,7 +135,7 @@ impl Migrator {
         };
         match plan.authoritative {
             Side::Old => self.read_with(read, old, new, same),
-            Side::New => self.read_with(read, new, old, same),
+            Side::New => self.read_with(read, new, old, move |new: &T, old: &T| same(old, new)),
         }
     }
 
