@@ -200,6 +200,39 @@ impl Flag {
         self.migration.as_ref()
     }
 
+    /// A migration flag's stage mix at `now`, pilots, requirements and
+    /// deny lists aside: `(stage, basis points)` in stage order, `next`
+    /// with the rollout's percentage in effect and `stage` with the rest
+    /// (one share when they are the same stage; no share of 0); everyone
+    /// at `safe` when the flag is killed. Empty for a flag that is not a
+    /// migration flag. What `flags status` and the dashboard show.
+    ///
+    /// ```
+    /// use flags_core::{Snapshot, Stage, Timestamp};
+    /// let snapshot = Snapshot::from_slice(br#"{"version": 1, "flags": {"orders": {
+    ///     "migration": {"stages": 6, "stage": "dualwrite", "next": "shadow"}, "percentage": 10}}}"#)?;
+    /// let flag = snapshot.flag("orders").expect("there");
+    /// let now = Timestamp::from_unix_millis(0);
+    /// assert_eq!(flag.stage_mix(now), [(Stage::DualWrite, 9000), (Stage::Shadow, 1000)]);
+    /// # Ok::<(), flags_core::Error>(())
+    /// ```
+    pub fn stage_mix(&self, now: Timestamp) -> Vec<(Stage, u32)> {
+        let Some(m) = &self.migration else {
+            return Vec::new();
+        };
+        if self.killed {
+            return vec![(m.safe(), crate::decimal::FULL)];
+        }
+        let moved = self.basis_points_at(now);
+        if m.next() == m.stage {
+            return vec![(m.stage, crate::decimal::FULL)];
+        }
+        [(m.stage, crate::decimal::FULL - moved), (m.next(), moved)]
+            .into_iter()
+            .filter(|(_, bp)| *bp > 0)
+            .collect()
+    }
+
     /// True when the flag's rollout is a ramp.
     pub fn is_ramp(&self) -> bool {
         matches!(self.rollout, Rollout::Ramp(_))
@@ -425,14 +458,18 @@ pub enum GuardAction {
     Kill,
     /// `pause`: sets the flag's `paused_at`, freezing its ramp.
     Pause,
+    /// `rollback` (migration flags only): sets the flag's `next` and
+    /// `pilot_stage` to its `stage`, so nobody is past the baseline.
+    Rollback,
 }
 
 impl GuardAction {
-    /// As written in the file: `kill`, `pause`.
+    /// As written in the file: `kill`, `pause`, `rollback`.
     pub const fn as_str(self) -> &'static str {
         match self {
             GuardAction::Kill => "kill",
             GuardAction::Pause => "pause",
+            GuardAction::Rollback => "rollback",
         }
     }
 }
