@@ -227,6 +227,40 @@ final class FlagFile
         return $this->apply([['op' => 'resume', 'flag' => $flag]], $dryRun);
     }
 
+    /**
+     * `flags stage FILE FLAG [--stage S] [--next N] [--pilot-stage P] [--safe S]`:
+     * moves a migration flag (docs/migrations.md). Each stage given (off,
+     * dualwrite, shadow, live, rampdown, complete) is written into its
+     * `migration`; null leaves it as it is. The file must stay valid (next
+     * and pilot stage not before the stage, safe where the old system answers).
+     */
+    public function stage(
+        string $flag,
+        ?string $stage = null,
+        ?string $next = null,
+        ?string $pilotStage = null,
+        ?string $safe = null,
+        bool $dryRun = false,
+    ): EditResult {
+        $op = ['op' => 'stage', 'flag' => $flag];
+        foreach (['stage' => $stage, 'next' => $next, 'pilot_stage' => $pilotStage, 'safe' => $safe] as $name => $value) {
+            if ($value !== null) {
+                $op[$name] = $value;
+            }
+        }
+        return $this->apply([$op], $dryRun);
+    }
+
+    /**
+     * `flags stage FILE FLAG --rollback`: nobody past the migration flag's
+     * stage any more (next and pilot stage written as the stage), as a
+     * `rollback` guard does.
+     */
+    public function rollback(string $flag, bool $dryRun = false): EditResult
+    {
+        return $this->apply([['op' => 'rollback', 'flag' => $flag]], $dryRun);
+    }
+
     /** `flags kill-all FILE`. */
     public function killAll(bool $dryRun = false): EditResult
     {

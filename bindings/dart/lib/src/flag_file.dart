@@ -171,6 +171,28 @@ final class FlagFile {
   EditResult resume(String flag, {bool dryRun = false}) =>
       apply([FlagEdit.resume(flag)], dryRun: dryRun);
 
+  /// `flags stage FILE FLAG [--stage S] [--next N] [--pilot-stage P]
+  /// [--safe S]`: moves a migration flag (docs/migrations.md). Each stage
+  /// given (`off`, `dualwrite`, `shadow`, `live`, `rampdown`, `complete`)
+  /// is written into its `migration`; null leaves it as it is.
+  EditResult stage(
+    String flag, {
+    String? stage,
+    String? next,
+    String? pilotStage,
+    String? safe,
+    bool dryRun = false,
+  }) => apply([
+    FlagEdit.stage(flag,
+        stage: stage, next: next, pilotStage: pilotStage, safe: safe),
+  ], dryRun: dryRun);
+
+  /// `flags stage FILE FLAG --rollback`: nobody past the migration flag's
+  /// stage any more (next and pilot stage written as the stage), as a
+  /// `rollback` guard does.
+  EditResult rollback(String flag, {bool dryRun = false}) =>
+      apply([FlagEdit.rollback(flag)], dryRun: dryRun);
+
   /// `flags kill-all FILE`.
   EditResult killAll({bool dryRun = false}) =>
       apply([const FlagEdit.killAll()], dryRun: dryRun);
@@ -314,6 +336,22 @@ final class FlagEdit {
 
   /// `flags resume FILE FLAG`.
   FlagEdit.resume(String flag) : this._({'op': 'resume', 'flag': flag});
+
+  /// `flags stage FILE FLAG [--stage S] [--next N] [--pilot-stage P]
+  /// [--safe S]`: the stages given, by name.
+  FlagEdit.stage(String flag,
+      {String? stage, String? next, String? pilotStage, String? safe})
+      : this._({
+          'op': 'stage',
+          'flag': flag,
+          if (stage != null) 'stage': stage,
+          if (next != null) 'next': next,
+          if (pilotStage != null) 'pilot_stage': pilotStage,
+          if (safe != null) 'safe': safe,
+        });
+
+  /// `flags stage FILE FLAG --rollback`.
+  FlagEdit.rollback(String flag) : this._({'op': 'rollback', 'flag': flag});
 
   /// `flags kill-all FILE`.
   const FlagEdit.killAll() : this._(const {'op': 'kill_all'});

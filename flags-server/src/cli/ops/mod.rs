@@ -132,6 +132,10 @@ pub struct SetArgs {
 #[derive(clap::Args)]
 #[command(group(ArgGroup::new("change").required(true).multiple(true)
     .args(["stage", "next", "pilot_stage", "safe", "rollback"])))]
+// clap would list the group before FILE; say it in the order it is typed.
+#[command(
+    override_usage = "flags stage [OPTIONS] <FILE> <FLAG> <--stage <STAGE>|--next <STAGE>|--pilot-stage <STAGE>|--safe <STAGE>|--rollback>"
+)]
 pub struct StageArgs {
     /// The flag file.
     file: PathBuf,
