@@ -71,8 +71,10 @@ void main() {
     const migration =
         '{"version": 1, "flags": {"orders": {"migration": {"stages": 6, "stage": "dualwrite"}, "percentage": 10}}}';
     File(path).writeAsStringSync(migration);
-    final file = FlagFile(path, actor: 'dart', command: 'flag_file_test');
+    final file = FlagFile(path,
+        actor: 'dart', command: 'flag_file_test', reason: 'shadow reads');
     final result = file.stage('orders', next: 'shadow', pilotStage: 'live');
+    expect(audit().single['reason'], 'shadow reads');
     expect(result.summary,
         'orders: migration next dualwrite -> shadow, pilot_stage dualwrite -> live');
     expect(

@@ -401,7 +401,7 @@ final class FlagFileTest extends TestCase
             [['actor' => ' '], 'Option "actor": expected a name, not blank (leave the option out to record the login name), got " "'],
             [['lock_wait_ms' => 600000], 'Option "lock_wait_ms": expected milliseconds from 0 to 60000, got 600000'],
             [['command' => 5], 'Option "command": expected a string, got 5'],
-            [['auditlog' => 'x'], 'Unknown option "auditlog"; known options: audit_log, actor, command, lock_wait_ms, library'],
+            [['auditlog' => 'x'], 'Unknown option "auditlog"; known options: audit_log, actor, command, reason, lock_wait_ms, library'],
         ] as [$options, $message]) {
             try {
                 new FlagFile('flags.json', $options);
@@ -590,7 +590,8 @@ final class FlagFileTest extends TestCase
         file_put_contents("$phpDir/flags.json", $file);
         [$status, , $stderr] = self::cli($cliDir, ['stage', 'flags.json', 'orders_reads', '--next', 'shadow', '--pilot-stage', 'live', '--actor', 'ci']);
         $this->assertSame(0, $status, $stderr);
-        $result = $this->editor($phpDir)->stage('orders_reads', next: 'shadow', pilotStage: 'live');
+        $result = $this->editor($phpDir, ['reason' => 'shadow reads'])->stage('orders_reads', next: 'shadow', pilotStage: 'live');
+        $this->assertSame('shadow reads', self::audit($phpDir)[0]['reason']);
         $this->assertSame('orders_reads: migration next dualwrite -> shadow, pilot_stage dualwrite -> live', $result->summary);
         $this->assertSame(file_get_contents("$cliDir/flags.json"), file_get_contents("$phpDir/flags.json"), 'the bytes flags stage wrote');
         $this->assertSame(self::audit($cliDir)[0]['summary'], self::audit($phpDir)[0]['summary']);

@@ -45,7 +45,8 @@ final class FlagFile {
   /// makes the change, not blank (default, as `flags`: `$SUDO_USER`, else
   /// the login name of the process's uid, else `uid:N`). [command]: the
   /// audit record's `command`, e.g. `myapp flags kill checkout` (default:
-  /// the running executable).
+  /// the running executable). [reason]: why the changes are made, the
+  /// audit record's `reason` (as `flags --reason`; default none).
   /// [lockWait]: how long to wait for another edit of the same directory,
   /// 0 to 60 s (default 30 s). Throws an [ArgumentError] for a blank
   /// [actor] or a [lockWait] out of range.
@@ -54,6 +55,7 @@ final class FlagFile {
     this.auditLog,
     this.actor,
     String? command,
+    this.reason,
     this.lockWait = const Duration(seconds: 30),
   }) : command = command ?? _defaultCommand() {
     if (actor != null && actor!.trim().isEmpty) {
@@ -85,6 +87,9 @@ final class FlagFile {
   /// The audit record's `command`.
   final String command;
 
+  /// The audit record's `reason`; null: none.
+  final String? reason;
+
   /// How long an edit waits for another edit of the same directory.
   final Duration lockWait;
 
@@ -102,6 +107,7 @@ final class FlagFile {
       if (auditLog != null) 'audit_log': auditLog,
       if (actor != null) 'actor': actor,
       'command': command,
+      if (reason != null) 'reason': reason,
       'lock_wait_ms': lockWait.inMilliseconds,
     });
     final (code, out, error) = _call(
