@@ -212,6 +212,54 @@ def test_percentage_basis_points():
     assert [ff.flags[k].percentage_bp for k in "abc"] == [1250, 1, 9999]
 
 
+def _migration_file(migration: dict, **flag) -> str:
+    return json.dumps({"version": 1, "flags": {"m": {"migration": migration, **flag}}})
+
+
+def test_migration_stage_by_reason_and_defaults():
+    # docs/flag-file.md, "Migration": the reason picks the stage.
+    m = ref.Migration(6, "dualwrite", "shadow", "live", "off")
+    assert {r: ref.migration_stage(m, r) for r in ref.REASONS if r != ref.FLAG_NOT_FOUND} == {
+        ref.KILL_ALL: "off", ref.KILLED: "off", ref.REQUIREMENT_UNMET: "dualwrite",
+        ref.DENIED: "dualwrite", ref.PILOT: "live", ref.ROLLOUT_IN: "shadow",
+        ref.ROLLOUT_OUT: "dualwrite", ref.MISSING_BUCKET_KEY: "dualwrite",
+    }
+    # Defaults: next = stage, pilot_stage = next, safe = off.
+    ff = ref.load_file(_migration_file({"stages": 4, "stage": "shadow", "next": "live"}))
+    assert ff.flags["m"].migration == ref.Migration(4, "shadow", "live", "live", "off")
+    ff = ref.load_file(_migration_file({"stages": 2, "stage": "complete"}))
+    assert ff.flags["m"].migration == ref.Migration(2, "complete", "complete", "complete", "off")
+    # The stage rides in the variant, on or off; a missing flag has none.
+    ff = ref.load_file(_migration_file({"stages": 6, "stage": "shadow", "safe": "dualwrite"},
+                                       killed=True))
+    assert ref.evaluate(ff, "m", {}, 0)["variant"] == "dualwrite"
+    assert ref.evaluate(ff, "x", {}, 0)["variant"] is None
+
+
+@pytest.mark.parametrize("migration,extra", [
+    ({"stages": 3, "stage": "off"}, {}),
+    ({"stages": 4, "stage": "dualwrite"}, {}),
+    ({"stages": 6, "stage": "shadow", "next": "off"}, {}),
+    ({"stages": 6, "stage": "shadow", "pilot_stage": "dualwrite"}, {}),
+    ({"stages": 6, "stage": "off", "safe": "live"}, {}),
+    ({"stages": 2, "stage": "off", "safe": "shadow"}, {}),
+    ({"stages": 6, "stage": "off", "nxt": "live"}, {}),
+    ({"stages": 6}, {}),
+    ({"stages": 2, "stage": "off"}, {"variants": [{"name": "a", "weight": 100}]}),
+    ({"stages": True, "stage": "off"}, {}),
+])
+def test_migration_the_reference_refuses(migration, extra):
+    with pytest.raises(ValueError):
+        ref.load_file(_migration_file(migration, **extra))
+
+
+def test_rollback_guards_only_on_migration_flags():
+    guard = {"query": "q", "above": 1, "for": "1m", "action": "rollback"}
+    with pytest.raises(ValueError):
+        ref.load_file(json.dumps({"version": 1, "flags": {"f": {"guard": guard}}}))
+    ref.load_file(_migration_file({"stages": 2, "stage": "off"}, guard=guard))
+
+
 # ---------------------------------------------------------------------------
 # Golden vectors
 # ---------------------------------------------------------------------------

@@ -8,6 +8,9 @@
 //!   [`OwnedContext`] built once and reused.
 //! - `evaluate/semver`, `evaluate/variants`, `evaluate/ramp`: what a semver
 //!   requirement, a variant pick and a ramp add to a rollout.
+//! - `migration/*`: a migration flag's stage (`evaluate`, `stage`) against
+//!   the same flag without `migration`: the stage decision costs one
+//!   evaluation.
 //!
 //! Run with `cargo bench -p flags-core --bench evaluate`; figures are
 //! recorded in `docs/benchmarks.md`.
@@ -237,12 +240,49 @@ fn owned_context(c: &mut Criterion) {
     });
 }
 
+/// The same 10% rollout with and without `migration`, for one user.
+const MIGRATION_FILE: &str = r#"{
+  "version": 1,
+  "flags": {
+    "orders_reads": {
+      "migration": { "stages": 6, "stage": "dualwrite", "next": "shadow", "pilot_stage": "live" },
+      "pilots": { "user_id": ["7"] },
+      "percentage": 10
+    },
+    "plain": { "pilots": { "user_id": ["7"] }, "percentage": 10, "salt": "orders_reads" }
+  }
+}"#;
+
+fn migration(c: &mut Criterion) {
+    let snapshot = Snapshot::from_slice(MIGRATION_FILE.as_bytes()).expect("valid file");
+    let now = now();
+    let pairs = [("user_id", USER)];
+    let ctx = Context::new(&pairs);
+    // Same salt, same bucket: the two flags decide alike.
+    let (m, p) = (
+        snapshot.evaluate("orders_reads", &ctx, now),
+        snapshot.evaluate("plain", &ctx, now),
+    );
+    assert_eq!((m.reason, m.bucket), (p.reason, p.bucket));
+    assert!(snapshot.stage("orders_reads", &ctx, now).is_some());
+    c.bench_function("migration/evaluate_plain_flag", |b| {
+        b.iter(|| snapshot.evaluate(black_box("plain"), black_box(&ctx), black_box(now)));
+    });
+    c.bench_function("migration/evaluate_migration_flag", |b| {
+        b.iter(|| snapshot.evaluate(black_box("orders_reads"), black_box(&ctx), black_box(now)));
+    });
+    c.bench_function("migration/stage", |b| {
+        b.iter(|| snapshot.stage(black_box("orders_reads"), black_box(&ctx), black_box(now)));
+    });
+}
+
 criterion_group!(
     benches,
     percentage_flag,
     pilots,
     evaluate_all,
     owned_context,
-    other_rules
+    other_rules,
+    migration
 );
 criterion_main!(benches);

@@ -458,14 +458,18 @@ pub enum GuardAction {
     Kill,
     /// `pause`: sets the flag's `paused_at`, freezing its ramp.
     Pause,
+    /// `rollback` (migration flags only): sets the flag's `next` and
+    /// `pilot_stage` to its `stage`, so nobody is past the baseline.
+    Rollback,
 }
 
 impl GuardAction {
-    /// As written in the file: `kill`, `pause`.
+    /// As written in the file: `kill`, `pause`, `rollback`.
     pub const fn as_str(self) -> &'static str {
         match self {
             GuardAction::Kill => "kill",
             GuardAction::Pause => "pause",
+            GuardAction::Rollback => "rollback",
         }
     }
 }

@@ -675,3 +675,158 @@ fn a_guard_is_read_as_written() {
     assert!(!guard.crossed(-25.0));
     assert!(!guard.crossed(f64::NAN));
 }
+
+// ------------------------------------------------------ migration stages
+
+/// A migration flag laid out on several lines, one on one line, and a
+/// compact one: `set_stage` replaces values in place and inserts missing
+/// members in documentation order (stages, stage, next, pilot_stage, safe)
+/// in the layout of their siblings.
+#[test]
+fn set_stage_writes_in_the_layout_of_the_migration_object() {
+    use flags_core::Stage;
+    use flags_core::edit::StageChange;
+    let text = "{\n  \"version\": 1,\n  \"flags\": {\n    \"orders\": {\n      \"migration\": {\n        \"stages\": 6,\n        \"stage\": \"dualwrite\",\n        \"safe\": \"off\"\n      },\n      \"percentage\": 10\n    },\n    \"writes\": { \"migration\": { \"stages\": 4, \"stage\": \"off\" } },\n    \"tiny\": {\"migration\":{\"stage\":\"off\",\"stages\":2}}\n  }\n}\n";
+    let mut d = doc(text);
+    let change = StageChange {
+        next: Some(Stage::Shadow),
+        pilot_stage: Some(Stage::Live),
+        safe: Some(Stage::DualWrite),
+        ..StageChange::default()
+    };
+    d.set_stage("orders", &change).expect("edit");
+    assert_eq!(
+        d.text(),
+        text.replace(
+            "\"stage\": \"dualwrite\",\n        \"safe\": \"off\"",
+            "\"stage\": \"dualwrite\",\n        \"next\": \"shadow\",\n        \"pilot_stage\": \"live\",\n        \"safe\": \"dualwrite\""
+        )
+    );
+    let m = d
+        .snapshot()
+        .flag("orders")
+        .and_then(|f| f.migration())
+        .expect("a migration flag");
+    assert_eq!(
+        (m.stage(), m.next(), m.pilot_stage(), m.safe()),
+        (
+            Stage::DualWrite,
+            Stage::Shadow,
+            Stage::Live,
+            Stage::DualWrite
+        )
+    );
+
+    let before = d.text().to_owned();
+    let change = StageChange {
+        next: Some(Stage::Live),
+        ..StageChange::default()
+    };
+    d.set_stage("writes", &change).expect("edit");
+    assert_eq!(
+        d.text(),
+        before.replace(
+            "\"stage\": \"off\" } }",
+            "\"stage\": \"off\", \"next\": \"live\" } }"
+        )
+    );
+    let before = d.text().to_owned();
+    let change = StageChange {
+        stage: Some(Stage::Complete),
+        ..StageChange::default()
+    };
+    d.set_stage("tiny", &change).expect("edit");
+    assert_eq!(
+        d.text(),
+        before.replace("{\"stage\":\"off\",", "{\"stage\":\"complete\",")
+    );
+    // The same again: nothing changes, byte for byte.
+    let before = d.text().to_owned();
+    d.set_stage("tiny", &change).expect("no change");
+    assert_eq!(d.text(), before);
+}
+
+#[test]
+fn set_stage_refuses_what_would_make_the_file_invalid_and_changes_nothing() {
+    use flags_core::Stage;
+    use flags_core::edit::StageChange;
+    let text = r#"{"version": 1, "flags": {"m": {"migration": {"stages": 4, "stage": "shadow", "next": "live"}}, "plain": {}}}"#;
+    let mut d = doc(text);
+    let cases = [
+        (
+            "m",
+            StageChange {
+                stage: Some(Stage::Complete),
+                ..StageChange::default()
+            },
+            "flags.m.migration.next: next \"live\" comes before stage \"complete\"",
+        ),
+        (
+            "m",
+            StageChange {
+                next: Some(Stage::DualWrite),
+                ..StageChange::default()
+            },
+            "flags.m.migration.next: stage \"dualwrite\" is not one of the 4 stages",
+        ),
+        (
+            "m",
+            StageChange {
+                safe: Some(Stage::Live),
+                ..StageChange::default()
+            },
+            "flags.m.migration.safe: safe stage \"live\" is one where the new system answers",
+        ),
+        (
+            "plain",
+            StageChange {
+                next: Some(Stage::Live),
+                ..StageChange::default()
+            },
+            "flag \"plain\" is not a migration flag",
+        ),
+        (
+            "m",
+            StageChange::default(),
+            "nothing to change: give a stage, next, pilot_stage or safe",
+        ),
+        (
+            "n",
+            StageChange {
+                next: Some(Stage::Live),
+                ..StageChange::default()
+            },
+            "no flag named \"n\"; did you mean \"m\"?",
+        ),
+    ];
+    for (flag, change, message) in cases {
+        let err = d.set_stage(flag, &change).expect_err(message);
+        assert!(err.to_string().contains(message), "{err}");
+        assert_eq!(d.text(), text);
+    }
+    let err = d.rollback("plain").expect_err("not a migration");
+    assert!(err.to_string().contains("is not a migration flag"), "{err}");
+}
+
+#[test]
+fn rollback_writes_next_and_pilot_stage_as_the_stage_and_is_idempotent() {
+    let text = r#"{"version": 1, "flags": {"m": {"migration": {"stages": 6, "stage": "shadow", "pilot_stage": "rampdown"}, "percentage": 100}}}"#;
+    let mut d = doc(text);
+    d.rollback("m").expect("edit");
+    assert_eq!(
+        d.text(),
+        text.replace(
+            r#""pilot_stage": "rampdown""#,
+            r#""next": "shadow", "pilot_stage": "shadow""#
+        )
+    );
+    let m = d
+        .snapshot()
+        .flag("m")
+        .and_then(|f| f.migration())
+        .expect("m");
+    assert!(m.is_held());
+    let before = d.text().to_owned();
+    d.rollback("m").expect("nothing to do");
+    assert_eq!(d.text(), before);
+}

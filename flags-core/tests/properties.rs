@@ -172,3 +172,57 @@ fn deny_beats_pilots_and_pilots_beat_rollout() {
     assert_eq!(reason("d"), Reason::Denied);
     assert_eq!(reason("x"), Reason::RolloutOut);
 }
+
+const STAGES: [&str; 6] = ["off", "dualwrite", "shadow", "live", "rampdown", "complete"];
+
+/// A six-stage migration flag at `bp` basis points: stage, next (not
+/// before it) and pilot stage (not before it) by index into [`STAGES`].
+fn migration_flag(stage: usize, next: usize, pilot: usize, bp: u32) -> Snapshot {
+    snapshot(&format!(
+        r#"{{"version": 1, "flags": {{"m": {{
+            "migration": {{"stages": 6, "stage": "{}", "next": "{}", "pilot_stage": "{}"}},
+            "pilots": {{"user_id": ["pilot"]}},
+            "percentage": {}.{:02}
+        }}}}}}"#,
+        STAGES[stage],
+        STAGES[next],
+        STAGES[pilot],
+        bp / 100,
+        bp % 100
+    ))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// A migration flag decides as the same flag without `migration`, and
+    /// its stage is `next` exactly when the unit is in the rollout:
+    /// raising the percentage only moves units forward, and nobody but
+    /// pilots goes past `next` or stays before `stage`.
+    #[test]
+    fn a_migration_flag_moves_units_forward_only(
+        id in "[a-z0-9]{1,12}",
+        stage in 0usize..6,
+        ahead in 0usize..6,
+        pilot_ahead in 0usize..6,
+        low in 0u32..=10_000,
+        raise in 0u32..=10_000,
+    ) {
+        let next = (stage + ahead).min(5);
+        let pilot = (stage + pilot_ahead).min(5);
+        let high = (low + raise).min(10_000);
+        let (a, b) = (migration_flag(stage, next, pilot, low), migration_flag(stage, next, pilot, high));
+        let ctx = [("user_id", id.as_str())];
+        let at = |s: &Snapshot| s.stage("m", &Context::new(&ctx), NOW).expect("a migration flag");
+        let index = |s: flags_core::Stage| STAGES.iter().position(|n| *n == s.as_str()).expect("a stage");
+        let (sa, sb) = (index(at(&a)), index(at(&b)));
+        prop_assert!(sa <= sb, "{} at {} bp, {} at {} bp", STAGES[sa], low, STAGES[sb], high);
+        let bucket = u32::from(spec_bucket("m", ":", &id));
+        prop_assert_eq!(sa, if bucket < low { next } else { stage });
+        let plain = two_flags("m", low, "y", 0);
+        let (m, p) = (a.evaluate("m", &Context::new(&ctx), NOW), plain.evaluate("a", &Context::new(&ctx), NOW));
+        prop_assert_eq!((m.enabled, m.reason, m.bucket), (p.enabled, p.reason, p.bucket));
+        let pilot_ctx = [("user_id", "pilot")];
+        prop_assert_eq!(index(a.stage("m", &Context::new(&pilot_ctx), NOW).expect("pilot")), pilot);
+    }
+}

@@ -542,7 +542,7 @@ int32_t flags_evaluate_all_json_at(const struct flags_source *source,
  * when the file changed since it was read, and one audit record.
  * `request_json` (`request_len` bytes) is {"path": "...", "ops": [...],
  * "dry_run": false, "audit_log": null, "actor": null, "command": null,
- * "lock_wait_ms": 30000}; every op is an object such as {"op": "kill",
+ * "reason": null, "lock_wait_ms": 30000}; every op is an object such as {"op": "kill",
  * "flag": "checkout"} (docs/c-abi.md lists them). On success `*out` is an
  * owned JSON object {"written", "dry_run", "summary", "changes", "before",
  * "after", "audit_log", "notes"}. Errors: FLAGS_ERROR_INVALID_ARGUMENT (a

@@ -8,9 +8,9 @@ use std::ffi::c_char;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use flags_core::Timestamp;
-use flags_core::edit::{self, EditError, EditErrorKind, Notice, Op, Options, Outcome};
+use flags_core::edit::{self, EditError, EditErrorKind, Notice, Op, Options, Outcome, StageChange};
 use flags_core::monitor::{self, MonitorError};
+use flags_core::{Stage, Timestamp};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
@@ -34,7 +34,7 @@ const MAX_MONITOR_TIMEOUT_MS: u32 = 60_000;
 /// when the file changed since it was read, and one audit record.
 /// `request_json` (`request_len` bytes) is {"path": "...", "ops": [...],
 /// "dry_run": false, "audit_log": null, "actor": null, "command": null,
-/// "lock_wait_ms": 30000}; every op is an object such as {"op": "kill",
+/// "reason": null, "lock_wait_ms": 30000}; every op is an object such as {"op": "kill",
 /// "flag": "checkout"} (docs/c-abi.md lists them). On success `*out` is an
 /// owned JSON object {"written", "dry_run", "summary", "changes", "before",
 /// "after", "audit_log", "notes"}. Errors: FLAGS_ERROR_INVALID_ARGUMENT (a
@@ -166,11 +166,12 @@ struct Request {
     audit_log: Option<PathBuf>,
     actor: Option<String>,
     command: Option<String>,
+    reason: Option<String>,
     lock_wait: Duration,
 }
 
 /// The fields of a request, for messages.
-const REQUEST_FIELDS: &str = "path, ops, dry_run, audit_log, actor, command, lock_wait_ms";
+const REQUEST_FIELDS: &str = "path, ops, dry_run, audit_log, actor, command, reason, lock_wait_ms";
 
 /// The operations and their fields (besides `op`), for messages.
 const OPS: &[(&str, &[&str])] = &[
@@ -182,6 +183,8 @@ const OPS: &[(&str, &[&str])] = &[
     ("unkill", &["flag"]),
     ("pause", &["flag", "at"]),
     ("resume", &["flag"]),
+    ("stage", &["flag", "stage", "next", "pilot_stage", "safe"]),
+    ("rollback", &["flag"]),
     ("kill_all", &[]),
     ("unkill_all", &[]),
     ("create", &["flag", "description", "owner"]),
@@ -257,6 +260,7 @@ impl Request {
             audit_log: object.optional_string("audit_log")?.map(PathBuf::from),
             actor,
             command: object.optional_string("command")?,
+            reason: object.optional_string("reason")?,
             lock_wait: Duration::from_millis(lock_wait_ms),
         })
     }
@@ -436,6 +440,27 @@ fn parse_op(value: &Value, at: &str) -> Result<Op, Failure> {
                 .unwrap_or_else(|| flags_core::now().to_string()),
         },
         "resume" => Op::Resume { flag: flag()? },
+        // Each stage given by name, as `flags stage` reads it.
+        "stage" => {
+            let stage = |name: &str| -> Result<Option<Stage>, Failure> {
+                fields
+                    .optional_string(name)?
+                    .map(|text| {
+                        edit::parse_stage(&text).map_err(|e| invalid(format!("{at}.{name}: {e}")))
+                    })
+                    .transpose()
+            };
+            Op::Stage {
+                flag: flag()?,
+                change: StageChange {
+                    stage: stage("stage")?,
+                    next: stage("next")?,
+                    pilot_stage: stage("pilot_stage")?,
+                    safe: stage("safe")?,
+                },
+            }
+        }
+        "rollback" => Op::Rollback { flag: flag()? },
         "kill_all" => Op::KillAll,
         "unkill_all" => Op::UnkillAll,
         "create" => Op::Create {
@@ -566,6 +591,7 @@ fn edit_file(request: &Request) -> Result<String, Failure> {
     options.dry_run = request.dry_run;
     options.audit_log.clone_from(&request.audit_log);
     options.actor.clone_from(&request.actor);
+    options.reason.clone_from(&request.reason);
     options.lock_wait = request.lock_wait;
     options.notify = Some(&collect);
     let outcome: Outcome = edit::apply(&request.path, &request.ops, &options).map_err(failure)?;
@@ -634,11 +660,11 @@ mod tests {
             ),
             (
                 "{\"path\": \"f\", \"ops\": [{\"op\": \"kill_all\"}], \"dryrun\": true}",
-                "request: unknown field \"dryrun\"; expected one of: path, ops, dry_run, audit_log, actor, command, lock_wait_ms",
+                "request: unknown field \"dryrun\"; expected one of: path, ops, dry_run, audit_log, actor, command, reason, lock_wait_ms",
             ),
             (
                 "{\"path\": \"f\", \"ops\": [{\"op\": \"kil\", \"flag\": \"x\"}]}",
-                "ops[0].op: unknown operation \"kil\"; expected one of: set_percentage, set_ramp, add_pilots, remove_pilots, kill, unkill, pause, resume, kill_all, unkill_all, create, delete, replace",
+                "ops[0].op: unknown operation \"kil\"; expected one of: set_percentage, set_ramp, add_pilots, remove_pilots, kill, unkill, pause, resume, stage, rollback, kill_all, unkill_all, create, delete, replace",
             ),
             (
                 "{\"path\": \"f\", \"ops\": [{\"op\": \"kill_all\"}, {\"op\": \"kill\"}]}",

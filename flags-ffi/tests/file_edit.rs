@@ -426,3 +426,66 @@ fn pause_freezes_a_ramp_and_resume_lifts_it() {
     assert!(message.contains("invalid pause time \"noon\""), "{message}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn stage_moves_a_migration_flag_and_rollback_brings_it_back() {
+    let dir = workspace("stage");
+    let text = r#"{"version": 1, "flags": {"orders": {"migration": {"stages": 6, "stage": "dualwrite"}, "percentage": 10}, "plain": {}}}"#;
+    std::fs::write(dir.join("flags.json"), text).unwrap_or_else(|e| panic!("{e}"));
+    let path = path_of(&dir);
+    let result = edited(
+        &json!({"path": path, "actor": "oncall", "reason": "shadow reads",
+        "ops": [{"op": "stage", "flag": "orders", "next": "shadow", "pilot_stage": "Live"}]}),
+    );
+    assert_eq!(result["written"], true, "{result}");
+    assert_eq!(
+        result["summary"],
+        "orders: migration next dualwrite -> shadow, pilot_stage dualwrite -> live"
+    );
+    assert_eq!(
+        read(Path::new(&path)),
+        text.replace(
+            r#""stage": "dualwrite"}"#,
+            r#""stage": "dualwrite", "next": "shadow", "pilot_stage": "live"}"#
+        )
+    );
+    let log = read(&dir.join("flags.json.audit.jsonl"));
+    let record: Value = serde_json::from_str(log.trim()).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        (&record["actor"], &record["reason"]),
+        (&json!("oncall"), &json!("shadow reads"))
+    );
+    let result = edited(&json!({"path": path, "ops": [{"op": "rollback", "flag": "orders"}]}));
+    assert_eq!(
+        result["summary"],
+        "orders: migration next shadow -> dualwrite, pilot_stage live -> dualwrite"
+    );
+    for (request, code, message) in [
+        (
+            json!({"path": path, "ops": [{"op": "stage", "flag": "orders", "next": "shdow"}]}),
+            flags_result::FLAGS_ERROR_INVALID_ARGUMENT,
+            "ops[0].next: unknown stage \"shdow\"; did you mean \"shadow\"?",
+        ),
+        (
+            json!({"path": path, "ops": [{"op": "stage", "flag": "plain", "next": "live"}]}),
+            flags_result::FLAGS_ERROR_INVALID_ARGUMENT,
+            "flag \"plain\" is not a migration flag",
+        ),
+        (
+            json!({"path": path, "ops": [{"op": "stage", "flag": "orders", "stage": "live"}]}),
+            flags_result::FLAGS_ERROR_INVALID_FLAGS,
+            "next \"dualwrite\" comes before stage \"live\"",
+        ),
+        (
+            json!({"path": path, "ops": [{"op": "stage", "flag": "orders", "nxt": "live"}]}),
+            flags_result::FLAGS_ERROR_INVALID_ARGUMENT,
+            "ops[0]: unknown field \"nxt\"; expected one of: op, flag, stage, next, pilot_stage, safe",
+        ),
+    ] {
+        let before = read(Path::new(&path));
+        let got = refused(&request, code);
+        assert!(got.contains(message), "{got}");
+        assert_eq!(read(Path::new(&path)), before);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -484,3 +484,127 @@ fn pause_and_resume_from_the_command_line() {
     assert_eq!(records.len(), 2);
     assert!(records.iter().all(|r| r["actor"] == "oncall"));
 }
+
+const MIGRATION: &str = r#"{
+  "version": 1,
+  "flags": {
+    "orders_reads": {
+      "migration": {"stages": 6, "stage": "dualwrite", "next": "shadow", "pilot_stage": "live"},
+      "pilots": {"user_id": ["7"]},
+      "percentage": 10,
+      "guard": {"query": "inconsistent_reads_ratio", "above": 0.01, "for": "1s", "action": "rollback"}
+    }
+  }
+}
+"#;
+
+/// A `rollback` guard on a migration flag sets `next` and `pilot_stage`
+/// to the value of `stage` through the edit path (audit record with the
+/// stages before and after), and does not act again until a person moves
+/// the flag forward.
+#[test]
+fn a_rollback_guard_moves_a_migration_flag_back_to_its_stage_once() {
+    let dir = temp_dir("guard-rollback");
+    let file = dir.join("flags.json");
+    std::fs::write(&file, MIGRATION).expect("write");
+    let prometheus = TinyHttp::start(|_, _| {
+        (
+            200,
+            r#"{"status":"success","data":{"resultType":"scalar","result":[1,"0.2"]}}"#.to_owned(),
+        )
+    });
+    let url = format!("http://{}", prometheus.addr);
+    let mut guard = Flags::spawn(
+        &dir,
+        &[
+            "guard",
+            "flags.json",
+            "--prometheus",
+            &url,
+            "--interval",
+            "1s",
+            "--listen",
+            "127.0.0.1:0",
+        ],
+    );
+    let rolled_back = MIGRATION.replace(
+        r#""next": "shadow", "pilot_stage": "live""#,
+        r#""next": "dualwrite", "pilot_stage": "dualwrite""#,
+    );
+    wait_until("the flag rolled back", PATIENCE, || {
+        std::fs::read_to_string(&file).expect("read") == rolled_back
+    });
+    guard.wait_for_log(
+        "the rollback",
+        "rolled back orders_reads: value 0.2 above 0.01",
+    );
+    let records = audit(&file);
+    assert_eq!(records.len(), 1, "{records:?}");
+    assert_eq!(records[0]["actor"], "guard");
+    assert_eq!(
+        records[0]["summary"],
+        "orders_reads: migration next shadow -> dualwrite, pilot_stage live -> dualwrite"
+    );
+    let reason = records[0]["reason"].as_str().expect("a reason");
+    assert!(
+        reason.starts_with(
+            "guard of orders_reads: value 0.2 above 0.01 for 1s (query inconsistent_reads_ratio"
+        ) && reason.ends_with(
+            "; stages before: stage dualwrite, next shadow, pilot_stage live; \
+             after: stage dualwrite, next dualwrite, pilot_stage dualwrite"
+        ),
+        "{reason}"
+    );
+    // Every answer is back at the baseline: pilot 7 too.
+    let snapshot = flags_core::Snapshot::from_path(&file).expect("valid");
+    let now = flags_core::now();
+    for user in ["7", "1", "2", "3", "42"] {
+        let pairs = [("user_id", user)];
+        let ctx = flags_core::Context::new(&pairs);
+        assert_eq!(
+            snapshot.stage("orders_reads", &ctx, now),
+            Some(flags_core::Stage::DualWrite),
+            "user {user}"
+        );
+    }
+
+    // Held at its stage: nothing to roll back while the value stays high.
+    let checks = sample(&metrics(&guard), "flags_guard_checks_total");
+    wait_until("three more checks", PATIENCE, || {
+        sample(&metrics(&guard), "flags_guard_checks_total") >= checks + 3.0
+    });
+    assert_eq!(audit(&file).len(), 1, "{}", guard.log());
+
+    // A person moves it forward again: the guard, still crossed, acts again.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_flags"))
+        .args(["stage", "flags.json", "orders_reads", "--next", "shadow"])
+        .args(["--actor", "oncall", "--reason", "fixed the projection"])
+        .current_dir(&dir)
+        .output()
+        .expect("runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    wait_until("a second rollback", PATIENCE, || audit(&file).len() == 3);
+    let records = audit(&file);
+    assert_eq!(
+        (
+            &records[1]["actor"],
+            &records[1]["reason"],
+            &records[2]["actor"]
+        ),
+        (
+            &serde_json::json!("oncall"),
+            &serde_json::json!("fixed the projection"),
+            &serde_json::json!("guard")
+        )
+    );
+    assert_eq!(
+        records[2]["summary"],
+        "orders_reads: migration next shadow -> dualwrite"
+    );
+    let status = guard.terminate();
+    assert!(status.success(), "{status:?}\n{}", guard.log());
+}

@@ -471,3 +471,160 @@ fn two_flags_commands_at_once_take_turns_and_both_land() {
     );
     assert!(strays(&dir).is_empty(), "{:?}", strays(&dir));
 }
+
+// ------------------------------------------------------------------ migrations
+
+const MIGRATION: &str = r#"{
+  "version": 1,
+  "flags": {
+    "orders_reads": {
+      "migration": {"stages": 6, "stage": "dualwrite"},
+      "pilots": {"user_id": ["7"]},
+      "percentage": 10
+    },
+    "plain": {"percentage": 5}
+  }
+}
+"#;
+
+/// `flags stage`: writes the stages given into `migration`, keeping the
+/// layout, with the habits of every edit command (dry run, actor, reason,
+/// audit record, exit codes); `--rollback` brings next and pilot stage back
+/// to the stage; `flags status` shows the stage mix.
+#[test]
+fn stage_moves_a_migration_flag_and_rolls_it_back() {
+    let dir = workspace("stage");
+    std::fs::write(dir.join("flags.json"), MIGRATION).expect("write");
+    let forward = [
+        "stage",
+        "flags.json",
+        "orders_reads",
+        "--next",
+        "shadow",
+        "--pilot-stage",
+        "Live",
+    ];
+    let out = flags_in(&dir, &[&forward[..], &["--dry-run"]].concat());
+    assert_ok(&out);
+    assert_eq!(
+        stdout(&out),
+        "orders_reads: migration next dualwrite -> shadow, pilot_stage dualwrite -> live\n\
+         dry run: nothing was written to flags.json\n"
+    );
+    assert_eq!(read(&dir), MIGRATION);
+    assert!(audit(&dir).is_empty());
+
+    let out = flags_in(
+        &dir,
+        &[
+            &forward[..],
+            &["--actor", "oncall", "--reason", "shadow reads"],
+        ]
+        .concat(),
+    );
+    assert_ok(&out);
+    assert_eq!(
+        stdout(&out),
+        "flags.json: orders_reads: migration next dualwrite -> shadow, pilot_stage dualwrite -> live\n"
+    );
+    let moved = MIGRATION.replace(
+        r#""stage": "dualwrite"}"#,
+        r#""stage": "dualwrite", "next": "shadow", "pilot_stage": "live"}"#,
+    );
+    assert_eq!(read(&dir), moved);
+    let records = audit(&dir);
+    assert_eq!(records.len(), 1);
+    assert_eq!(
+        (&records[0]["actor"], &records[0]["reason"]),
+        (&Value::from("oncall"), &Value::from("shadow reads"))
+    );
+    // 10% in shadow, the rest dual-writing, the pilot in live.
+    let out = flags_in(&dir, &["status", "flags.json", "--now", NOW]);
+    assert_ok(&out);
+    assert!(
+        stdout(&out).contains("dualwrite 90% / shadow 10% / live: pilots"),
+        "{}",
+        stdout(&out)
+    );
+    let out = flags_in(&dir, &["status", "flags.json", "--now", NOW, "--json"]);
+    let status: Value = serde_json::from_str(&stdout(&out)).expect("json");
+    assert_eq!(
+        status["flags"][0]["migration"],
+        serde_json::json!({"stages": 6, "stage": "dualwrite", "next": "shadow",
+            "pilot_stage": "live", "safe": "off",
+            "mix": [{"stage": "dualwrite", "percentage": 90}, {"stage": "shadow", "percentage": 10}]})
+    );
+
+    // Refusals: exit 1, one line, nothing written.
+    let out = flags_in(
+        &dir,
+        &[
+            "stage",
+            "flags.json",
+            "orders_reads",
+            "--next",
+            "dual-write",
+        ],
+    );
+    assert_fails(
+        &out,
+        "flags.json: --next: unknown stage \"dual-write\"; did you mean \"dualwrite\"? \
+         (expected one of: off, dualwrite, shadow, live, rampdown, complete)",
+    );
+    let out = flags_in(&dir, &["stage", "flags.json", "plain", "--next", "live"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("flag \"plain\" is not a migration flag"),
+        "{}",
+        stderr(&out)
+    );
+    // The stage past its next: the file would be invalid.
+    let out = flags_in(
+        &dir,
+        &["stage", "flags.json", "orders_reads", "--stage", "live"],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains(
+            "flags.orders_reads.migration.next: next \"shadow\" comes before stage \"live\""
+        ),
+        "{}",
+        stderr(&out)
+    );
+    let out = flags_in(&dir, &["stage", "flags.json", "orders_reads"]);
+    assert_eq!(out.status.code(), Some(2), "clap: nothing to change");
+    assert_eq!(read(&dir), moved);
+    assert_eq!(audit(&dir).len(), 1);
+
+    // Roll back: everyone at the stage, the stage itself unmoved.
+    let out = flags_in(&dir, &["stage", "flags.json", "orders_reads", "--rollback"]);
+    assert_ok(&out);
+    assert_eq!(
+        stdout(&out),
+        "flags.json: orders_reads: migration next shadow -> dualwrite, pilot_stage live -> dualwrite\n"
+    );
+    assert_eq!(
+        read(&dir),
+        MIGRATION.replace(
+            r#""stage": "dualwrite"}"#,
+            r#""stage": "dualwrite", "next": "dualwrite", "pilot_stage": "dualwrite"}"#,
+        )
+    );
+    let snapshot = snapshot(&dir);
+    for user in ["7", "1", "42"] {
+        let pairs = [("user_id", user)];
+        let ctx = Context::new(&pairs);
+        assert_eq!(
+            snapshot.stage("orders_reads", &ctx, at(NOW)),
+            Some(flags_core::Stage::DualWrite)
+        );
+    }
+    // Again: nothing to change.
+    let out = flags_in(&dir, &["stage", "flags.json", "orders_reads", "--rollback"]);
+    assert_ok(&out);
+    assert_eq!(
+        stdout(&out),
+        "flags.json: no changes; nothing was written\n"
+    );
+    assert_eq!(audit(&dir).len(), 2);
+}

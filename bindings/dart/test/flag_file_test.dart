@@ -67,6 +67,31 @@ void main() {
     expect(records.single['after'], result.after);
   });
 
+  test('stage moves a migration flag and rollback brings it back', () {
+    const migration =
+        '{"version": 1, "flags": {"orders": {"migration": {"stages": 6, "stage": "dualwrite"}, "percentage": 10}}}';
+    File(path).writeAsStringSync(migration);
+    final file = FlagFile(path,
+        actor: 'dart', command: 'flag_file_test', reason: 'shadow reads');
+    final result = file.stage('orders', next: 'shadow', pilotStage: 'live');
+    expect(audit().single['reason'], 'shadow reads');
+    expect(result.summary,
+        'orders: migration next dualwrite -> shadow, pilot_stage dualwrite -> live');
+    expect(
+      File(path).readAsStringSync(),
+      migration.replaceFirst('"stage": "dualwrite"}',
+          '"stage": "dualwrite", "next": "shadow", "pilot_stage": "live"}'),
+    );
+    expect(file.rollback('orders').summary,
+        'orders: migration next shadow -> dualwrite, pilot_stage live -> dualwrite');
+    expect(
+      () => file.stage('orders', next: 'shdow'),
+      throwsA(isA<FlagsException>().having(
+          (e) => e.message, 'message', contains('did you mean "shadow"?'))),
+    );
+    expect(audit(), hasLength(2));
+  });
+
   test('a dry run writes nothing', () {
     final result = FlagFile(path).killAll(dryRun: true);
     expect(result.written, isFalse);

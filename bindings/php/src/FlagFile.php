@@ -34,21 +34,23 @@ use Flags\Internal\Native;
  */
 final class FlagFile
 {
-    private const OPTIONS = ['audit_log' => true, 'actor' => true, 'command' => true, 'lock_wait_ms' => true, 'library' => true];
+    private const OPTIONS = ['audit_log' => true, 'actor' => true, 'command' => true, 'reason' => true, 'lock_wait_ms' => true, 'library' => true];
 
     private readonly ?string $auditLog;
     private readonly ?string $actor;
     private readonly string $command;
+    private readonly ?string $reason;
     private readonly ?int $lockWaitMs;
     private readonly ?string $library;
 
     /**
-     * @param array{audit_log?: string, actor?: string, command?: string, lock_wait_ms?: int, library?: string} $options
+     * @param array{audit_log?: string, actor?: string, command?: string, reason?: string, lock_wait_ms?: int, library?: string} $options
      *        audit_log: where to append the audit record (default FILE.audit.jsonl beside the file, as `flags` does);
      *        actor: who makes the change, not blank (default, as `flags`: $SUDO_USER, else the login name of the
      *        process's uid, else uid:N);
      *        command: the audit record's "command", e.g. "php artisan flags:kill checkout" (default: the PHP
      *        script's command line, each word quoted for a shell);
+     *        reason: why the changes are made, the audit record's "reason" (as `flags --reason`; default none);
      *        lock_wait_ms: how long to wait for another edit of the same directory, 0 to 60000 (default 30000);
      *        library: a libflags_ffi.so to load (as Flags::open())
      * @throws FlagsException INVALID_ARGUMENT for an unknown or bad option
@@ -84,6 +86,7 @@ final class FlagFile
         $this->auditLog = $options['audit_log'] ?? null;
         $this->actor = $options['actor'] ?? null;
         $this->command = $options['command'] ?? self::defaultCommand();
+        $this->reason = $options['reason'] ?? null;
         $this->lockWaitMs = $options['lock_wait_ms'] ?? null;
         $this->library = $options['library'] ?? null;
     }
@@ -124,6 +127,7 @@ final class FlagFile
             'audit_log' => $this->auditLog,
             'actor' => $this->actor,
             'command' => $this->command,
+            'reason' => $this->reason,
             'lock_wait_ms' => $this->lockWaitMs,
         ], static fn ($v) => $v !== null);
         try {
@@ -225,6 +229,40 @@ final class FlagFile
     public function resume(string $flag, bool $dryRun = false): EditResult
     {
         return $this->apply([['op' => 'resume', 'flag' => $flag]], $dryRun);
+    }
+
+    /**
+     * `flags stage FILE FLAG [--stage S] [--next N] [--pilot-stage P] [--safe S]`:
+     * moves a migration flag (docs/migrations.md). Each stage given (off,
+     * dualwrite, shadow, live, rampdown, complete) is written into its
+     * `migration`; null leaves it as it is. The file must stay valid (next
+     * and pilot stage not before the stage, safe where the old system answers).
+     */
+    public function stage(
+        string $flag,
+        ?string $stage = null,
+        ?string $next = null,
+        ?string $pilotStage = null,
+        ?string $safe = null,
+        bool $dryRun = false,
+    ): EditResult {
+        $op = ['op' => 'stage', 'flag' => $flag];
+        foreach (['stage' => $stage, 'next' => $next, 'pilot_stage' => $pilotStage, 'safe' => $safe] as $name => $value) {
+            if ($value !== null) {
+                $op[$name] = $value;
+            }
+        }
+        return $this->apply([$op], $dryRun);
+    }
+
+    /**
+     * `flags stage FILE FLAG --rollback`: nobody past the migration flag's
+     * stage any more (next and pilot stage written as the stage), as a
+     * `rollback` guard does.
+     */
+    public function rollback(string $flag, bool $dryRun = false): EditResult
+    {
+        return $this->apply([['op' => 'rollback', 'flag' => $flag]], $dryRun);
     }
 
     /** `flags kill-all FILE`. */

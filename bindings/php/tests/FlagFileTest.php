@@ -370,7 +370,7 @@ final class FlagFileTest extends TestCase
         $cases = [
             'ops[0].percentage: invalid percentage "12.345": at most two decimals (0.01 is the smallest step)'
                 => static fn () => $file->setPercentage('enrollment_service', '12.345'),
-            'ops[1].op: unknown operation "kil"; expected one of: set_percentage, set_ramp, add_pilots, remove_pilots, kill, unkill, pause, resume, kill_all, unkill_all, create, delete, replace'
+            'ops[1].op: unknown operation "kil"; expected one of: set_percentage, set_ramp, add_pilots, remove_pilots, kill, unkill, pause, resume, stage, rollback, kill_all, unkill_all, create, delete, replace'
                 => static fn () => $file->apply([['op' => 'kill_all'], ['op' => 'kil', 'flag' => 'x']]),
             'ops[0].ids[0]: expected a string, found the number 1.5'
                 => static fn () => $file->addPilots('enrollment_service', [1.5]),
@@ -401,7 +401,7 @@ final class FlagFileTest extends TestCase
             [['actor' => ' '], 'Option "actor": expected a name, not blank (leave the option out to record the login name), got " "'],
             [['lock_wait_ms' => 600000], 'Option "lock_wait_ms": expected milliseconds from 0 to 60000, got 600000'],
             [['command' => 5], 'Option "command": expected a string, got 5'],
-            [['auditlog' => 'x'], 'Unknown option "auditlog"; known options: audit_log, actor, command, lock_wait_ms, library'],
+            [['auditlog' => 'x'], 'Unknown option "auditlog"; known options: audit_log, actor, command, reason, lock_wait_ms, library'],
         ] as [$options, $message]) {
             try {
                 new FlagFile('flags.json', $options);
@@ -579,6 +579,52 @@ final class FlagFileTest extends TestCase
             $this->assertSame('INVALID_ARGUMENT', $e->getResultName());
             $this->assertStringContainsString('has no ramp to pause', $e->getMessage());
         }
+    }
+
+    public function testStageMovesAMigrationFlagAsFlagsStageDoes(): void
+    {
+        $file = "{\n  \"version\": 1,\n  \"flags\": {\n    \"orders_reads\": {\n      \"migration\": {\"stages\": 6, \"stage\": \"dualwrite\"},\n      \"pilots\": {\"user_id\": [\"7\"]},\n      \"percentage\": 10\n    },\n    \"plain\": {}\n  }\n}\n";
+        $cliDir = self::tempDir();
+        $phpDir = self::tempDir();
+        file_put_contents("$cliDir/flags.json", $file);
+        file_put_contents("$phpDir/flags.json", $file);
+        [$status, , $stderr] = self::cli($cliDir, ['stage', 'flags.json', 'orders_reads', '--next', 'shadow', '--pilot-stage', 'live', '--actor', 'ci']);
+        $this->assertSame(0, $status, $stderr);
+        $result = $this->editor($phpDir, ['reason' => 'shadow reads'])->stage('orders_reads', next: 'shadow', pilotStage: 'live');
+        $this->assertSame('shadow reads', self::audit($phpDir)[0]['reason']);
+        $this->assertSame('orders_reads: migration next dualwrite -> shadow, pilot_stage dualwrite -> live', $result->summary);
+        $this->assertSame(file_get_contents("$cliDir/flags.json"), file_get_contents("$phpDir/flags.json"), 'the bytes flags stage wrote');
+        $this->assertSame(self::audit($cliDir)[0]['summary'], self::audit($phpDir)[0]['summary']);
+        $this->assertStringContainsString('"stage": "dualwrite", "next": "shadow", "pilot_stage": "live"}', (string) file_get_contents("$phpDir/flags.json"));
+
+        // The stage is the variant, for pilots and the rest.
+        $flags = \Flags\Flags::fromJson((string) file_get_contents("$phpDir/flags.json"));
+        $this->assertSame('live', $flags->evaluate('orders_reads', ['user_id' => '7'])->variant);
+
+        $dry = $this->editor($phpDir)->rollback('orders_reads', true);
+        $this->assertTrue($dry->dryRun);
+        $this->assertSame(['orders_reads: migration next shadow -> dualwrite, pilot_stage live -> dualwrite'], $dry->changes);
+        [$status, , $stderr] = self::cli($cliDir, ['stage', 'flags.json', 'orders_reads', '--rollback', '--actor', 'ci']);
+        $this->assertSame(0, $status, $stderr);
+        $this->editor($phpDir)->rollback('orders_reads');
+        $this->assertSame(file_get_contents("$cliDir/flags.json"), file_get_contents("$phpDir/flags.json"), 'the bytes flags stage --rollback wrote');
+        $flags = \Flags\Flags::fromJson((string) file_get_contents("$phpDir/flags.json"));
+        $this->assertSame('dualwrite', $flags->evaluate('orders_reads', ['user_id' => '7'])->variant);
+
+        foreach ([
+            [fn () => $this->editor($phpDir)->stage('orders_reads', next: 'shdow'), 'INVALID_ARGUMENT', 'did you mean "shadow"?'],
+            [fn () => $this->editor($phpDir)->stage('plain', next: 'live'), 'INVALID_ARGUMENT', 'is not a migration flag'],
+            [fn () => $this->editor($phpDir)->stage('orders_reads', stage: 'live'), 'INVALID_FLAGS', 'comes before stage "live"'],
+        ] as [$edit, $code, $message]) {
+            try {
+                $edit();
+                $this->fail("expected $message");
+            } catch (FlagsException $e) {
+                $this->assertSame($code, $e->getResultName());
+                $this->assertStringContainsString($message, $e->getMessage());
+            }
+        }
+        $this->assertSame(file_get_contents("$cliDir/flags.json"), file_get_contents("$phpDir/flags.json"), 'refusals write nothing');
     }
 
     public function testStatusIsTheDocumentOfFlagsStatusJson(): void

@@ -9,7 +9,7 @@ use std::cmp::Ordering;
 use std::collections::HashSet;
 
 use super::format_percentage;
-use crate::model::{Flag, Snapshot};
+use crate::model::{Flag, Migration, Snapshot};
 
 /// Ids shown in a pilots or deny change before "... N more".
 const MAX_IDS_SHOWN: usize = 10;
@@ -122,6 +122,9 @@ fn ramp_points(flag: &Flag) -> String {
 
 fn describe_new(flag: &Flag) -> String {
     let mut words = vec![describe_rollout(flag)];
+    if let Some(m) = flag.migration() {
+        words.push(format!("migration {}", describe_migration(m)));
+    }
     if flag.killed() {
         words.push("killed".to_owned());
     }
@@ -162,6 +165,17 @@ fn flag_changes(a: &Flag, b: &Flag) -> Vec<String> {
             describe_rollout(a),
             describe_rollout(b)
         )),
+    }
+    match (a.migration(), b.migration()) {
+        (None, None) => {}
+        (None, Some(m)) => words.push(format!("migration {}", describe_migration(m))),
+        (Some(_), None) => words.push("migration removed".to_owned()),
+        (Some(x), Some(y)) => {
+            let moves = migration_moves(x, y);
+            if !moves.is_empty() {
+                words.push(format!("migration {}", moves.join(", ")));
+            }
+        }
     }
     match (a.paused_at(), b.paused_at()) {
         (x, y) if x.map(|p| p.1) == y.map(|p| p.1) => {}
@@ -217,6 +231,42 @@ fn flag_changes(a: &Flag, b: &Flag) -> Vec<String> {
         words.push("description changed".to_owned());
     }
     words
+}
+
+/// `6 stages: stage dualwrite, next shadow, pilot_stage live, safe off`.
+pub(super) fn describe_migration(m: &Migration) -> String {
+    format!(
+        "{} stages: stage {}, next {}, pilot_stage {}, safe {}",
+        m.stages().len(),
+        m.stage(),
+        m.next(),
+        m.pilot_stage(),
+        m.safe()
+    )
+}
+
+/// `next shadow -> dualwrite` for each stage whose meaning changed (a
+/// default written out is no change).
+fn migration_moves(a: &Migration, b: &Migration) -> Vec<String> {
+    let mut moves = Vec::new();
+    if a.stages().len() != b.stages().len() {
+        moves.push(format!(
+            "stages {} -> {}",
+            a.stages().len(),
+            b.stages().len()
+        ));
+    }
+    for (name, x, y) in [
+        ("stage", a.stage(), b.stage()),
+        ("next", a.next(), b.next()),
+        ("pilot_stage", a.pilot_stage(), b.pilot_stage()),
+        ("safe", a.safe(), b.safe()),
+    ] {
+        if x != y {
+            moves.push(format!("{name} {x} -> {y}"));
+        }
+    }
+    moves
 }
 
 /// `kill when <query> above 0.05 for 2m`.
@@ -355,6 +405,37 @@ mod tests {
         );
         assert!(changes(&old, &old).is_empty());
         assert_eq!(summary(&[]), "no changes");
+    }
+
+    #[test]
+    fn words_for_migration_moves() {
+        let old = snapshot(
+            r#"{"version": 1, "flags": {
+                "m": {"migration": {"stages": 6, "stage": "dualwrite", "next": "shadow", "pilot_stage": "live"}},
+                "held": {"migration": {"stages": 4, "stage": "shadow"}},
+                "plain": {}
+            }}"#,
+        );
+        let new = snapshot(
+            r#"{"version": 1, "flags": {
+                "m": {"migration": {"stages": 6, "stage": "dualwrite", "next": "dualwrite", "pilot_stage": "dualwrite", "safe": "off"}},
+                "held": {"migration": {"stages": 4, "stage": "shadow", "next": "shadow", "pilot_stage": "shadow"}},
+                "plain": {"migration": {"stages": 2, "stage": "off"}},
+                "new": {"migration": {"stages": 2, "stage": "off", "next": "complete"}, "percentage": 5}
+            }}"#,
+        );
+        assert_eq!(
+            changes(&old, &new),
+            [
+                "m: migration next shadow -> dualwrite, pilot_stage live -> dualwrite",
+                "new flag new: percentage 5%, migration 2 stages: stage off, next complete, pilot_stage complete, safe off",
+                "plain: migration 2 stages: stage off, next off, pilot_stage off, safe off",
+            ]
+        );
+        assert_eq!(
+            changes(&new, &old)[0],
+            "m: migration next dualwrite -> shadow, pilot_stage dualwrite -> live"
+        );
     }
 
     #[test]

@@ -79,6 +79,7 @@ use crate::decimal::{self, BpError};
 use crate::error::Error;
 use crate::json_path::quote;
 use crate::model::Snapshot;
+use crate::stage::Stage;
 use crate::timestamp::parse_millis;
 use crate::validate::{MAX_KEY_LEN, valid_flag_key};
 
@@ -215,6 +216,67 @@ impl Document {
     /// from where it was paused). Nothing changes when it is not paused.
     pub fn resume(&mut self, flag: &str) -> Result<(), Error> {
         let plan = self.tree()?.set_paused_at(flag, None)?;
+        self.commit(plan)
+    }
+
+    /// Moves a migration flag (one with a `migration` object): writes
+    /// each stage `change` names into its `migration`, as given (a stage
+    /// that already means the same but is not written, such as a `next`
+    /// equal to `stage`, is written). The file must stay valid: `next` and
+    /// `pilot_stage` not before `stage`, `safe` a stage where the old
+    /// system answers, every stage one of the migration's.
+    ///
+    /// ```
+    /// use flags_core::Stage;
+    /// use flags_core::edit::{Document, StageChange};
+    ///
+    /// let mut doc = Document::parse(
+    ///     r#"{"version": 1, "flags": {"orders": {"migration": {"stages": 4, "stage": "off"}}}}"#,
+    /// )?;
+    /// doc.set_stage("orders", &StageChange { next: Some(Stage::Shadow), ..StageChange::default() })?;
+    /// assert_eq!(
+    ///     doc.text(),
+    ///     r#"{"version": 1, "flags": {"orders": {"migration": {"stages": 4, "stage": "off", "next": "shadow"}}}}"#
+    /// );
+    /// # Ok::<(), flags_core::Error>(())
+    /// ```
+    pub fn set_stage(&mut self, flag: &str, change: &StageChange) -> Result<(), Error> {
+        let fields: Vec<(&str, Stage)> = [
+            ("stage", change.stage),
+            ("next", change.next),
+            ("pilot_stage", change.pilot_stage),
+            ("safe", change.safe),
+        ]
+        .into_iter()
+        .filter_map(|(name, stage)| stage.map(|s| (name, s)))
+        .collect();
+        if fields.is_empty() {
+            return Err(Error::edit(
+                "nothing to change: give a stage, next, pilot_stage or safe",
+            ));
+        }
+        let plan = self.tree()?.set_migration(flag, &fields)?;
+        self.commit(plan)
+    }
+
+    /// Rolls a migration flag back to its baseline: writes its `next` and
+    /// `pilot_stage` as the value of its `stage`, so that nobody (no
+    /// rollout, no pilot) is past it; the baseline itself does not move.
+    /// What a guard whose action is `rollback` does. A flag already held
+    /// there (both written as `stage`) is left as it is.
+    pub fn rollback(&mut self, flag: &str) -> Result<(), Error> {
+        let tree = self.tree()?;
+        let stage = self
+            .snapshot
+            .flag(flag)
+            .map(|f| f.migration().map(|m| m.stage()));
+        let stage = match stage {
+            // `set_migration` names the flag that does not exist.
+            None => Stage::Off,
+            Some(None) => return Err(plan::not_a_migration(flag)),
+            Some(Some(stage)) => stage,
+        };
+        let plan = tree.set_migration(flag, &[("next", stage), ("pilot_stage", stage)])?;
         self.commit(plan)
     }
 
@@ -390,6 +452,59 @@ pub fn parse_percentage(text: &str) -> Result<u32, Error> {
             quote(text)
         ))),
     }
+}
+
+/// The stages a stage edit writes into a migration flag's `migration`
+/// ([`Document::set_stage`], [`Op::Stage`]): each one given is written,
+/// the others are left as they are.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StageChange {
+    /// The baseline, where everyone is unless moved.
+    pub stage: Option<Stage>,
+    /// Where the flag's rollout moves users.
+    pub next: Option<Stage>,
+    /// Where pilots are.
+    pub pilot_stage: Option<Stage>,
+    /// Where the kill switches send everyone.
+    pub safe: Option<Stage>,
+}
+
+/// A stage name as an operator types it (`shadow`, `Shadow`), with a
+/// "did you mean" for a near miss.
+///
+/// ```
+/// use flags_core::Stage;
+/// use flags_core::edit::parse_stage;
+/// assert_eq!(parse_stage("Live")?, Stage::Live);
+/// assert_eq!(
+///     parse_stage("dual-write").unwrap_err().to_string(),
+///     "unknown stage \"dual-write\"; did you mean \"dualwrite\"? (expected one of: off, dualwrite, shadow, live, rampdown, complete)"
+/// );
+/// # Ok::<(), flags_core::Error>(())
+/// ```
+pub fn parse_stage(text: &str) -> Result<Stage, Error> {
+    let name = text.trim().to_lowercase();
+    if let Some(stage) = Stage::from_name(&name) {
+        return Ok(stage);
+    }
+    let list: Vec<&str> = Stage::ALL.iter().map(|s| s.as_str()).collect();
+    let closest = Stage::ALL
+        .iter()
+        .map(|s| (strsim::levenshtein(&name, s.as_str()), s.as_str()))
+        .filter(|(d, _)| *d <= 2)
+        .min_by_key(|(d, _)| *d);
+    Err(Error::edit(match closest {
+        Some((_, s)) => format!(
+            "unknown stage {}; did you mean \"{s}\"? (expected one of: {})",
+            quote(text),
+            list.join(", ")
+        ),
+        None => format!(
+            "unknown stage {} (expected one of: {})",
+            quote(text),
+            list.join(", ")
+        ),
+    }))
 }
 
 /// Writes basis points as the shortest percentage: 1250 -> `12.5`, the

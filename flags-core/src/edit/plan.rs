@@ -10,8 +10,11 @@ use crate::error::Error;
 use crate::json::{self, Kind, Node};
 use crate::json_path::quote;
 use crate::model::{Rollout, Snapshot};
+use crate::stage::Stage;
 use crate::timestamp::parse_millis;
-use crate::validate::{FLAG_FIELDS as FLAG_ORDER, TOP_FIELDS as TOP_ORDER};
+use crate::validate::{
+    FLAG_FIELDS as FLAG_ORDER, MIGRATION_FIELDS as MIGRATION_ORDER, TOP_FIELDS as TOP_ORDER,
+};
 
 use super::style::{Style, Value};
 use super::syntax::{is_multiline, key_end, line_indent, member, members, string_items};
@@ -297,6 +300,47 @@ impl<'d> Tree<'d> {
         })
     }
 
+    /// Writes members of a migration flag's `migration` object, each
+    /// `(name, stage)` in turn: replaces the member's value, or adds the
+    /// member where documentation order puts it. A member already written
+    /// with that stage is left as it is.
+    pub(super) fn set_migration(
+        &self,
+        key: &str,
+        fields: &[(&str, Stage)],
+    ) -> Result<Vec<Splice>, Error> {
+        let flag = self.flag(key)?;
+        let Some((_, migration)) = member(flag, "migration") else {
+            return Err(not_a_migration(key));
+        };
+        let object = &migration.value;
+        let multiline_parent = is_multiline(self.text, flag);
+        let mut splices = Vec::new();
+        for (name, stage) in fields {
+            let value = Value::string(stage.as_str());
+            match member(object, name) {
+                Some((_, m)) if matches!(&m.value.kind, Kind::String(s) if s == stage.as_str()) => {
+                }
+                Some((_, m)) => {
+                    let mut with = String::new();
+                    self.style.render(&value, "", &mut with);
+                    splices.push(Splice {
+                        range: m.value.at..m.value.end,
+                        with,
+                    });
+                }
+                None => splices.push(self.insert_member(
+                    object,
+                    multiline_parent,
+                    name,
+                    &value,
+                    MIGRATION_ORDER,
+                )),
+            }
+        }
+        Ok(splices)
+    }
+
     pub(super) fn set_kill_all(&self, kill_all: bool) -> Vec<Splice> {
         self.set_bool(&self.root, true, "kill_all", kill_all, TOP_ORDER)
     }
@@ -541,6 +585,15 @@ fn unknown_flag(snapshot: &Snapshot, key: &str) -> Error {
         )),
         None => Error::edit(format!("no flag named {}", quote(key))),
     }
+}
+
+/// The error of a stage edit on a flag without `migration`.
+pub(super) fn not_a_migration(key: &str) -> Error {
+    Error::edit(format!(
+        "flag {} is not a migration flag: it has no `migration` object (see the Migration \
+         section of docs/flag-file.md)",
+        quote(key)
+    ))
 }
 
 fn id_list(ids: &[&str]) -> Value {

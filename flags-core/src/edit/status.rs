@@ -10,8 +10,10 @@ use serde_json::Value;
 
 use super::audit::AuditRecord;
 use super::{diff, format_percentage, journal};
+use crate::decimal;
 use crate::error::Error;
 use crate::model::{Flag, Snapshot};
+use crate::stage::Stage;
 use crate::timestamp::Timestamp;
 
 /// The state of the flag file at `path` at `now`, as one JSON document
@@ -155,6 +157,10 @@ fn table(
             Some((at, next)) => format!("{} -> {} at {at}", diff::percent(bp), diff::percent(next)),
             None => diff::percent(bp),
         };
+        let variants = match flag.migration() {
+            Some(_) => stage_mix_text(snapshot, flag, now),
+            None => dash(diff::variants(flag)),
+        };
         rows.push([
             flag.key().to_owned(),
             state.to_owned(),
@@ -162,7 +168,7 @@ fn table(
             counts(&flag.pilots().collect::<Vec<_>>()),
             counts(&flag.deny().collect::<Vec<_>>()),
             dash(diff::requirements(flag)),
-            dash(diff::variants(flag)),
+            variants,
             flag.owner().unwrap_or("-").to_owned(),
         ]);
     }
@@ -205,6 +211,31 @@ fn table(
         }
     }
     out
+}
+
+/// A migration flag's stage mix: everyone at `safe` under a kill switch,
+/// else each stage's share (pilots, requirements and deny aside).
+fn stage_mix(snapshot: &Snapshot, flag: &Flag, now: Timestamp) -> Vec<(Stage, u32)> {
+    match flag.migration() {
+        Some(m) if snapshot.kill_all() => vec![(m.safe(), decimal::FULL)],
+        _ => flag.stage_mix(now),
+    }
+}
+
+/// `dualwrite 90% / shadow 10% / live: pilots`, for the table's
+/// VARIANTS column (a migration flag has no variants).
+fn stage_mix_text(snapshot: &Snapshot, flag: &Flag, now: Timestamp) -> String {
+    let mut parts: Vec<String> = stage_mix(snapshot, flag, now)
+        .into_iter()
+        .map(|(stage, bp)| format!("{stage} {}", diff::percent(bp)))
+        .collect();
+    let has_pilots = flag.pilots().len() > 0 || snapshot.pilots().len() > 0;
+    if let Some(m) = flag.migration() {
+        if has_pilots && !snapshot.kill_all() && !flag.killed() {
+            parts.push(format!("{}: pilots", m.pilot_stage()));
+        }
+    }
+    parts.join(" / ")
 }
 
 /// A percentage as a JSON number in its shortest form (12.5, 100).
@@ -267,6 +298,27 @@ struct FlagStatus<'a> {
     description: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     guard: Option<GuardStatus<'a>>,
+    /// A migration flag's stages and its mix now.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    migration: Option<MigrationStatus>,
+}
+
+#[derive(Serialize)]
+struct MigrationStatus {
+    stages: usize,
+    stage: &'static str,
+    next: &'static str,
+    pilot_stage: &'static str,
+    safe: &'static str,
+    /// Each stage's share now, pilots, requirements and deny aside; all at
+    /// `safe` under a kill switch.
+    mix: Vec<Share>,
+}
+
+#[derive(Serialize)]
+struct Share {
+    stage: &'static str,
+    percentage: Value,
 }
 
 /// A flag's `guard` as written (`flags status --prometheus` adds what the
@@ -378,6 +430,20 @@ fn json(
                 owner: flag.owner(),
                 description: flag.description(),
                 guard: flag.guard().map(GuardStatus::new),
+                migration: flag.migration().map(|m| MigrationStatus {
+                    stages: m.stages().len(),
+                    stage: m.stage().as_str(),
+                    next: m.next().as_str(),
+                    pilot_stage: m.pilot_stage().as_str(),
+                    safe: m.safe().as_str(),
+                    mix: stage_mix(snapshot, flag, now)
+                        .into_iter()
+                        .map(|(stage, bp)| Share {
+                            stage: stage.as_str(),
+                            percentage: number(bp),
+                        })
+                        .collect(),
+                }),
             }
         })
         .collect();

@@ -12,7 +12,7 @@ use super::error::EditError;
 use super::journal::{self, Pending};
 use super::lock;
 use super::notice::{Notice, Notify};
-use super::{Document, ReplaceError, diff, replace_atomically};
+use super::{Document, ReplaceError, StageChange, diff, replace_atomically};
 use crate::error::Error;
 use crate::file::{DEFAULT_MAX_FILE_BYTES, read_flag_file};
 use crate::load::content_version;
@@ -78,6 +78,20 @@ pub enum Op {
         /// The flag's key.
         flag: String,
     },
+    /// `flags stage FILE FLAG [--stage S] [--next N] [--pilot-stage P]
+    /// [--safe S]`: [`Document::set_stage`].
+    Stage {
+        /// The migration flag's key.
+        flag: String,
+        /// The stages to write.
+        change: StageChange,
+    },
+    /// `flags stage FILE FLAG --rollback`, and a guard whose action is
+    /// `rollback`: [`Document::rollback`].
+    Rollback {
+        /// The migration flag's key.
+        flag: String,
+    },
     /// `flags kill-all FILE`.
     KillAll,
     /// `flags unkill-all FILE`.
@@ -137,6 +151,8 @@ impl Op {
             Op::Unkill { flag } => document.set_killed(flag, false),
             Op::Pause { flag, at } => document.pause(flag, at),
             Op::Resume { flag } => document.resume(flag),
+            Op::Stage { flag, change } => document.set_stage(flag, change),
+            Op::Rollback { flag } => document.rollback(flag),
             Op::KillAll => document.set_kill_all(true),
             Op::UnkillAll => document.set_kill_all(false),
             Op::Create {

@@ -63,7 +63,8 @@ pub struct Reading {
     hold_for: Duration,
     for_text: String,
     action: GuardAction,
-    /// Killed (or kill_all), or for `pause` paused: the guard stands by.
+    /// Killed (or kill_all), for `pause` paused, for `rollback` held at
+    /// its stage: the guard stands by.
     done: bool,
     value: Result<f64, String>,
     crossed: bool,
@@ -128,7 +129,9 @@ pub fn read(
         let Some(guard) = flag.guard() else { continue };
         let done = snapshot.kill_all()
             || flag.killed()
-            || (guard.action() == GuardAction::Pause && flag.paused_at().is_some());
+            || (guard.action() == GuardAction::Pause && flag.paused_at().is_some())
+            || (guard.action() == GuardAction::Rollback
+                && flag.migration().is_some_and(|m| m.is_held()));
         let query = prometheus.value(guard.query());
         let value = match (deadline, within) {
             (Some(deadline), Some(within)) => runtime.block_on(async {
@@ -188,6 +191,7 @@ fn state(r: &Reading) -> String {
         return match r.action {
             GuardAction::Kill => "done: the flag is off".to_owned(),
             GuardAction::Pause => "done: the ramp is paused".to_owned(),
+            GuardAction::Rollback => "done: nobody is past the stage".to_owned(),
         };
     }
     match (&r.value, r.crossed, r.seen_for) {
@@ -201,9 +205,15 @@ fn state(r: &Reading) -> String {
 /// The one line that says what to do, most urgent first.
 pub fn recommendation(file: &Path, readings: &[Reading]) -> String {
     let name = file.display();
-    let verb = |a: GuardAction| match a {
-        GuardAction::Kill => "kill",
-        GuardAction::Pause => "pause",
+    let acts = |a: GuardAction| match a {
+        GuardAction::Kill => "kills",
+        GuardAction::Pause => "pauses",
+        GuardAction::Rollback => "rolls back",
+    };
+    let command = |a: GuardAction, flag: &str| match a {
+        GuardAction::Kill => format!("flags kill {name} {flag}"),
+        GuardAction::Pause => format!("flags pause {name} {flag}"),
+        GuardAction::Rollback => format!("flags stage {name} {flag} --rollback"),
     };
     if let Some(r) = readings.iter().find(|r| r.crossed && !r.done) {
         let value = r.value.as_ref().map_or(0.0, |v| *v);
@@ -225,14 +235,13 @@ pub fn recommendation(file: &Path, readings: &[Reading]) -> String {
             ),
         };
         return format!(
-            "GUARD CROSSED on {}: {value} {} {}{held} -- a running `flags guard` {}s it {when}; \
-             or run `flags {} {name} {}` now",
+            "GUARD CROSSED on {}: {value} {} {}{held} -- a running `flags guard` {} it {when}; \
+             or run `{}` now",
             r.flag,
             r.comparison,
             r.threshold,
-            verb(r.action),
-            verb(r.action),
-            r.flag
+            acts(r.action),
+            command(r.action, &r.flag)
         );
     }
     let no_data: Vec<&str> = readings
@@ -248,12 +257,13 @@ pub fn recommendation(file: &Path, readings: &[Reading]) -> String {
     }
     if let Some(r) = readings.iter().find(|r| r.done) {
         let lift = match r.action {
-            GuardAction::Kill => "unkill",
-            GuardAction::Pause => "resume",
+            GuardAction::Kill => format!("flags unkill {name} {}", r.flag),
+            GuardAction::Pause => format!("flags resume {name} {}", r.flag),
+            GuardAction::Rollback => format!("flags stage {name} {} --next STAGE", r.flag),
         };
         return format!(
-            "{} was stopped by its guard (see the audit log): once fixed, `flags {lift} {name} {}`",
-            r.flag, r.flag
+            "{} was stopped by its guard (see the audit log): once fixed, `{lift}`",
+            r.flag
         );
     }
     if readings.is_empty() {

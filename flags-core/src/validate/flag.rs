@@ -20,7 +20,7 @@ const RAMP_FIELDS: &[&str] = &["at", "percentage"];
 const VARIANT_FIELDS: &[&str] = &["name", "weight"];
 const OPS: &[&str] = &["in", "not_in", "semver_gte", "semver_lt"];
 const GUARD_FIELDS: &[&str] = &["query", "above", "below", "for", "action"];
-const GUARD_ACTIONS: &[&str] = &["kill", "pause"];
+const GUARD_ACTIONS: &[&str] = &["kill", "pause", "rollback"];
 /// The longest `for` a guard may have.
 pub(crate) const MAX_GUARD_FOR_MS: u64 = 24 * 3_600_000;
 
@@ -114,7 +114,10 @@ impl Validator<'_> {
             None => Some(Vec::new()),
         };
         let guard = match fields.get("guard") {
-            Some(node) => self.guard(node, &path.key("guard")).map(Some),
+            Some(node) => {
+                let migration = fields.get("migration").is_some();
+                self.guard(node, &path.key("guard"), migration).map(Some)
+            }
             None => Some(None),
         };
         let (description, owner, bucket_by, salt) = (description?, owner?, bucket_by?, salt?);
@@ -164,8 +167,9 @@ impl Validator<'_> {
         }
     }
 
-    /// `{query, above | below, for, action}`.
-    fn guard(&mut self, node: &Node<'_>, path: &Path<'_>) -> Option<Guard> {
+    /// `{query, above | below, for, action}`; `rollback` only on a
+    /// `migration` flag.
+    fn guard(&mut self, node: &Node<'_>, path: &Path<'_>, migration: bool) -> Option<Guard> {
         let fields = self.object(
             node,
             path,
@@ -236,6 +240,16 @@ impl Validator<'_> {
             match self.string(n, &p)? {
                 "kill" => Some(GuardAction::Kill),
                 "pause" => Some(GuardAction::Pause),
+                "rollback" if migration => Some(GuardAction::Rollback),
+                "rollback" => {
+                    self.error(
+                        n.at,
+                        &p,
+                        "action \"rollback\" moves a migration flag back to its stage, and this \
+                         flag has no `migration`: use kill or pause",
+                    );
+                    None
+                }
                 other => {
                     self.error(
                         n.at,

@@ -12,6 +12,8 @@
 mod flag;
 mod migration;
 
+pub(crate) use migration::MIGRATION_FIELDS;
+
 pub use flag::parse_duration;
 
 use std::collections::HashMap;

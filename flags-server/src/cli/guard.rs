@@ -23,7 +23,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use flags_core::edit::{self, Op, Options};
-use flags_core::{Guard, GuardAction, Snapshot};
+use flags_core::{Guard, GuardAction, Migration, Snapshot};
 use tracing::{error, info, warn};
 
 use super::serve::{init_logging, shutdown_signal};
@@ -267,15 +267,19 @@ impl Guardian {
         let Some(flag) = snapshot.flag(key) else {
             return;
         };
+        // A migration flag held at its stage (next and pilot stage there)
+        // has nothing to roll back until a person moves it forward.
         let done = snapshot.kill_all()
             || flag.killed()
-            || (guard.action() == GuardAction::Pause && flag.paused_at().is_some());
+            || (guard.action() == GuardAction::Pause && flag.paused_at().is_some())
+            || (guard.action() == GuardAction::Rollback
+                && flag.migration().is_none_or(Migration::is_held));
         if done {
             // Lifted by a person only; nothing to watch until then.
             if tracker.since.take().is_some() {
                 info!(
                     flag = key,
-                    "{key} is off or paused already: the guard stands by"
+                    "{key} is off, paused or back at its stage already: the guard stands by"
                 );
             }
             return;
@@ -375,11 +379,27 @@ impl Guardian {
                 flag: key.to_owned(),
                 at: flags_core::now().to_string(),
             },
+            GuardAction::Rollback => Op::Rollback {
+                flag: key.to_owned(),
+            },
         };
         let path = self.args.file.clone();
         let actor = self.args.actor.clone();
         let audit_log = self.args.audit_log.clone();
-        let reason = format!("guard of {what}");
+        let mut reason = format!("guard of {what}");
+        if let (GuardAction::Rollback, Some(m)) = (action, flag.migration()) {
+            // The stages before and after, as the file said when read.
+            reason.push_str(&format!(
+                "; stages before: stage {}, next {}, pilot_stage {}; after: stage {}, next {}, \
+                 pilot_stage {}",
+                m.stage(),
+                m.next(),
+                m.pilot_stage(),
+                m.stage(),
+                m.stage(),
+                m.stage()
+            ));
+        }
         let applied =
             tokio::task::spawn_blocking(move || apply(&path, op, actor, audit_log, reason))
                 .await
@@ -393,6 +413,7 @@ impl Guardian {
                     match action {
                         GuardAction::Kill => "killed",
                         GuardAction::Pause => "paused",
+                        GuardAction::Rollback => "rolled back",
                     }
                 );
                 let tracker = self.trackers.entry(key.to_owned()).or_default();

@@ -45,7 +45,8 @@ final class FlagFile {
   /// makes the change, not blank (default, as `flags`: `$SUDO_USER`, else
   /// the login name of the process's uid, else `uid:N`). [command]: the
   /// audit record's `command`, e.g. `myapp flags kill checkout` (default:
-  /// the running executable).
+  /// the running executable). [reason]: why the changes are made, the
+  /// audit record's `reason` (as `flags --reason`; default none).
   /// [lockWait]: how long to wait for another edit of the same directory,
   /// 0 to 60 s (default 30 s). Throws an [ArgumentError] for a blank
   /// [actor] or a [lockWait] out of range.
@@ -54,6 +55,7 @@ final class FlagFile {
     this.auditLog,
     this.actor,
     String? command,
+    this.reason,
     this.lockWait = const Duration(seconds: 30),
   }) : command = command ?? _defaultCommand() {
     if (actor != null && actor!.trim().isEmpty) {
@@ -85,6 +87,9 @@ final class FlagFile {
   /// The audit record's `command`.
   final String command;
 
+  /// The audit record's `reason`; null: none.
+  final String? reason;
+
   /// How long an edit waits for another edit of the same directory.
   final Duration lockWait;
 
@@ -102,6 +107,7 @@ final class FlagFile {
       if (auditLog != null) 'audit_log': auditLog,
       if (actor != null) 'actor': actor,
       'command': command,
+      if (reason != null) 'reason': reason,
       'lock_wait_ms': lockWait.inMilliseconds,
     });
     final (code, out, error) = _call(
@@ -170,6 +176,28 @@ final class FlagFile {
   /// (removes `paused_at`).
   EditResult resume(String flag, {bool dryRun = false}) =>
       apply([FlagEdit.resume(flag)], dryRun: dryRun);
+
+  /// `flags stage FILE FLAG [--stage S] [--next N] [--pilot-stage P]
+  /// [--safe S]`: moves a migration flag (docs/migrations.md). Each stage
+  /// given (`off`, `dualwrite`, `shadow`, `live`, `rampdown`, `complete`)
+  /// is written into its `migration`; null leaves it as it is.
+  EditResult stage(
+    String flag, {
+    String? stage,
+    String? next,
+    String? pilotStage,
+    String? safe,
+    bool dryRun = false,
+  }) => apply([
+    FlagEdit.stage(flag,
+        stage: stage, next: next, pilotStage: pilotStage, safe: safe),
+  ], dryRun: dryRun);
+
+  /// `flags stage FILE FLAG --rollback`: nobody past the migration flag's
+  /// stage any more (next and pilot stage written as the stage), as a
+  /// `rollback` guard does.
+  EditResult rollback(String flag, {bool dryRun = false}) =>
+      apply([FlagEdit.rollback(flag)], dryRun: dryRun);
 
   /// `flags kill-all FILE`.
   EditResult killAll({bool dryRun = false}) =>
@@ -314,6 +342,22 @@ final class FlagEdit {
 
   /// `flags resume FILE FLAG`.
   FlagEdit.resume(String flag) : this._({'op': 'resume', 'flag': flag});
+
+  /// `flags stage FILE FLAG [--stage S] [--next N] [--pilot-stage P]
+  /// [--safe S]`: the stages given, by name.
+  FlagEdit.stage(String flag,
+      {String? stage, String? next, String? pilotStage, String? safe})
+      : this._({
+          'op': 'stage',
+          'flag': flag,
+          if (stage != null) 'stage': stage,
+          if (next != null) 'next': next,
+          if (pilotStage != null) 'pilot_stage': pilotStage,
+          if (safe != null) 'safe': safe,
+        });
+
+  /// `flags stage FILE FLAG --rollback`.
+  FlagEdit.rollback(String flag) : this._({'op': 'rollback', 'flag': flag});
 
   /// `flags kill-all FILE`.
   const FlagEdit.killAll() : this._(const {'op': 'kill_all'});

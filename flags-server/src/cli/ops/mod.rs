@@ -17,9 +17,9 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::ArgGroup;
-use flags_core::edit::{self, Notice, Op, Options, parse_percentage};
+use flags_core::edit::{self, Notice, Op, Options, StageChange, parse_percentage, parse_stage};
 use flags_core::monitor::{self, MonitorError, Prometheus};
-use flags_core::{Snapshot, Timestamp};
+use flags_core::{Snapshot, Stage, Timestamp};
 
 use crate::cli::output;
 
@@ -44,6 +44,11 @@ pub enum Command {
     /// Lift a pause: the ramp follows its schedule again, from where the
     /// schedule is now (removes `paused_at`).
     Resume(FlagArgs),
+    /// Move a migration flag: its baseline (--stage), where its rollout
+    /// moves users (--next), where pilots are (--pilot-stage), where the
+    /// kill switches send everyone (--safe); or --rollback: nobody past the
+    /// baseline (next and pilot stage set to the stage).
+    Stage(StageArgs),
     /// Set the global kill switch: every flag off for everyone.
     KillAll(FileArgs),
     /// Lift the global kill switch.
@@ -77,6 +82,9 @@ pub struct EditOptions {
     /// $SUDO_USER, else the login name of the user id, else uid:N].
     #[arg(long, value_name = "NAME", value_parser = parse_actor)]
     actor: Option<String>,
+    /// Why the change is made, for the audit record's `reason`.
+    #[arg(long, value_name = "TEXT")]
+    reason: Option<String>,
 }
 
 /// `FILE FLAG` and the edit options.
@@ -116,6 +124,41 @@ pub struct SetArgs {
     /// Replaces a fixed percentage.
     #[arg(long, value_name = "POINTS")]
     ramp: Option<String>,
+    #[command(flatten)]
+    edit: EditOptions,
+}
+
+/// Options of `flags stage`.
+#[derive(clap::Args)]
+#[command(group(ArgGroup::new("change").required(true).multiple(true)
+    .args(["stage", "next", "pilot_stage", "safe", "rollback"])))]
+// clap would list the group before FILE; say it in the order it is typed.
+#[command(
+    override_usage = "flags stage [OPTIONS] <FILE> <FLAG> <--stage <STAGE>|--next <STAGE>|--pilot-stage <STAGE>|--safe <STAGE>|--rollback>"
+)]
+pub struct StageArgs {
+    /// The flag file.
+    file: PathBuf,
+    /// The migration flag's key.
+    flag: String,
+    /// The baseline: where everyone is unless the rollout or a pilot list
+    /// moves them (off, dualwrite, shadow, live, rampdown, complete).
+    #[arg(long, value_name = "STAGE")]
+    stage: Option<String>,
+    /// Where the flag's rollout (percentage or ramp) moves users; not
+    /// before the stage.
+    #[arg(long, value_name = "STAGE")]
+    next: Option<String>,
+    /// Where pilots are; not before the stage.
+    #[arg(long, value_name = "STAGE")]
+    pilot_stage: Option<String>,
+    /// Where the kill switches send everyone: off, dualwrite or shadow.
+    #[arg(long, value_name = "STAGE")]
+    safe: Option<String>,
+    /// Move everyone past the baseline back to it: next and pilot stage
+    /// set to the stage (what a `rollback` guard does).
+    #[arg(long, conflicts_with_all = ["stage", "next", "pilot_stage", "safe"])]
+    rollback: bool,
     #[command(flatten)]
     edit: EditOptions,
 }
@@ -216,6 +259,7 @@ pub fn run(command: Command) -> ExitCode {
             edit(&a.file, &a.edit, op)
         }
         Command::Resume(a) => edit(&a.file, &a.edit, Op::Resume { flag: a.flag }),
+        Command::Stage(args) => stage(args),
         Command::KillAll(a) => edit(&a.file, &a.edit, Op::KillAll),
         Command::UnkillAll(a) => edit(&a.file, &a.edit, Op::UnkillAll),
         Command::Create(a) => {
@@ -254,6 +298,29 @@ fn set(args: SetArgs) -> Result<(), String> {
     let text = args.ramp.as_deref().unwrap_or_default();
     let points = parse_ramp(text).map_err(|e| format!("{name}: --ramp: {e}"))?;
     edit(&args.file, &args.edit, Op::SetRamp { flag, points })
+}
+
+fn stage(args: StageArgs) -> Result<(), String> {
+    if args.rollback {
+        return edit(&args.file, &args.edit, Op::Rollback { flag: args.flag });
+    }
+    let name = args.file.display();
+    let parse = |option: &str, text: &Option<String>| -> Result<Option<Stage>, String> {
+        text.as_deref()
+            .map(|t| parse_stage(t).map_err(|e| format!("{name}: --{option}: {e}")))
+            .transpose()
+    };
+    let change = StageChange {
+        stage: parse("stage", &args.stage)?,
+        next: parse("next", &args.next)?,
+        pilot_stage: parse("pilot-stage", &args.pilot_stage)?,
+        safe: parse("safe", &args.safe)?,
+    };
+    let op = Op::Stage {
+        flag: args.flag,
+        change,
+    };
+    edit(&args.file, &args.edit, op)
 }
 
 /// `10@2026-11-21T00:00:00Z,100@2026-11-22T00:00:00Z` as points.
@@ -304,6 +371,7 @@ fn edit(path: &Path, options: &EditOptions, op: Op) -> Result<(), String> {
     edit_options.dry_run = options.dry_run;
     edit_options.audit_log.clone_from(&options.audit_log);
     edit_options.actor.clone_from(&options.actor);
+    edit_options.reason.clone_from(&options.reason);
     edit_options.notify = Some(&notify);
     let outcome = edit::apply(path, &[op], &edit_options).map_err(|e| e.to_string())?;
     if outcome.dry_run && outcome.changed {
