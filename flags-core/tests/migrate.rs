@@ -652,6 +652,39 @@ fn consistent_and_inconsistent_reads_are_counted_per_stage() {
     assert_eq!((count("live", "true"), count("live", "false")), (1.0, 2.0));
 }
 
+/// While every compared read agrees, `consistent="false"` is written at 0:
+/// a guard's query on it reads 0 rather than "no data", and Prometheus's
+/// `rate()` counts the first disagreements (a series that appears at N
+/// loses those N).
+#[test]
+fn a_stage_whose_reads_all_agree_writes_its_inconsistent_series_at_zero() {
+    let (migrator, recorder) = migrator(MigratorOptions::default());
+    for _ in 0..3 {
+        let answer: Result<i32, String> =
+            migrator.read("orders", Stage::Shadow, || Ok(1), || Ok(1), |a, b| a == b);
+        assert_eq!(answer, Ok(1));
+    }
+    assert!(migrator.wait_idle(PATIENCE));
+    let samples = rendered(&recorder);
+    let series: Vec<(String, f64)> = samples
+        .iter()
+        .filter(|s| s.name == "flags_migration_consistency_total")
+        .map(|s| {
+            (
+                format!("{} {}", s.labels["stage"], s.labels["consistent"]),
+                s.value,
+            )
+        })
+        .collect();
+    assert_eq!(
+        series,
+        [
+            ("shadow true".to_owned(), 3.0),
+            ("shadow false".to_owned(), 0.0)
+        ]
+    );
+}
+
 #[test]
 fn the_comparison_gets_the_old_result_first_at_every_stage() {
     let (migrator, _recorder) = migrator(MigratorOptions::default());

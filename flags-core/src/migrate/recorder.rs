@@ -205,7 +205,8 @@ impl Recorder {
     /// The five metric families in the Prometheus text format, each with
     /// its `HELP` and `TYPE` lines; flags in key order, counters that are
     /// zero and histograms without observations left out (every drop
-    /// reason is written, zero or not).
+    /// reason is written, zero or not; a flag and stage with compared
+    /// reads writes both `consistent` series, zero or not).
     pub fn render(&self) -> String {
         let mut out = String::with_capacity(1024);
         self.render_into(&mut out);
@@ -250,14 +251,21 @@ impl Recorder {
         for (flag, metrics) in &keys {
             let flag = escape(flag);
             for stage in Stage::ALL {
-                for consistent in [true, false] {
-                    let n = value(&metrics.consistency[stage as usize][usize::from(consistent)]);
-                    if n > 0 {
-                        let _ = writeln!(
-                            out,
-                            "flags_migration_consistency_total{{flag=\"{flag}\",stage=\"{stage}\",consistent=\"{consistent}\"}} {n}"
-                        );
-                    }
+                // Both series as soon as either counts: a guard's
+                // `consistent="false"` rate then reads 0 while every
+                // compared read agrees (not "no data"), and the first
+                // disagreements count in `rate()` (a series that appears
+                // at N loses those N).
+                let counts = [true, false]
+                    .map(|c| value(&metrics.consistency[stage as usize][usize::from(c)]));
+                if counts == [0, 0] {
+                    continue;
+                }
+                for (consistent, n) in [true, false].into_iter().zip(counts) {
+                    let _ = writeln!(
+                        out,
+                        "flags_migration_consistency_total{{flag=\"{flag}\",stage=\"{stage}\",consistent=\"{consistent}\"}} {n}"
+                    );
                 }
             }
         }
