@@ -8,96 +8,20 @@
 
 mod guard_support;
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use flags_core::Timestamp;
+use guard_support::prometheus::{Prometheus, SCRAPE_S};
 use guard_support::*;
 use serde_json::Value;
 
-/// Interval and `for` of the guards under test, and Prometheus's scrape
-/// interval.
+/// Interval and `for` of the guards under test (Prometheus scrapes every
+/// `SCRAPE_S`).
 const INTERVAL_S: u64 = 1;
 const FOR_S: u64 = 2;
-const SCRAPE_S: u64 = 1;
-
-struct Prometheus {
-    child: Child,
-    addr: String,
-}
-
-impl Prometheus {
-    fn start(dir: &Path, target: &str) -> Prometheus {
-        let version = Command::new("prometheus").arg("--version").output();
-        assert!(
-            version.is_ok_and(|o| o.status.success()),
-            "Debian's `prometheus` is not installed: this test needs it \
-             (apt-get install prometheus; scripts/test installs it)"
-        );
-        let config = dir.join("prometheus.yml");
-        std::fs::write(
-            &config,
-            format!(
-                "global:\n  scrape_interval: {SCRAPE_S}s\n  evaluation_interval: {SCRAPE_S}s\n\
-                 scrape_configs:\n  - job_name: app\n    static_configs:\n      - targets: ['{target}']\n"
-            ),
-        )
-        .expect("config");
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
-        let addr = format!("127.0.0.1:{port}");
-        let child = Command::new("prometheus")
-            .arg(format!("--config.file={}", config.display()))
-            .arg(format!(
-                "--storage.tsdb.path={}",
-                dir.join("data").display()
-            ))
-            .arg(format!("--web.listen-address={addr}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("prometheus starts");
-        let prometheus = Prometheus { child, addr };
-        wait_until("Prometheus ready", PATIENCE, || {
-            http(&prometheus.addr, "GET", "/-/ready", "").is_some_and(|(s, _)| s == 200)
-        });
-        prometheus
-    }
-
-    /// The value of `query` as Prometheus answers it, if one.
-    fn value(&self, query: &str) -> Option<String> {
-        let path = format!("/api/v1/query?query={}", encode(query));
-        let (_, body) = http(&self.addr, "GET", &path, "")?;
-        let json: Value = serde_json::from_str(&body).ok()?;
-        json["data"]["result"][0]["value"][1]
-            .as_str()
-            .map(str::to_owned)
-    }
-
-    fn stop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Prometheus {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
-fn encode(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'_' | b'-' | b'.' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
 
 fn query(flag: &str) -> String {
     format!("max(app_error_ratio{{flag=\"{flag}\"}})")
@@ -109,14 +33,6 @@ fn at(ms: i64) -> String {
 
 fn now_ms() -> i64 {
     flags_core::now().unix_millis()
-}
-
-/// The repository's root (the reference implementation is in tests/).
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("workspace")
-        .to_path_buf()
 }
 
 /// Asks the Python reference (tests/reference/flags_ref.py) for the

@@ -1,8 +1,11 @@
-//! Helpers of the guard tests (`guard.rs`, `guard_prometheus.rs`): a
-//! `flags` child process whose log is kept, a tiny HTTP server answering
-//! from a closure (a fake Prometheus, an exporter), plain GETs and polling.
+//! Helpers of the guard tests (`guard.rs`, `guard_prometheus.rs`,
+//! `migration_prometheus.rs`): a `flags` child process whose log is kept, a
+//! tiny HTTP server answering from a closure (a fake Prometheus, an
+//! exporter), a real Prometheus, plain HTTP requests and polling.
 
 #![allow(dead_code)]
+
+pub mod prometheus;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -159,13 +162,25 @@ fn answer(mut stream: TcpStream, handler: &Handler) {
 
 /// `METHOD path` with `body` to `addr`: the status and the body.
 pub fn http(addr: &str, method: &str, path: &str, body: &str) -> Option<(u16, String)> {
+    http_as(addr, None, method, path, body)
+}
+
+/// [`http`] with `Authorization: Bearer <token>` when there is a token.
+pub fn http_as(
+    addr: &str,
+    token: Option<&str>,
+    method: &str,
+    path: &str,
+    body: &str,
+) -> Option<(u16, String)> {
+    let auth = token.map_or_else(String::new, |t| format!("Authorization: Bearer {t}\r\n"));
     let mut stream = TcpStream::connect(addr).ok()?;
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
         .ok()?;
     let request = format!(
         "{method} {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
-         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+         {auth}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     );
     stream.write_all(request.as_bytes()).ok()?;
@@ -206,6 +221,14 @@ pub fn sample(page: &str, name: &str) -> f64 {
     page.lines()
         .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
         .map_or(0.0, |v| v.trim().parse().unwrap_or(f64::NAN))
+}
+
+/// The repository's root (the reference implementation is in tests/).
+pub fn root() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace")
+        .to_path_buf()
 }
 
 /// The audit log beside `file`, one JSON value per line.
