@@ -73,6 +73,10 @@
 //! - `monitor` (with `edit`): each guard's query asked of Prometheus, its
 //!   value against its threshold, and one recommendation line: the
 //!   document of `flags status --prometheus --json`.
+//! - `migrate`: a migration flag's reads and writes run per [`Stage`] (the
+//!   authoritative side answers; the other runs on a small bounded pool of
+//!   threads, compared, contained by a timeout), and the recorder of their
+//!   `flags_migration_*` metrics in the Prometheus text format.
 //!
 //! # Where things are
 //! Loading (bytes or a path to a validated snapshot, and the content hash
@@ -84,14 +88,16 @@
 //! The sources live in `source/`, `watch/` and `remote/`; the editor, the
 //! edit transaction (lock, journal, audit log), the change lines and the
 //! status document in `edit/`; the Prometheus client and the monitor's
-//! readings and recommendation in `monitor/`.
+//! readings and recommendation in `monitor/`; the migrator, its records
+//! and their recorder in `migrate/`.
 //!
 //! # What it does not do
 //! Evaluation reads no clock (pass [`now()`] or any [`Timestamp`]), does no
 //! I/O and never allocates. With no features enabled the crate starts no
 //! threads, watches no files and opens no sockets: `watch` adds file
 //! watching (one worker thread, or none with `FileSource::open_on_access`),
-//! `remote` adds an HTTP client for a flag server; `edit` reads, locks and
+//! `remote` adds an HTTP client for a flag server, `migrate` a pool of
+//! threads per `Migrator`; `edit` reads, locks and
 //! writes files only in `edit::apply` and the status functions (its
 //! `edit::Document` does no I/O), and prints nothing. Serving flags over
 //! HTTP lives in `flags-server`.
@@ -110,6 +116,8 @@ mod ids;
 mod json;
 mod json_path;
 mod load;
+#[cfg(feature = "migrate")]
+pub mod migrate;
 mod model;
 #[cfg(feature = "monitor")]
 pub mod monitor;

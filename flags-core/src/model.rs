@@ -643,4 +643,48 @@ mod tests {
         assert_eq!(ramp_at(&single, 9), 0);
         assert_eq!(ramp_at(&single, 10), 2500);
     }
+
+    #[test]
+    fn a_stage_mix_follows_the_ramp_and_the_kill_switch() {
+        let snapshot = Snapshot::from_slice(
+            br#"{"version": 1, "flags": {
+              "ramped": {"migration": {"stages": 6, "stage": "dualwrite", "next": "shadow"},
+                "ramp": [{"at": "1970-01-01T00:00:01Z", "percentage": 10},
+                         {"at": "1970-01-01T00:00:05Z", "percentage": 50}]},
+              "paused": {"migration": {"stages": 4, "stage": "shadow", "next": "live"},
+                "ramp": [{"at": "1970-01-01T00:00:01Z", "percentage": 10},
+                         {"at": "1970-01-01T00:00:05Z", "percentage": 50}],
+                "paused_at": "1970-01-01T00:00:02Z"},
+              "held": {"migration": {"stages": 2, "stage": "off"}, "percentage": 30},
+              "killed": {"migration": {"stages": 6, "stage": "live", "next": "complete", "safe": "shadow"},
+                "killed": true, "percentage": 100},
+              "plain": {"percentage": 30}}}"#,
+        )
+        .expect("a good file");
+        let mix = |key: &str, ms: i64| {
+            snapshot
+                .flag(key)
+                .expect("there")
+                .stage_mix(Timestamp::from_unix_millis(ms))
+        };
+        // Before the ramp nobody is moved; no share of 0.
+        assert_eq!(mix("ramped", 0), [(Stage::DualWrite, 10_000)]);
+        // 10 % + 40 % * 1 s / 4 s = 20 %.
+        assert_eq!(
+            mix("ramped", 2000),
+            [(Stage::DualWrite, 8000), (Stage::Shadow, 2000)]
+        );
+        // Paused at 2 s: 20 % at the pause, and later.
+        assert_eq!(
+            mix("paused", 2500),
+            [(Stage::Shadow, 8000), (Stage::Live, 2000)]
+        );
+        assert_eq!(
+            mix("paused", 60_000),
+            [(Stage::Shadow, 8000), (Stage::Live, 2000)]
+        );
+        assert_eq!(mix("held", 0), [(Stage::Off, 10_000)]);
+        assert_eq!(mix("killed", 0), [(Stage::Shadow, 10_000)]);
+        assert_eq!(mix("plain", 0), []);
+    }
 }

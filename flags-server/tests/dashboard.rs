@@ -1,14 +1,19 @@
 //! The dashboard, in-process: the page and its assets (content types, the
 //! Content-Security-Policy, open without a token), and `GET /v1/dashboard`
 //! (tokens and scopes, percentages now and ramps, evaluation counts, the
-//! audit log's tail). The page itself is driven in a real browser by
+//! audit log's tail, each guard's live reading from a fake Prometheus). The page itself is driven in a real browser by
 //! `tests/dashboard/`.
 
 mod common;
+mod guard_support;
+
+use std::time::{Duration, Instant};
 
 use axum::http::{StatusCode, header};
 use common::app::*;
 use flags_core::Timestamp;
+use flags_server::server::{AppState, Config, GuardMonitor};
+use guard_support::TinyHttp;
 use serde_json::{Value, json};
 
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
@@ -135,8 +140,8 @@ async fn the_data_needs_a_server_token() {
     assert_eq!(
         json_error(&reply, StatusCode::FORBIDDEN),
         "this token has the `client` scope, which allows only evaluation \
-         (POST /v1/evaluate, POST /ofrep/v1/evaluate/flags[/KEY], GET /v1/stream); \
-         GET /v1/dashboard needs a `server` token"
+         (POST /v1/evaluate, POST /ofrep/v1/evaluate/flags[/KEY], GET /v1/stream) \
+         and POST /v1/migrations; GET /v1/dashboard needs a `server` token"
     );
     let mut request = get("/v1/dashboard");
     request.headers_mut().insert(
@@ -228,6 +233,107 @@ async fn kill_all_is_the_state_of_every_flag() {
     let body = call(&state, get("/v1/dashboard")).await.json();
     assert_eq!(body["kill_all"], true);
     assert_eq!(flag(&body, "on")["state"], "kill_all");
+}
+
+/// Migration flags: one ramping to `shadow` with pilots at `live` (and
+/// the file's own pilot), one with a paused ramp, one killed, one held at
+/// its stage; and an on/off flag.
+const MIGRATIONS: &str = r#"{
+  "version": 1,
+  "pilots": {"user_id": ["1"]},
+  "flags": {
+    "orders_reads": {
+      "migration": {"stages": 6, "stage": "dualwrite", "next": "shadow", "pilot_stage": "live"},
+      "pilots": {"user_id": ["7", "8"]},
+      "ramp": [{"at": "2020-01-01T00:00:00Z", "percentage": 10},
+               {"at": "2999-01-01T00:00:00Z", "percentage": 100}]},
+    "paused_reads": {
+      "migration": {"stages": 4, "stage": "shadow", "next": "live", "safe": "shadow"},
+      "ramp": [{"at": "2020-01-01T00:00:00Z", "percentage": 10},
+               {"at": "2020-01-05T00:00:00Z", "percentage": 50}],
+      "paused_at": "2020-01-02T00:00:00Z"},
+    "killed_reads": {
+      "migration": {"stages": 6, "stage": "live", "next": "complete", "safe": "dualwrite"},
+      "killed": true, "percentage": 100, "pilots": {"user_id": ["7"]}},
+    "held_reads": {"migration": {"stages": 2, "stage": "off"}, "percentage": 40},
+    "plain": {"percentage": 5}
+  }
+}"#;
+
+const SIX: [&str; 6] = ["off", "dualwrite", "shadow", "live", "rampdown", "complete"];
+
+#[tokio::test]
+async fn a_migration_flag_shows_its_stages_and_its_stage_mix_now() {
+    let (state, _, _) = state_with(MIGRATIONS, &[]);
+    let body = call(&state, get("/v1/dashboard")).await.json();
+    let now = millis(body["now"].as_str().expect("now"));
+
+    // `next` gets the ramp's percentage now, `stage` the rest, the
+    // pilots (two of the flag's, one of the file's) are at `live`.
+    let orders = flag(&body, "orders_reads");
+    let moved = between(
+        now,
+        (millis("2020-01-01T00:00:00Z"), 1000),
+        (millis("2999-01-01T00:00:00Z"), 10_000),
+    );
+    assert!((1000..10_000).contains(&moved), "{moved}");
+    assert_eq!(orders["basis_points"], moved, "the chart's share is next's");
+    let pct = |bp: i64| bp as f64 / 100.0;
+    assert_eq!(
+        orders["migration"],
+        json!({"stages": SIX, "stage": "dualwrite", "next": "shadow", "pilot_stage": "live",
+               "safe": "off", "pilots": 3,
+               "mix": [{"stage": "dualwrite", "basis_points": 10_000 - moved, "percentage": pct(10_000 - moved)},
+                       {"stage": "shadow", "basis_points": moved, "percentage": pct(moved)}]})
+    );
+
+    // A paused ramp: by hand, 10 % + 40 % * 1 day / 4 days = 20 %, now
+    // and for as long as it stays paused.
+    assert_eq!(
+        flag(&body, "paused_reads")["migration"],
+        json!({"stages": ["off", "shadow", "live", "complete"], "stage": "shadow", "next": "live",
+               "pilot_stage": "live", "safe": "shadow", "pilots": 1,
+               "mix": [{"stage": "shadow", "basis_points": 8000, "percentage": 80.0},
+                       {"stage": "live", "basis_points": 2000, "percentage": 20.0}]})
+    );
+    // Killed: everyone, pilots too, at `safe`.
+    assert_eq!(
+        flag(&body, "killed_reads")["migration"],
+        json!({"stages": SIX, "stage": "live", "next": "complete", "pilot_stage": "complete",
+               "safe": "dualwrite", "pilots": 0,
+               "mix": [{"stage": "dualwrite", "basis_points": 10_000, "percentage": 100.0}]})
+    );
+    // `next` unset is `stage`: the percentage moves nobody.
+    assert_eq!(
+        flag(&body, "held_reads")["migration"],
+        json!({"stages": ["off", "complete"], "stage": "off", "next": "off", "pilot_stage": "off",
+               "safe": "off", "pilots": 1,
+               "mix": [{"stage": "off", "basis_points": 10_000, "percentage": 100.0}]})
+    );
+    assert_eq!(flag(&body, "plain")["migration"], Value::Null);
+}
+
+#[tokio::test]
+async fn kill_all_sends_every_migration_flag_to_its_safe_stage() {
+    let file = MIGRATIONS.replacen(r#""version": 1,"#, r#""version": 1, "kill_all": true,"#, 1);
+    let (state, _, _) = state_with(&file, &[]);
+    let body = call(&state, get("/v1/dashboard")).await.json();
+    for (key, safe) in [
+        ("orders_reads", "off"),
+        ("paused_reads", "shadow"),
+        ("killed_reads", "dualwrite"),
+        ("held_reads", "off"),
+    ] {
+        let m = &flag(&body, key)["migration"];
+        assert_eq!(
+            (&m["mix"], &m["pilots"]),
+            (
+                &json!([{"stage": safe, "basis_points": 10_000, "percentage": 100.0}]),
+                &json!(0)
+            ),
+            "{key}"
+        );
+    }
 }
 
 #[tokio::test]
@@ -439,7 +545,8 @@ async fn guards_and_paused_ramps_are_structured_data() {
     assert_eq!(
         paused["guard"],
         json!({"query": "sum(rate(errors_total[5m])) <b>", "comparison": "above", "threshold": 0.05,
-               "threshold_text": "0.05", "for": "2m", "for_seconds": 120, "action": "pause"})
+               "threshold_text": "0.05", "for": "2m", "for_seconds": 120, "action": "pause",
+               "now": null})
     );
     assert_eq!(
         paused["by_guard"],
@@ -469,5 +576,373 @@ async fn guards_and_paused_ramps_are_structured_data() {
     assert_eq!(
         (&plain["guard"], &plain["paused"], &plain["by_guard"]),
         (&Value::Null, &Value::Null, &Value::Null)
+    );
+}
+
+/// Guards against a fake Prometheus: one crossed, one fine, one whose
+/// query answers no series, one on a flag killed already.
+const LIVE: &str = r#"{
+  "version": 1,
+  "flags": {
+    "checkout": {"percentage": 100,
+      "guard": {"query": "checkout_error_ratio", "above": 0.05, "for": "2m", "action": "kill"}},
+    "search": {"percentage": 50,
+      "guard": {"query": "search_success_ratio", "below": 0.99, "for": "1m", "action": "pause"}},
+    "fresh": {"percentage": 10,
+      "guard": {"query": "not_scraped_yet", "above": 1, "for": "30s", "action": "kill"}},
+    "stopped": {"killed": true, "percentage": 100,
+      "guard": {"query": "checkout_error_ratio", "above": 0.05, "for": "2m", "action": "kill"}},
+    "plain": {"percentage": 5}
+  }
+}"#;
+
+/// A Prometheus instant-query answer: one sample of `value`, or none.
+fn vector(value: Option<&str>) -> String {
+    let result = value.map_or(String::new(), |v| {
+        format!(r#"{{"metric":{{}},"value":[1700000000,"{v}"]}}"#)
+    });
+    format!(r#"{{"status":"success","data":{{"resultType":"vector","result":[{result}]}}}}"#)
+}
+
+/// A fake Prometheus answering the queries of [`LIVE`].
+fn fake_prometheus() -> TinyHttp {
+    TinyHttp::start(|_, target| {
+        let query = target.split_once("query=").map_or("", |(_, q)| q);
+        let body = match query {
+            "checkout_error_ratio" => vector(Some("0.09")),
+            "search_success_ratio" => vector(Some("0.995")),
+            _ => vector(None),
+        };
+        (200, body)
+    })
+}
+
+fn live_state(url: &str) -> AppState {
+    let monitor = GuardMonitor::new(url)
+        .expect("a Prometheus URL")
+        .every(Duration::from_millis(200));
+    state_with_config(
+        LIVE,
+        Config {
+            guard_monitor: Some(monitor),
+            ..Config::default()
+        },
+    )
+}
+
+/// `/v1/dashboard` once `done` holds of it, polled within the tests'
+/// patience; every answer is a 200, reading or not.
+async fn dashboard_when(state: &AppState, what: &str, done: impl Fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + common::PATIENCE;
+    loop {
+        let reply = call(state, get("/v1/dashboard")).await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+        let body = reply.json();
+        if done(&body) {
+            return body;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{what}: not within {:?}: {body}",
+            common::PATIENCE
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn without_prometheus_the_dashboard_says_how_to_see_live_values() {
+    let body = call(
+        &state_with_config(LIVE, Config::default()),
+        get("/v1/dashboard"),
+    )
+    .await
+    .json();
+    assert_eq!(
+        body["monitor"],
+        json!({"prometheus": null, "every_seconds": null, "read_at": null, "version": null,
+               "recommendation": null,
+               "note": "start flags serve with --prometheus URL to see each guard's live value"})
+    );
+    assert_eq!(flag(&body, "checkout")["guard"]["now"], Value::Null);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_guard_shows_its_live_value_against_its_threshold() {
+    let prometheus = fake_prometheus();
+    let url = format!("http://{}", prometheus.addr);
+    let state = live_state(&url);
+    let body = dashboard_when(&state, "a first reading", |b| {
+        !b["monitor"]["read_at"].is_null()
+    })
+    .await;
+    assert_eq!(body["monitor"]["prometheus"], url.as_str());
+    assert_eq!(body["monitor"]["version"], body["version"]);
+    assert_eq!(body["monitor"]["note"], Value::Null);
+
+    // 0.09 is above 0.05: crossed.
+    let checkout = &flag(&body, "checkout")["guard"]["now"];
+    assert_eq!(
+        (
+            &checkout["value"],
+            &checkout["crossed"],
+            &checkout["no_data"],
+            &checkout["done"]
+        ),
+        (&json!(0.09), &json!(true), &Value::Null, &json!(false)),
+        "{checkout}"
+    );
+    assert_eq!(checkout["query"], "checkout_error_ratio");
+    assert!(
+        checkout["status"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("CROSSED")),
+        "{checkout}"
+    );
+    // 0.995 is not below 0.99: fine.
+    let search = &flag(&body, "search")["guard"]["now"];
+    assert_eq!(
+        (&search["value"], &search["crossed"], &search["status"]),
+        (&json!(0.995), &json!(false), &json!("ok"))
+    );
+    // No series: no data, and why.
+    let fresh = &flag(&body, "fresh")["guard"]["now"];
+    assert_eq!(
+        (&fresh["value"], &fresh["crossed"]),
+        (&Value::Null, &json!(false))
+    );
+    assert_eq!(
+        fresh["no_data"],
+        "the query answered no series (is the metric scraped yet?) (empty)"
+    );
+    assert_eq!(
+        fresh["status"],
+        "NO DATA: the query answered no series (is the metric scraped yet?) (empty)"
+    );
+    // Killed already: the guard stands by.
+    let stopped = &flag(&body, "stopped")["guard"]["now"];
+    assert_eq!(
+        (&stopped["done"], &stopped["status"]),
+        (&json!(true), &json!("done: the flag is off"))
+    );
+    assert_eq!(flag(&body, "plain")["guard"], Value::Null);
+    let line = body["monitor"]["recommendation"]
+        .as_str()
+        .expect("a recommendation");
+    assert!(
+        line.starts_with("GUARD CROSSED on checkout: 0.09 above 0.05"),
+        "{line}"
+    );
+    assert!(line.contains("kill"), "{line}");
+
+    // The background reading keeps going and remembers since when the
+    // value has been crossed.
+    let body = dashboard_when(&state, "checkout seen crossed for a while", |b| {
+        flag(b, "checkout")["guard"]["now"]["seen_crossed_for_seconds"]
+            .as_f64()
+            .is_some_and(|s| s >= 0.3)
+    })
+    .await;
+    let status = flag(&body, "checkout")["guard"]["now"]["status"].clone();
+    assert!(
+        status
+            .as_str()
+            .is_some_and(|s| s.starts_with("CROSSED, seen for ")),
+        "{status}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_is_read_at_once_and_an_older_reading_is_never_shown_for_it() {
+    let prometheus = fake_prometheus();
+    let path = temp_file(LIVE);
+    let source = flags_core::watch::FileSource::open(
+        &path,
+        flags_core::watch::WatchOptions {
+            watch_events: false,
+            poll_interval: Duration::ZERO,
+            ..flags_core::watch::WatchOptions::default()
+        },
+    )
+    .expect("valid file");
+    // A minute between readings: only the reload can bring the next one
+    // within the tests' patience.
+    let monitor = GuardMonitor::new(&format!("http://{}", prometheus.addr))
+        .expect("a Prometheus URL")
+        .every(Duration::from_secs(60));
+    let state = AppState::new(
+        source.clone(),
+        Config {
+            guard_monitor: Some(monitor),
+            ..Config::default()
+        },
+    );
+    let first = dashboard_when(&state, "a first reading", |b| {
+        !b["monitor"]["read_at"].is_null()
+    })
+    .await;
+    assert_eq!(flag(&first, "plain")["guard"], Value::Null);
+
+    // plain gets a guard that 0.995 crosses.
+    let edited = LIVE.replace(
+        r#""plain": {"percentage": 5}"#,
+        r#""plain": {"percentage": 5, "guard": {"query": "search_success_ratio", "above": 0.9, "for": "1m", "action": "kill"}}"#,
+    );
+    std::fs::write(&path, edited).expect("edit");
+    assert!(source.reload_now().expect("a good file"));
+    let body = dashboard_when(&state, "a reading of the new version", |b| {
+        if b["monitor"]["version"] == b["version"] {
+            return true;
+        }
+        // Until then, the older reading is not passed off as this one's.
+        let plain = &flag(b, "plain")["guard"];
+        assert_eq!(plain["now"], Value::Null, "{b}");
+        assert_eq!(b["monitor"]["recommendation"], Value::Null, "{b}");
+        false
+    })
+    .await;
+    assert_ne!(body["version"], first["version"]);
+    let plain = &flag(&body, "plain")["guard"]["now"];
+    assert_eq!(
+        (&plain["value"], &plain["crossed"]),
+        (&json!(0.995), &json!(true))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_prometheus_is_no_data_never_an_error() {
+    // A port nothing listens on any more.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}", closed.local_addr().expect("addr"));
+    drop(closed);
+    let state = live_state(&url);
+    let body = dashboard_when(&state, "a first reading", |b| {
+        !b["monitor"]["read_at"].is_null()
+    })
+    .await;
+    for key in ["checkout", "search", "fresh"] {
+        let now = &flag(&body, key)["guard"]["now"];
+        assert_eq!(
+            (&now["value"], &now["crossed"]),
+            (&Value::Null, &json!(false)),
+            "{key}"
+        );
+        let why = now["no_data"].as_str().expect("a reason");
+        assert!(
+            why.starts_with(&format!("Prometheus at {url}/api/v1/query is unreachable"))
+                && why.ends_with("(unreachable)"),
+            "{key}: {why}"
+        );
+    }
+    assert_eq!(
+        body["monitor"]["recommendation"],
+        "NO DATA for the guard of checkout, fresh, search: it cannot act; check the query and Prometheus"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_prometheus_that_never_answers_never_holds_the_dashboard() {
+    // Accepts connections (the kernel's backlog) and never answers.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}", silent.local_addr().expect("addr"));
+    let state = live_state(&url);
+    // While the first reading waits for Prometheus (up to 2 s), the
+    // dashboard answers at once, saying so.
+    let started = Instant::now();
+    let reply = call(&state, get("/v1/dashboard")).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    let body = reply.json();
+    if started.elapsed() < Duration::from_millis(1500) {
+        assert_eq!(
+            body["monitor"]["note"],
+            "asking Prometheus: the first reading is on its way"
+        );
+        assert_eq!(flag(&body, "checkout")["guard"]["now"], Value::Null);
+    }
+    let body = dashboard_when(&state, "a reading given up on", |b| {
+        !b["monitor"]["read_at"].is_null()
+    })
+    .await;
+    let why = flag(&body, "checkout")["guard"]["now"]["no_data"]
+        .as_str()
+        .expect("a reason")
+        .to_owned();
+    assert!(why.ends_with("(unreachable)"), "{why}");
+    drop(silent);
+}
+
+#[test]
+fn flags_serve_checks_the_prometheus_url_and_refuses_it_for_a_relay() {
+    let dir = common::temp_dir("dashboard-prometheus-options");
+    let file = dir.join("flags.json");
+    common::write_atomic(&file, LIVE);
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_flags"))
+            .arg("serve")
+            .args(args)
+            .output()
+            .expect("flags runs")
+    };
+    let file_arg = file.to_str().expect("a UTF-8 path");
+    let out = run(&[
+        file_arg,
+        "--listen",
+        "127.0.0.1:0",
+        "--prometheus",
+        "ftp://x",
+    ]);
+    assert!(!out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr).trim_end(),
+        "flags serve: --prometheus ftp://x/: expected an http:// or https:// URL"
+    );
+    let out = run(&[
+        "--upstream",
+        "http://127.0.0.1:1",
+        "--prometheus",
+        "http://127.0.0.1:9090",
+    ]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("--prometheus") && stderr.contains("--upstream"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn flags_serve_reads_the_guards_from_the_start() {
+    let prometheus = fake_prometheus();
+    let dir = common::temp_dir("dashboard-prometheus-serve");
+    let file = dir.join("flags.json");
+    common::write_atomic(&file, LIVE);
+    let url = format!("http://{}", prometheus.addr);
+    let server = common::Server::start(&file, &["--prometheus", &url], None);
+    server.wait_for_log("the guard reader starting", |log| {
+        log.contains("the dashboard reads every guard's query from Prometheus")
+    });
+    let deadline = Instant::now() + common::PATIENCE;
+    let body = loop {
+        let body = server.json("/v1/dashboard");
+        if !body["monitor"]["read_at"].is_null() {
+            break body;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no reading: {body}\n{}",
+            server.log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(flag(&body, "checkout")["guard"]["now"]["crossed"], true);
+    assert_eq!(body["monitor"]["every_seconds"], 5.0);
+    let line = body["monitor"]["recommendation"].as_str().expect("a line");
+    // The file as the server was given it.
+    assert!(
+        line.ends_with(&format!(
+            "or run `flags kill {} checkout` now",
+            file.display()
+        )),
+        "{line}"
     );
 }

@@ -52,8 +52,8 @@ async fn a_client_token_may_evaluate_but_not_read_the_file() {
             json_error(&reply, StatusCode::FORBIDDEN),
             format!(
                 "this token has the `client` scope, which allows only evaluation \
-                 (POST /v1/evaluate, POST /ofrep/v1/evaluate/flags[/KEY], GET /v1/stream); \
-                 GET {uri} needs a `server` token"
+                 (POST /v1/evaluate, POST /ofrep/v1/evaluate/flags[/KEY], GET /v1/stream) \
+                 and POST /v1/migrations; GET {uri} needs a `server` token"
             ),
             "{api}"
         );

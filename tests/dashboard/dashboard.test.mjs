@@ -10,6 +10,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
+import { createServer } from 'node:http';
 import { appendFileSync, existsSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -61,8 +62,17 @@ const FLAGS = {
       paused_at: rfc3339(START - 1_800_000),
       guard: { query: 'sum(rate(search_errors_total[5m])) <b>', above: 0.05, for: '2m', action: 'pause' },
     },
+    // A migration flag: the ramp moves users from dualwrite to shadow; its
+    // two pilots and the file's one are at live.
+    orders_reads: {
+      owner: 'orders',
+      migration: { stages: 6, stage: 'dualwrite', next: 'shadow', pilot_stage: 'live' },
+      pilots: { user_id: ['7', '8'] },
+      ramp: RAMP,
+    },
   },
 };
+const SIX_STAGES = ['off', 'dualwrite', 'shadow', 'live', 'rampdown', 'complete'];
 
 // --- the reference ----------------------------------------------------------
 
@@ -98,9 +108,10 @@ function writeFlags(path, text) {
   renameSync(tmp, path);
 }
 
-/** Starts `flags serve` on `flags` (an object, or the text of a file) and
- * waits until it listens, and unless `ready` is false until it is ready. */
-async function startServer(name, env = {}, flags = FLAGS, { ready = true } = {}) {
+/** Starts `flags serve` on `flags` (an object, or the text of a file) with
+ * `args`, and waits until it listens, and unless `ready` is false until it
+ * is ready. */
+async function startServer(name, env = {}, flags = FLAGS, { ready = true, args = [] } = {}) {
   if (!existsSync(FLAGS_BIN)) {
     throw new Error(`flags binary not found at ${FLAGS_BIN}: run ./run, or set FLAGS_BIN`);
   }
@@ -112,7 +123,7 @@ async function startServer(name, env = {}, flags = FLAGS, { ready = true } = {})
   // Served by a path relative to the work directory: the page (and the
   // README's screenshot) shows the path as given, not this machine's.
   const arg = `${name}.json`;
-  const child = spawn(FLAGS_BIN, ['serve', arg, '--listen', '127.0.0.1:0'], {
+  const child = spawn(FLAGS_BIN, ['serve', arg, '--listen', '127.0.0.1:0', ...args], {
     cwd: workDir,
     env: childEnv,
     stdio: ['ignore', 'ignore', 'pipe'],
@@ -197,7 +208,8 @@ async function explain(page, context) {
     enabled: tr.children[1].dataset.enabled === 'true',
     reason: tr.children[2].dataset.reason,
     bucket: tr.children[3].dataset.bucket === '' ? null : Number(tr.children[3].dataset.bucket),
-    variant: tr.children[4].textContent === '—' ? null : tr.children[4].textContent,
+    variant: tr.children[4].dataset.variant === '' ? null : tr.children[4].dataset.variant,
+    shown: tr.children[4].textContent,
   })));
   return { rows, before, after: Date.now() };
 }
@@ -280,6 +292,27 @@ describe('the dashboard without tokens', () => {
     assert.match(await dual.locator('.chart-legend').textContent(), new RegExp(`^Next step: 50 % at ${RAMP[1].at}`));
   });
 
+  test('a migration flag shows its stages and its stage mix now, as the reference computes it', async () => {
+    const orders = await card(page, 'orders_reads');
+    assert.equal(await orders.locator('.kind').textContent(), 'Migration: 6 stages');
+    // Read at once: the page redraws every 5 s as the ramp moves.
+    const [nowMs, mix] = await orders.evaluate((card) => [
+      Number(card.querySelector('svg.chart').dataset.now), card.querySelector('.now-value').textContent,
+    ]);
+    const bp = reference(text, { key: 'orders_reads', now_ms: nowMs });
+    assert.ok(bp > 0 && bp < 10_000, `${bp}`);
+    // Two flag pilots and the file's one.
+    assert.equal(mix, `dualwrite ${(10_000 - bp) / 100}% · shadow ${bp / 100}% · live: 3 pilots`);
+    const stages = await orders.locator('ol.stages li').evaluateAll((lis) => lis.map((li) => [li.dataset.stage, li.dataset.inUse]));
+    assert.deepEqual(stages, SIX_STAGES.map((s) => [s, String(['dualwrite', 'shadow', 'live'].includes(s))]));
+    assert.match(await orders.locator('ol.stages li[data-stage="off"]').textContent(), /^off \(kill switch\)$/);
+    // The chart stays: it is of shadow's share.
+    assert.match(await orders.locator('.chart-legend').textContent(), /^The share at shadow\. Next step: 50 % at /);
+    const facts = await orders.locator('dl').textContent();
+    assert.ok(facts.includes('Stagesbaseline dualwrite, rollout to shadow, pilots at live, kill switch to off'), facts);
+    assert.equal(await orders.locator('pre.extra').count(), 0);
+  });
+
   test('the explain form gives the reference answers', async () => {
     for (const context of [
       { user_id: '42', app_version: '3.4.0', tenant_id: 'globex' },
@@ -295,13 +328,18 @@ describe('the dashboard without tokens', () => {
       const late = reference(text, { context, now_ms: t1 });
       assert.deepEqual(rows.map((r) => r.flag), Object.keys(FLAGS.flags).sort());
       for (const row of rows) {
-        const { flag, ...got } = row;
+        const { flag, shown, ...got } = row;
+        // The variant as the page says it: a migration flag's is its stage.
+        const said = got.variant === null ? '—' : (FLAGS.flags[flag].migration ? `stage: ${got.variant}` : got.variant);
+        assert.equal(shown, said, `${JSON.stringify(context)} ${flag}`);
         const candidates = [early[flag], late[flag]];
         assert.ok(candidates.some((c) => JSON.stringify(c) === JSON.stringify({
           enabled: got.enabled, variant: got.variant, reason: got.reason, bucket: got.bucket,
         })), `${JSON.stringify(context)} ${flag}: ${JSON.stringify(got)} vs ${JSON.stringify(candidates)}`);
       }
     }
+    const { rows } = await explain(page, { user_id: '7', app_version: '3.2.0' });
+    assert.equal(rows.find((r) => r.flag === 'orders_reads').shown, 'stage: live');
     const error = page.locator('#explain-error');
     await page.getByLabel('Context, as a JSON object').fill('[1]');
     await page.getByRole('button', { name: 'Explain' }).click();
@@ -314,10 +352,10 @@ describe('the dashboard without tokens', () => {
   });
 
   test('evaluation counts show what the server answered', async () => {
-    // Five explained contexts above, one evaluation of each flag each.
+    // Six explained contexts above, one evaluation of each flag each.
     await page.waitForFunction(() => {
       const row = document.querySelector('#evaluations tr[data-flag="checkout_v2"][data-reason="KILLED"]');
-      return row && row.children[3].textContent === '5';
+      return row && row.children[3].textContent === '6';
     }, null, { timeout: WAIT_MS });
   });
 
@@ -416,6 +454,10 @@ describe('the dashboard without tokens', () => {
     // Who paused it, and why.
     assert.equal(await search.locator('.by-guard').textContent(),
       `Paused by a guard at ${time}: ${reason}. It stays so until a person lifts it.`);
+    // Without --prometheus, the page says how to see the guard's live value.
+    assert.equal(await search.locator('.guard-now').textContent(),
+      'live value not read: start flags serve with --prometheus URL to see it');
+    assert.match(await guarded.locator('#monitor').textContent(), /start flags serve with --prometheus URL/);
     // Flags without a guard say so, and no other says a guard acted.
     const plain = await card(guarded, 'enrollment_service');
     assert.ok((await plain.locator('dl').textContent()).includes('Guardnone'));
@@ -447,7 +489,9 @@ describe('the dashboard without tokens', () => {
     const flags = structuredClone(FLAGS);
     flags.flags.community_dual_write.description = 'Dual-write community posts to the v2 store';
     flags.flags.search_v2.guard.query = 'sum(rate(search_errors_total[5m]))';
-    const fresh = await startServer('flags', {}, flags);
+    flags.flags.community_dual_write.guard = { query: 'dual_write_error_ratio', above: 0.05, for: '2m', action: 'kill' };
+    const prometheus = await fakePrometheus({ dual_write_error_ratio: '0.09', 'sum(rate(search_errors_total[5m]))': '0.02' });
+    const fresh = await startServer('flags', {}, flags, { args: ['--prometheus', prometheus.url] });
     execFileSync(FLAGS_BIN, ['set', fresh.arg, 'enrollment_service', '--percentage', '25', '--actor', 'ops-oncall'], { stdio: 'pipe', cwd: workDir });
     appendFileSync(`${fresh.file}.audit.jsonl`, `${JSON.stringify({
       time: rfc3339(Date.now()), actor: 'guard', command: `flags guard ${fresh.arg} --prometheus http://127.0.0.1:9090`,
@@ -459,8 +503,134 @@ describe('the dashboard without tokens', () => {
     await explain(shot, { user_id: '42', app_version: '3.4.0', tenant_id: 'acme' });
     await shot.waitForFunction(() => document.querySelectorAll('#audit li').length === 2, null, { timeout: WAIT_MS });
     await shot.locator('article[data-flag="search_v2"] .by-guard').waitFor({ timeout: WAIT_MS });
+    // A second reading (5 s later): seen crossed for a few seconds.
+    await shot.waitForFunction(() => /seen for [1-9]/.test(
+      (document.querySelector('article[data-flag="community_dual_write"] .guard-now') || {}).textContent || '',
+    ), null, { timeout: WAIT_MS });
     await shot.screenshot({ path: resolve(process.env.DASHBOARD_SCREENSHOT), fullPage: true });
     await shot.context().close();
+    prometheus.server.close();
+  });
+});
+
+// --- a fake Prometheus ----------------------------------------------------------
+
+/** An HTTP server answering Prometheus's instant queries from `answers`
+ * (query text -> value as Prometheus writes it; no series otherwise). */
+async function fakePrometheus(answers) {
+  const server = createServer((req, res) => {
+    const url = new URL(req.url, 'http://x');
+    const value = url.pathname === '/api/v1/query' ? answers[url.searchParams.get('query')] : undefined;
+    const result = value === undefined ? [] : [{ metric: {}, value: [Date.now() / 1000, value] }];
+    res.writeHead(200, { 'Content-Type': 'application/json' });
+    res.end(JSON.stringify({ status: 'success', data: { resultType: 'vector', result } }));
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  return { server, url: `http://127.0.0.1:${server.address().port}` };
+}
+
+/** A port nothing listens on. */
+async function closedPort() {
+  const server = createServer();
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address();
+  await new Promise((r) => server.close(r));
+  return port;
+}
+
+describe('the dashboard with --prometheus', () => {
+  // Guards on three live flags (crossed, fine, no series) and on the
+  // paused search_v2.
+  const GUARDED = structuredClone(FLAGS);
+  GUARDED.flags.community_dual_write.guard = { query: 'dual_write_error_ratio', above: 0.05, for: '2m', action: 'kill' };
+  GUARDED.flags.enrollment_service.guard = { query: 'enrollment_success_ratio', below: 0.99, for: '1m', action: 'pause' };
+  GUARDED.flags.tenant_billing_v2.guard = { query: 'billing_errors_total', above: 10, for: '30s', action: 'kill' };
+  let prometheus;
+
+  before(async () => {
+    prometheus = await fakePrometheus({ dual_write_error_ratio: '0.09', enrollment_success_ratio: '0.995' });
+  });
+  after(() => prometheus.server.close());
+
+  /** The live text of `key`'s guard once it is `state`. */
+  async function live(page, key, state) {
+    const node = (await card(page, key)).locator(`.guard-now[data-live="${state}"]`);
+    await node.waitFor({ timeout: WAIT_MS });
+    return node.textContent();
+  }
+
+  test('shows each guard\'s value against its threshold, and what to do', async () => {
+    const server = await startServer('prometheus', {}, GUARDED, { args: ['--prometheus', prometheus.url] });
+    const page = await openPage(server);
+    // 0.09 is above 0.05: crossed.
+    assert.match(await live(page, 'community_dual_write', 'crossed'),
+      /^0\.09 — CROSSED: above 0\.05(, seen for \d+ s)?; flags guard kills it once that lasts 2m$/);
+    // 0.995 is not below 0.99.
+    assert.equal(await live(page, 'enrollment_service', 'ok'), '0.995 — ok: not below 0.99');
+    assert.equal(await live(page, 'tenant_billing_v2', 'no-data'),
+      'no data: the query answered no series (is the metric scraped yet?) (empty); the guard cannot act');
+    // Paused already: the guard stands by.
+    assert.equal(await live(page, 'search_v2', 'done'), 'done: the ramp is paused');
+    assert.equal(await page.locator('article[data-flag="checkout_v2"] .guard-now').count(), 0);
+    const line = await page.locator('#recommendation').textContent();
+    assert.ok(line.startsWith('GUARD CROSSED on community_dual_write: 0.09 above 0.05'), line);
+    assert.ok(line.endsWith(`or run \`flags kill ${server.arg} community_dual_write\` now`), line);
+    assert.match(await page.locator('#monitor').textContent(), new RegExp(`Prometheus at ${prometheus.url}, read at `));
+    // On a phone, a long reason wraps instead of widening the page.
+    const phone = await openPage(server, { width: 390, height: 844 });
+    await live(phone, 'tenant_billing_v2', 'no-data');
+    const [scroll, width] = await phone.evaluate(() => [document.documentElement.scrollWidth, window.innerWidth]);
+    assert.ok(scroll <= width, `the page is ${scroll} px wide on a ${width} px screen`);
+    await phone.context().close();
+    await page.context().close();
+  });
+
+  test('a Prometheus that is down is no data, and the page says why', async () => {
+    const down = `http://127.0.0.1:${await closedPort()}`;
+    const server = await startServer('prometheus-down', {}, GUARDED, { args: ['--prometheus', down] });
+    const page = await openPage(server);
+    const text = await live(page, 'community_dual_write', 'no-data');
+    assert.ok(text.startsWith(`no data: Prometheus at ${down}/api/v1/query is unreachable`), text);
+    assert.equal(await page.locator('#recommendation').textContent(),
+      'NO DATA for the guard of community_dual_write, enrollment_service, tenant_billing_v2: '
+      + 'it cannot act; check the query and Prometheus');
+    await page.context().close();
+  });
+});
+
+describe('a migration flag edited while the page is open', () => {
+  test('moving next, then the kill switch, shows without a reload', async () => {
+    const server = await startServer('migration');
+    const page = await openPage(server);
+    const orders = await card(page, 'orders_reads');
+    await orders.locator('li[data-stage="shadow"][data-in-use="true"]').waitFor({ timeout: WAIT_MS });
+    await page.evaluate(() => { window.notReloaded = true; });
+
+    const moved = structuredClone(FLAGS);
+    moved.flags.orders_reads.migration.next = 'live';
+    const text = JSON.stringify(moved, null, 2);
+    writeFlags(server.file, text);
+    await page.locator('article[data-flag="orders_reads"] li[data-stage="live"] small')
+      .filter({ hasText: 'rollout' }).waitFor({ timeout: WAIT_MS });
+    const [nowMs, mix] = await page.locator('article[data-flag="orders_reads"]').evaluate((card) => [
+      Number(card.querySelector('svg.chart').dataset.now), card.querySelector('.now-value').textContent,
+    ]);
+    const bp = reference(text, { key: 'orders_reads', now_ms: nowMs });
+    assert.equal(mix, `dualwrite ${(10_000 - bp) / 100}% · live ${bp / 100}% · live: 3 pilots`);
+    assert.equal(await page.locator('article[data-flag="orders_reads"] li[data-stage="shadow"]').getAttribute('data-in-use'), 'false');
+
+    const killed = structuredClone(moved);
+    killed.flags.orders_reads.killed = true;
+    writeFlags(server.file, JSON.stringify(killed, null, 2));
+    await page.waitForFunction(
+      () => document.querySelector('article[data-flag="orders_reads"] .now-value').textContent === 'everyone at off',
+      null, { timeout: WAIT_MS },
+    );
+    const inUse = await page.locator('article[data-flag="orders_reads"] li[data-in-use="true"]')
+      .evaluateAll((lis) => lis.map((li) => li.dataset.stage));
+    assert.deepEqual(inUse, ['off']);
+    assert.equal(await page.evaluate(() => window.notReloaded), true);
+    await page.context().close();
   });
 });
 

@@ -30,6 +30,10 @@
 /// * [FlagsContext] converts a context once for many evaluations.
 /// * [Flags.changes] streams the new version whenever the flags change.
 ///
+/// * [Migrator] runs reads and writes under a migration flag (old system,
+///   new system, or both with one compared), records each and can send the
+///   records to the flags server ([MigrationReporter]).
+///
 /// * [FlagFile] edits a flag file as the `flags` commands do (the same
 ///   code: lock, validation, atomic write, conflict refusal, audit record).
 ///
@@ -44,3 +48,14 @@ export 'src/errors.dart' show FlagsErrorCode, FlagsException;
 export 'src/evaluation.dart' show Evaluation, Reason;
 export 'src/flag_file.dart' show EditResult, FlagEdit, FlagFile;
 export 'src/flags.dart' show Flags, FlagsClient, FlagsStatus;
+export 'src/migration.dart'
+    show
+        MigrationErrorHandler,
+        MigrationMeasure,
+        MigrationPlan,
+        MigrationRecord,
+        MigrationRecorder,
+        MigrationReporter,
+        MigrationSide,
+        MigrationStage,
+        Migrator;

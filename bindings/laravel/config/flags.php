@@ -74,4 +74,27 @@ return [
         'redirect_to' => null,
     ],
 
+    /*
+    | Migration flags (Migrator::read / Migrator::write): the other side of a
+    | read or a write runs after the response ('after_response': from the
+    | terminating callbacks, and after each queue job) or at once ('inline').
+    | Their records are sent to the flags server's POST /v1/migrations after
+    | the response, at most timeout_ms each batch (it never throws; a lost
+    | batch is counted and logged once); report_url and token default to
+    | server.url and server.token (a `client`-scoped token is enough); no
+    | URL: the records stay in the process. report_errors: also report the
+    | other side's exceptions to the exception handler.
+    */
+
+    'migrations' => [
+        'defer' => env('FLAGS_MIGRATIONS_DEFER', 'after_response'),
+        'report' => (bool) env('FLAGS_MIGRATIONS_REPORT', true),
+        'report_url' => env('FLAGS_MIGRATIONS_URL'),
+        'token' => env('FLAGS_MIGRATIONS_TOKEN'),
+        'timeout_ms' => (int) env('FLAGS_MIGRATIONS_TIMEOUT_MS', 250),
+        // A long-running worker sends as soon as this many records wait.
+        'flush_every' => (int) env('FLAGS_MIGRATIONS_FLUSH_EVERY', 1000),
+        'report_errors' => (bool) env('FLAGS_MIGRATIONS_REPORT_ERRORS', false),
+    ],
+
 ];

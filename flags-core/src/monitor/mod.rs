@@ -72,6 +72,38 @@ pub struct Reading {
     seen_for: Option<Duration>,
 }
 
+impl Reading {
+    /// The key of the flag whose guard this is.
+    pub fn flag(&self) -> &str {
+        &self.flag
+    }
+
+    /// The `STATUS` column of `flags status`: `ok`, `CROSSED` (with
+    /// `seen for` when a [`Memory`] was passed), `NO DATA: why`, or
+    /// `done: ...` when the flag is killed or paused already.
+    pub fn status(&self) -> String {
+        state(self)
+    }
+
+    /// The `now` object the status document gives the flag's `guard`
+    /// (docs/operations.md): `value`, `crossed`, `no_data`, `done`,
+    /// `seen_crossed_for_seconds` and `query`.
+    pub fn to_json(&self) -> Value {
+        let (value, no_data) = match &self.value {
+            Ok(v) => (json!(v), Value::Null),
+            Err(why) => (Value::Null, json!(why)),
+        };
+        json!({
+            "value": value,
+            "crossed": self.crossed,
+            "no_data": no_data,
+            "done": self.done,
+            "seen_crossed_for_seconds": self.seen_for.map(|d| d.as_secs_f64()),
+            "query": self.query,
+        })
+    }
+}
+
 /// Since when a watching caller (`flags status --watch`) has seen each
 /// flag's value across its threshold.
 pub type Memory = HashMap<String, Instant>;
@@ -296,18 +328,7 @@ pub fn json(file: &Path, now: Timestamp, readings: &[Reading]) -> Result<String,
             let Some(r) = readings.iter().find(|r| flag["key"] == r.flag.as_str()) else {
                 continue;
             };
-            let (value, no_data) = match &r.value {
-                Ok(v) => (json!(v), Value::Null),
-                Err(why) => (Value::Null, json!(why)),
-            };
-            flag["guard"]["now"] = json!({
-                "value": value,
-                "crossed": r.crossed,
-                "no_data": no_data,
-                "done": r.done,
-                "seen_crossed_for_seconds": r.seen_for.map(|d| d.as_secs_f64()),
-                "query": r.query,
-            });
+            flag["guard"]["now"] = r.to_json();
         }
     }
     doc["recommendation"] = json!(recommendation(file, readings));

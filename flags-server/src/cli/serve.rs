@@ -15,7 +15,7 @@ use flags_core::watch::{FileSource, WatchOptions};
 use tokio::net::TcpListener;
 use tracing::{error, info, warn};
 
-use crate::server::{AppState, Config, Relay, Source, limits, memory, serve};
+use crate::server::{AppState, Config, GuardMonitor, Relay, Source, limits, memory, serve};
 
 /// The largest cap `--max-connections` and `--max-streams` accept.
 const MAX_CAP: u64 = 1_000_000;
@@ -102,6 +102,12 @@ pub struct Args {
     #[arg(long, value_name = "SECONDS", default_value_t = 0,
           value_parser = clap::value_parser!(u64).range(0..=86_400))]
     cache_max_age: u64,
+    /// Show each guard's live value on the dashboard: ask this Prometheus
+    /// (e.g. http://127.0.0.1:9090) every guard's query every 5 s, each
+    /// reading bounded by 2 s, as `flags status --prometheus` does.
+    /// Reading only: `flags guard` is what acts.
+    #[arg(long, value_name = "URL", conflicts_with = "upstream")]
+    prometheus: Option<String>,
 }
 
 /// Runs the server until SIGTERM or Ctrl-C.
@@ -129,6 +135,18 @@ pub fn run(args: Args) -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
+    let guard_monitor = match args
+        .prometheus
+        .as_deref()
+        .map(GuardMonitor::new)
+        .transpose()
+    {
+        Ok(monitor) => monitor,
+        Err(e) => {
+            eprintln!("flags serve: --prometheus {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let source = match open_source(&args) {
         Ok(source) => source,
         Err(message) => {
@@ -165,6 +183,7 @@ pub fn run(args: Args) -> ExitCode {
                 max_connections,
                 max_streams,
                 cache_max_age: args.cache_max_age,
+                guard_monitor,
                 ..Config::default()
             },
         );
@@ -182,6 +201,7 @@ pub fn run(args: Args) -> ExitCode {
             open_files,
             max_connections,
             max_streams,
+            prometheus = args.prometheus.as_deref().map(tracing::field::display),
             "serving flags"
         );
         if max_connections as u64 > limits::room(open_files) {

@@ -1,5 +1,6 @@
 //! The router, and the flags API: `/v1/*`, health and metrics (the
-//! dashboard's page and `/v1/dashboard` are in `dashboard`).
+//! dashboard's page and `/v1/dashboard` are in `dashboard`), and the
+//! migration records of `POST /v1/migrations`.
 
 use std::borrow::Cow;
 use std::time::Duration;
@@ -23,11 +24,13 @@ use tracing::error;
 
 use super::errors::{self, Api, Error};
 use super::http::{self, cache_headers, expect_object, json_bytes, not_modified};
-use super::limits::BODY_LIMIT;
+use super::limits::{BODY_LIMIT, MIGRATIONS_BODY_LIMIT};
 use super::metrics::Upstream;
 use super::state::{AppState, Relay, Source};
 use super::{auth, dashboard, metrics, ofrep};
 use crate::wire::{self, Answer};
+use flags_core::Snapshot;
+use flags_core::migrate::DropReason;
 use flags_core::remote::RemoteSource;
 use flags_core::watch::SourceStatus;
 
@@ -48,6 +51,10 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/flags", get(get_flags))
         .route("/v1/stream", get(stream))
         .route("/v1/evaluate", post(evaluate))
+        .route(
+            "/v1/migrations",
+            post(migrations).layer(DefaultBodyLimit::max(MIGRATIONS_BODY_LIMIT)),
+        )
         .route("/ofrep/v1/evaluate/flags/{key}", post(ofrep::single))
         .route("/ofrep/v1/evaluate/flags", post(ofrep::bulk))
         .route_layer(middleware::from_fn_with_state(
@@ -215,12 +222,18 @@ async fn metrics(State(state): State<AppState>) -> Response {
         open: max.saturating_sub(shared.streams.available_permits()),
         max: shared.max_streams,
     };
-    let body = shared.metrics.render(
-        &shared.source.snapshot(),
-        &status,
-        upstream.as_ref(),
-        streams,
-    );
+    let snapshot = shared.source.snapshot();
+    let mut body = shared
+        .metrics
+        .render(&snapshot, &status, upstream.as_ref(), streams);
+    // Flags that left the file (or stopped being migration flags) take
+    // their migration metrics with them, as their evaluation counters.
+    if status.ready {
+        shared
+            .migrations
+            .retain(|flag| is_migration_flag(&snapshot, flag));
+    }
+    shared.migrations.render_into(&mut body);
     (
         [(
             header::CONTENT_TYPE,
@@ -394,4 +407,105 @@ async fn evaluate(
     })
     .map_err(|e| Error::internal(Api::Flags, e.to_string()))?;
     Ok(json_bytes(StatusCode::OK, bytes))
+}
+
+/// Whether `key` is a migration flag of `snapshot`: the one place that
+/// decides which records `POST /v1/migrations` keeps, and so the bound on
+/// the labels of the `flags_migration_*` metrics.
+fn is_migration_flag(snapshot: &Snapshot, key: &str) -> bool {
+    snapshot
+        .flag(key)
+        .is_some_and(|flag| flag.migration().is_some())
+}
+
+/// 400 for a `/v1/migrations` body that is not a batch.
+fn invalid_batch(problem: impl std::fmt::Display) -> Error {
+    Error::new(
+        Api::Flags,
+        StatusCode::BAD_REQUEST,
+        format!(
+            "invalid batch: {problem}; expected {{\"records\": [{{\"flag\": ..., \"stage\": ..., \"op\": ...}}, ...]}}"
+        ),
+    )
+}
+
+/// 413 for a batch over the body limit or the record limit.
+fn batch_too_large(what: &str) -> Error {
+    Error::new(
+        Api::Flags,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        format!(
+            "the batch {what}: send at most {} records and {MIGRATIONS_BODY_LIMIT} bytes per request",
+            wire::MAX_MIGRATION_RECORDS
+        ),
+    )
+}
+
+/// `POST /v1/migrations`: a batch of migration records (`{"records":
+/// [...]}`) aggregated into the `flags_migration_*` metrics of `/metrics`.
+/// Records for flags that are not migration flags of the served file, and
+/// records that are not valid, are dropped and counted, never stored.
+/// Answers `202 {"accepted": n, "dropped": m}`.
+async fn migrations(
+    State(state): State<AppState>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, Error> {
+    state.ready(Api::Flags)?;
+    let body = match body {
+        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            return Err(batch_too_large(&format!(
+                "is larger than the limit of {MIGRATIONS_BODY_LIMIT} bytes"
+            )));
+        }
+        body => http::body(Api::Flags, body)?,
+    };
+    let raw: &RawValue = serde_json::from_slice(&body)
+        .map_err(|e| invalid_batch(format!("the body is not JSON: {e}")))?;
+    if !raw.get().starts_with('{') {
+        return Err(invalid_batch("the body is not a JSON object"));
+    }
+    let batch: wire::MigrationBatch<'_> = serde_json::from_str(raw.get()).map_err(invalid_batch)?;
+    if batch.records.len() > wire::MAX_MIGRATION_RECORDS {
+        return Err(batch_too_large(&format!(
+            "holds {} records, more than {}",
+            batch.records.len(),
+            wire::MAX_MIGRATION_RECORDS
+        )));
+    }
+    let shared = state.shared();
+    let snapshot = shared.source.snapshot();
+    let recorder = &shared.migrations;
+    let mut accepted = 0usize;
+    for raw in &batch.records {
+        let dropped = match wire::migration_record(raw) {
+            None => Some(DropReason::BadRecord),
+            Some(record) if !is_migration_flag(&snapshot, record.flag()) => {
+                Some(DropReason::UnknownFlag)
+            }
+            Some(record) => match record.record() {
+                None => Some(DropReason::BadRecord),
+                Some(record) => {
+                    // The recorder counts its own drops (too many flags).
+                    if recorder.record(&record).is_ok() {
+                        accepted += 1;
+                    }
+                    None
+                }
+            },
+        };
+        if let Some(reason) = dropped {
+            recorder.count_drop(reason);
+        }
+    }
+    #[derive(Serialize)]
+    struct Body {
+        accepted: usize,
+        dropped: usize,
+    }
+    let bytes = serde_json::to_vec(&Body {
+        accepted,
+        dropped: batch.records.len() - accepted,
+    })
+    .map_err(|e| Error::internal(Api::Flags, e.to_string()))?;
+    Ok(json_bytes(StatusCode::ACCEPTED, bytes))
 }

@@ -7,7 +7,8 @@
 //! A token has a scope: [`Scope::Server`] opens everything, as tokens
 //! always did; [`Scope::Client`] opens only evaluation for a context
 //! (`POST /v1/evaluate`, OFREP single and bulk, `GET /v1/stream`'s version
-//! events) and gets 403 everywhere else, so a token shipped inside an app
+//! events) and sending migration records (`POST /v1/migrations`, what an
+//! app's workers do) and gets 403 everywhere else, so a token shipped inside an app
 //! cannot download the file (pilot lists, deny lists, tenant names).
 //!
 //! A configured entry is written like a line of the tokens file: `TOKEN`
@@ -54,12 +55,13 @@ impl Scope {
 }
 
 /// The routes a `client` token opens: evaluation for the context the
-/// request gives, and the version events that say when to evaluate again.
-/// Every other route (`/v1/flags`, `/v1/status`, any route added later)
-/// needs a `server` token.
-pub(crate) const CLIENT_ROUTES: [&str; 4] = [
+/// request gives, the version events that say when to evaluate again, and
+/// the migration records an app sends. Every other route (`/v1/flags`,
+/// `/v1/status`, any route added later) needs a `server` token.
+pub(crate) const CLIENT_ROUTES: [&str; 5] = [
     "/v1/evaluate",
     "/v1/stream",
+    "/v1/migrations",
     "/ofrep/v1/evaluate/flags",
     "/ofrep/v1/evaluate/flags/{key}",
 ];

@@ -10,25 +10,40 @@
 //!
 //! `/v1/dashboard` computes what must match the core exactly: each flag's
 //! state and effective percentage now, its ramp points and next step, its
-//! guard and the percentage a paused ramp is frozen at. It adds the
+//! guard and the percentage a paused ramp is frozen at, and a migration
+//! flag's stages and stage mix now ([`Flag::stage_mix`], what `flags
+//! status` shows). It adds the
 //! server's own evaluation counters, the tail of the audit log the edit
 //! commands append beside the file, and whether a guard (the audit actor
 //! `guard`) made the newest edit of a killed or paused flag.
+//!
+//! With `--prometheus`, it adds each guard's live reading: what `flags
+//! status --prometheus` prints, from the same code (`flags_core::monitor`).
+//! A background task reads every guard every few seconds (and at once
+//! after a reload), off the runtime and bounded in time, and the endpoint
+//! answers the last reading: a slow or unreachable Prometheus never slows
+//! the endpoint, the number of open pages never multiplies the queries,
+//! and the task's memory says how long a value has been seen crossed.
 
 use std::collections::HashMap;
 use std::io::{Read as _, Seek as _, SeekFrom};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Weak};
 
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use flags_core::monitor::{self, Memory};
 use flags_core::{Flag, GuardAction, Snapshot, Threshold, Timestamp};
 use serde::Serialize;
 use serde_json::Value;
+use tokio::sync::broadcast::error::RecvError;
+use tracing::{info, warn};
 
 use super::errors::{Api, Error};
 use super::http::json_bytes;
-use super::state::{AppState, Source};
+use super::state::{AppState, GuardReading, GuardReadings, Shared, Source};
 
 const INDEX_HTML: &str = include_str!("dashboard/index.html");
 const APP_JS: &str = include_str!("dashboard/app.js");
@@ -94,6 +109,26 @@ struct Dashboard {
     /// Counters of flag keys not in the file.
     unknown_evaluations: Vec<Count>,
     audit: Audit,
+    /// The guards' live readings (`--prometheus`), or why there are none.
+    monitor: MonitorView,
+}
+
+/// Where the guards' live values come from, and the monitor's line.
+#[derive(Serialize)]
+struct MonitorView {
+    /// The `--prometheus` URL; null without it.
+    prometheus: Option<String>,
+    /// Seconds between two readings.
+    every_seconds: Option<f64>,
+    /// When the reading shown was made (RFC 3339, UTC).
+    read_at: Option<String>,
+    /// The version of the flags the reading is of.
+    version: Option<String>,
+    /// What `flags status --prometheus` says to do.
+    recommendation: Option<String>,
+    /// Why there is no reading (no `--prometheus`, not read yet, or the
+    /// monitor could not run).
+    note: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -110,6 +145,9 @@ struct FlagView {
     /// When the ramp was paused and the percentage it stays at.
     paused: Option<Point>,
     guard: Option<GuardView>,
+    /// A migration flag's stages and its stage mix now; null for an
+    /// on/off flag.
+    migration: Option<MigrationView>,
     /// Set when the flag is killed or paused and the newest audit record
     /// of an edit of it is a guard's.
     by_guard: Option<ByGuard>,
@@ -131,6 +169,43 @@ struct GuardView {
     for_seconds: u64,
     /// `kill` or `pause`.
     action: &'static str,
+    /// The live reading (`--prometheus`): `flags status --json`'s
+    /// `guard.now` plus `status`, its STATUS column; null without one.
+    now: Option<Value>,
+}
+
+/// A migration flag (`migration` in the file): its stages, the roles the
+/// file gives them, and who is at which stage now.
+#[derive(Serialize)]
+struct MigrationView {
+    /// The migration's stages (2, 4 or 6), in order.
+    stages: Vec<&'static str>,
+    /// The baseline: where everyone is unless the rollout or a pilot list
+    /// moves them.
+    stage: &'static str,
+    /// Where the rollout (`percentage` or `ramp`) moves users to.
+    next: &'static str,
+    /// Where the pilots are.
+    pilot_stage: &'static str,
+    /// Where the kill switches (`killed`, `kill_all`) send everyone.
+    safe: &'static str,
+    /// Each stage's share now, in stage order, no share of 0: `next` the
+    /// rollout's percentage now (a paused ramp's frozen one), `stage` the
+    /// rest; everyone at `safe` under a kill switch. Pilots, requirements
+    /// and deny lists aside.
+    mix: Vec<Share>,
+    /// The pilot ids (the flag's and the file's top-level ones) at
+    /// `pilot_stage` now: 0 under a kill switch, which sends them to
+    /// `safe` too.
+    pilots: usize,
+}
+
+/// One stage's share of a migration flag's units.
+#[derive(Serialize)]
+struct Share {
+    stage: &'static str,
+    basis_points: u32,
+    percentage: f64,
 }
 
 /// The guard's audit record behind a killed or paused flag.
@@ -220,7 +295,44 @@ fn point(at: &str, at_ms: i64, bp: u32) -> Point {
     }
 }
 
-fn guard_view(flag: &Flag) -> Option<GuardView> {
+/// A migration flag's stages and its mix at `now` ([`Flag::stage_mix`];
+/// `kill_all` is the file's, so it is applied here, as `flags status`
+/// does).
+fn migration_view(snapshot: &Snapshot, flag: &Flag, now: Timestamp) -> Option<MigrationView> {
+    let m = flag.migration()?;
+    let killed = snapshot.kill_all() || flag.killed();
+    let mix = if snapshot.kill_all() {
+        vec![(m.safe(), 10_000)]
+    } else {
+        flag.stage_mix(now)
+    };
+    let pilots = if killed {
+        0
+    } else {
+        flag.pilots()
+            .chain(snapshot.pilots())
+            .map(|(_, ids)| ids)
+            .sum()
+    };
+    Some(MigrationView {
+        stages: m.stages().iter().map(|s| s.as_str()).collect(),
+        stage: m.stage().as_str(),
+        next: m.next().as_str(),
+        pilot_stage: m.pilot_stage().as_str(),
+        safe: m.safe().as_str(),
+        mix: mix
+            .into_iter()
+            .map(|(stage, bp)| Share {
+                stage: stage.as_str(),
+                basis_points: bp,
+                percentage: percentage(bp),
+            })
+            .collect(),
+        pilots,
+    })
+}
+
+fn guard_view(flag: &Flag, now: Option<Value>) -> Option<GuardView> {
     let guard = flag.guard()?;
     Some(GuardView {
         query: guard.query().to_owned(),
@@ -232,6 +344,7 @@ fn guard_view(flag: &Flag) -> Option<GuardView> {
         hold_for: guard.for_text().to_owned(),
         for_seconds: guard.hold_for().as_secs(),
         action: guard.action().as_str(),
+        now,
     })
 }
 
@@ -279,6 +392,7 @@ fn flag_view(
     now: Timestamp,
     counts: Vec<Count>,
     audit: &[Value],
+    live: Option<Value>,
 ) -> FlagView {
     let bp = flag.basis_points_at(now);
     let ramp: Vec<Point> = flag
@@ -301,7 +415,8 @@ fn flag_view(
         ramp,
         next,
         paused,
-        guard: guard_view(flag),
+        guard: guard_view(flag, live),
+        migration: migration_view(snapshot, flag, now),
         by_guard: by_guard(flag, audit),
         evaluations: counts,
     }
@@ -409,9 +524,18 @@ pub(crate) async fn dashboard(State(state): State<AppState>) -> Result<Response,
             ..Audit::default()
         },
     };
+    let (monitor, mut live) = monitor_view(&state, &snapshot);
     for flag in snapshot.flags() {
         let counts = by_key.remove(flag.key()).unwrap_or_default();
-        flags.push(flag_view(&snapshot, flag, now, counts, &audit.records));
+        let reading = live.remove(flag.key());
+        flags.push(flag_view(
+            &snapshot,
+            flag,
+            now,
+            counts,
+            &audit.records,
+            reading,
+        ));
     }
     let body = Dashboard {
         version: snapshot.version().to_owned(),
@@ -420,8 +544,171 @@ pub(crate) async fn dashboard(State(state): State<AppState>) -> Result<Response,
         flags,
         unknown_evaluations: unknown,
         audit,
+        monitor,
     };
     let bytes =
         serde_json::to_vec(&body).map_err(|e| Error::internal(Api::Flags, e.to_string()))?;
     Ok(json_bytes(StatusCode::OK, bytes))
+}
+
+/// The monitor's part of `/v1/dashboard`, and each guarded flag's live
+/// reading by key: only a reading of the version being answered (a
+/// reload wakes the task, so the next one is on its way).
+fn monitor_view(state: &AppState, snapshot: &Snapshot) -> (MonitorView, HashMap<String, Value>) {
+    let mut by_flag = HashMap::new();
+    let Some(guards) = &state.shared().guards else {
+        let view = MonitorView {
+            prometheus: None,
+            every_seconds: None,
+            read_at: None,
+            version: None,
+            recommendation: None,
+            note: Some(
+                "start flags serve with --prometheus URL to see each guard's live value".into(),
+            ),
+        };
+        return (view, by_flag);
+    };
+    start_guard_readings(state);
+    let last = guards
+        .last
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    let mut view = MonitorView {
+        prometheus: Some(guards.monitor.url.clone()),
+        every_seconds: Some(guards.monitor.every.as_secs_f64()),
+        read_at: None,
+        version: None,
+        recommendation: None,
+        note: None,
+    };
+    match last.as_deref() {
+        None => view.note = Some("asking Prometheus: the first reading is on its way".into()),
+        Some(reading) => {
+            view.read_at = Some(reading.read_at.to_string());
+            view.version = Some(reading.version.clone());
+            match &reading.readings {
+                Err(why) => view.note = Some(format!("the monitor could not run: {why}")),
+                // Of other guards, maybe: neither its values nor its line.
+                Ok(_) if reading.version != snapshot.version() => {
+                    view.note = Some(
+                        "asking Prometheus: the flags were reloaded since the last reading".into(),
+                    );
+                }
+                Ok(readings) => {
+                    view.recommendation.clone_from(&reading.recommendation);
+                    for r in readings {
+                        let mut now = r.to_json();
+                        now["status"] = Value::String(r.status());
+                        by_flag.insert(r.flag().to_owned(), now);
+                    }
+                }
+            }
+        }
+    }
+    (view, by_flag)
+}
+
+/// Starts, once, the task that reads every guard from Prometheus every
+/// [`GuardMonitor::every`](super::state::GuardMonitor::every) and at once
+/// after each reload, for as long as the state lives. A no-op without
+/// `--prometheus` or outside a runtime.
+pub(crate) fn start_guard_readings(state: &AppState) {
+    let Some(guards) = &state.shared().guards else {
+        return;
+    };
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        return;
+    };
+    if guards.started.swap(true, Ordering::SeqCst) {
+        return;
+    }
+    info!(
+        prometheus = %guards.monitor.url,
+        every = ?guards.monitor.every,
+        "the dashboard reads every guard's query from Prometheus"
+    );
+    let reloads = state.shared().reloads.subscribe();
+    runtime.spawn(refresh_guard_readings(state.downgrade(), reloads));
+}
+
+async fn refresh_guard_readings(
+    state: Weak<Shared>,
+    mut reloads: tokio::sync::broadcast::Receiver<Option<String>>,
+) {
+    let mut memory = Some(Memory::new());
+    loop {
+        // Only what this reading needs: the state may end meanwhile.
+        let (snapshot, file, guards, ready) = {
+            let Some(shared) = state.upgrade() else {
+                return;
+            };
+            let Some(guards) = shared.guards.clone() else {
+                return;
+            };
+            let file = match &shared.source {
+                Source::File(file) => file.path().to_path_buf(),
+                // The recommendation names the file to edit; a relay has
+                // none (`flags serve` refuses --prometheus with --upstream).
+                Source::Upstream(_) => PathBuf::from("FILE"),
+            };
+            let ready = shared.source.is_ready();
+            (shared.source.snapshot(), file, guards, ready)
+        };
+        let every = guards.monitor.every;
+        // Before good flags are loaded there is nothing to read (and the
+        // endpoint answers 503).
+        if ready {
+            let reading_guards = Arc::clone(&guards);
+            let mut kept = memory.take().unwrap_or_default();
+            let task = tokio::task::spawn_blocking(move || {
+                let reading = read_guards(&reading_guards, &snapshot, &file, &mut kept);
+                (reading, kept)
+            });
+            match task.await {
+                Ok((reading, kept)) => {
+                    memory = Some(kept);
+                    *guards.last.lock().unwrap_or_else(|e| e.into_inner()) =
+                        Some(Arc::new(reading));
+                }
+                Err(e) => warn!(error = %e, "reading the guards failed"),
+            }
+        }
+        drop(guards);
+        tokio::select! {
+            () = tokio::time::sleep(every) => {}
+            reload = reloads.recv() => match reload {
+                Ok(Some(_)) | Err(RecvError::Lagged(_)) => {}
+                // Shutting down, or the state is gone.
+                Ok(None) | Err(RecvError::Closed) => return,
+            },
+        }
+    }
+}
+
+/// One reading of every guard of `snapshot`, within the monitor's bound.
+fn read_guards(
+    guards: &GuardReadings,
+    snapshot: &Snapshot,
+    file: &Path,
+    memory: &mut Memory,
+) -> GuardReading {
+    let monitor_config = &guards.monitor;
+    let readings = monitor::read(
+        snapshot,
+        &monitor_config.prometheus,
+        Some(memory),
+        Some(monitor_config.within),
+    )
+    .map_err(|e| e.to_string());
+    GuardReading {
+        version: snapshot.version().to_owned(),
+        read_at: flags_core::now(),
+        recommendation: readings
+            .as_ref()
+            .ok()
+            .map(|r| monitor::recommendation(file, r)),
+        readings,
+    }
 }

@@ -160,8 +160,8 @@ impl Error {
             StatusCode::FORBIDDEN,
             format!(
                 "this token has the `client` scope, which allows only evaluation \
-                 (POST /v1/evaluate, POST /ofrep/v1/evaluate/flags[/KEY], GET /v1/stream); \
-                 {method} {} needs a `server` token",
+                 (POST /v1/evaluate, POST /ofrep/v1/evaluate/flags[/KEY], GET /v1/stream) \
+                 and POST /v1/migrations; {method} {} needs a `server` token",
                 echo(path)
             ),
         )

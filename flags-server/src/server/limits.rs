@@ -11,6 +11,9 @@
 
 /// Largest request body accepted.
 pub(crate) const BODY_LIMIT: usize = 64 * 1024;
+/// Largest `POST /v1/migrations` body accepted: a batch of up to 1,000
+/// records (about 150 bytes each).
+pub(crate) const MIGRATIONS_BODY_LIMIT: usize = 1024 * 1024;
 /// Descriptors kept back from connections: the flag file and its watcher,
 /// the runtime, logs, and the connections beyond the cap that get one
 /// answer before closing.

@@ -48,7 +48,7 @@ use errors::{Api, Error};
 use tracing::{debug, info, warn};
 
 pub use app::app;
-pub use state::{AppState, Config, Relay, Source};
+pub use state::{AppState, Config, GuardMonitor, Relay, Source};
 
 /// How long a client may take to send its request headers.
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
@@ -68,6 +68,9 @@ const ACCEPT_BACKOFF: (Duration, Duration) = (Duration::from_millis(10), Duratio
 /// When accepting fails (out of file descriptors), accepting pauses, longer
 /// after each failure in a row (10 ms doubling up to 1 s).
 pub async fn serve(listener: TcpListener, state: AppState, shutdown: impl Future<Output = ()>) {
+    // With --prometheus, the guards are read from the start: their first
+    // reading is ready when the dashboard opens.
+    dashboard::start_guard_readings(&state);
     let router = app(state.clone());
     let graceful = GracefulShutdown::new();
     let mut http = hyper::server::conn::http1::Builder::new();

@@ -1,15 +1,18 @@
 //! The state every handler shares: the flag source (a file, or an upstream
-//! flags server for a relay), auth, metrics, the caps, and the rendering of
-//! `/v1/flags`.
+//! flags server for a relay), auth, metrics, the caps, the rendering of
+//! `/v1/flags`, and the guards' last live reading for the dashboard.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::{Duration, SystemTime};
 
 use axum::body::Bytes;
-use flags_core::Snapshot;
+use flags_core::migrate::Recorder;
+use flags_core::monitor::{MonitorError, Prometheus, Reading};
 use flags_core::remote::RemoteSource;
 use flags_core::watch::{FileSource, ReloadEvent, SourceStatus};
+use flags_core::{Snapshot, Timestamp};
 use tokio::sync::{Semaphore, broadcast, watch};
 use tracing::{error, info, warn};
 
@@ -41,6 +44,11 @@ pub struct Config {
     /// Seconds a cache may reuse a `/v1/flags` or OFREP bulk answer without
     /// revalidating it (`Cache-Control: max-age=N, must-revalidate`).
     pub cache_max_age: u64,
+    /// `--prometheus`: where the dashboard reads each guard's live value.
+    pub guard_monitor: Option<GuardMonitor>,
+    /// Most migration flags whose records `POST /v1/migrations` keeps
+    /// metrics for (records of further flags are dropped and counted).
+    pub max_migration_flags: usize,
 }
 
 impl Default for Config {
@@ -55,8 +63,79 @@ impl Default for Config {
             max_streams,
             request_timeout: REQUEST_TIMEOUT,
             cache_max_age: 0,
+            guard_monitor: None,
+            max_migration_flags: flags_core::migrate::DEFAULT_MAX_FLAGS,
         }
     }
+}
+
+/// How often the dashboard's guard readings are refreshed by default.
+const GUARD_READ_EVERY: Duration = Duration::from_secs(5);
+/// The longest one refresh may wait for Prometheus, every guard's query
+/// included.
+const GUARD_READ_WITHIN: Duration = Duration::from_secs(2);
+
+/// The Prometheus that `flags serve --prometheus URL` asks every guard's
+/// query, through [`flags_core::monitor`] (what `flags status
+/// --prometheus` prints), for the dashboard.
+#[derive(Clone)]
+pub struct GuardMonitor {
+    pub(crate) prometheus: Prometheus,
+    pub(crate) url: String,
+    /// Time between two readings.
+    pub(crate) every: Duration,
+    /// The longest one reading may take.
+    pub(crate) within: Duration,
+}
+
+impl GuardMonitor {
+    /// Asks the Prometheus at `url` every 5 s, each reading bounded by 2 s.
+    /// A URL that is not http:// or https:// is [`MonitorError::Url`].
+    pub fn new(url: &str) -> Result<Self, MonitorError> {
+        Ok(Self {
+            prometheus: Prometheus::new(url, GUARD_READ_WITHIN)?,
+            url: url.to_owned(),
+            every: GUARD_READ_EVERY,
+            within: GUARD_READ_WITHIN,
+        })
+    }
+
+    /// Reads every `every` instead (at least 100 ms).
+    #[must_use]
+    pub fn every(mut self, every: Duration) -> Self {
+        self.every = every.max(Duration::from_millis(100));
+        self
+    }
+}
+
+impl std::fmt::Debug for GuardMonitor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GuardMonitor")
+            .field("url", &self.url)
+            .field("every", &self.every)
+            .field("within", &self.within)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The guards' readings and where they come from (see `dashboard`).
+pub(crate) struct GuardReadings {
+    pub monitor: GuardMonitor,
+    /// Set once the task that refreshes `last` runs.
+    pub started: AtomicBool,
+    /// The newest reading; `None` before the first one.
+    pub last: Mutex<Option<Arc<GuardReading>>>,
+}
+
+/// One reading of every guard of one version of the flags.
+pub(crate) struct GuardReading {
+    /// The version of the flags whose guards were read.
+    pub version: String,
+    pub read_at: Timestamp,
+    /// Every guard's reading, or why the monitor could not run at all.
+    pub readings: Result<Vec<Reading>, String>,
+    /// The monitor's line that says what to do.
+    pub recommendation: Option<String>,
 }
 
 /// Where the served flags come from: a hot-reloaded file, or (a relay)
@@ -287,6 +366,8 @@ pub(crate) struct Shared {
     pub source: Source,
     pub auth: Arc<Auth>,
     pub metrics: Arc<Metrics>,
+    /// The aggregate of the migration records of `POST /v1/migrations`.
+    pub migrations: Recorder,
     /// New versions for `/v1/stream`; `None` closes the streams (shutdown).
     pub reloads: broadcast::Sender<Option<String>>,
     pub targeting_key: String,
@@ -302,6 +383,8 @@ pub(crate) struct Shared {
     /// the lock is held only to fetch the receiver, never while rendering.
     /// Emptied by every reload, so that an old file's rendering is not kept.
     pub flags_json: Arc<RenderCache>,
+    /// With `--prometheus`: the guards' live readings.
+    pub guards: Option<Arc<GuardReadings>>,
 }
 
 /// The version last rendered for `/v1/flags`, and its rendering.
@@ -368,6 +451,7 @@ impl AppState {
             source,
             auth: Arc::new(Auth::new(&config.tokens)),
             metrics: Arc::default(),
+            migrations: Recorder::new(config.max_migration_flags),
             reloads,
             targeting_key,
             max_connections: config.max_connections.max(1),
@@ -378,11 +462,24 @@ impl AppState {
             request_timeout: config.request_timeout,
             cache_max_age: config.cache_max_age,
             flags_json,
+            guards: config.guard_monitor.map(|monitor| {
+                Arc::new(GuardReadings {
+                    monitor,
+                    started: AtomicBool::new(false),
+                    last: Mutex::new(None),
+                })
+            }),
         }))
     }
 
     pub(crate) fn shared(&self) -> &Shared {
         &self.0
+    }
+
+    /// A reference that does not keep the state alive (for background
+    /// tasks that end with it).
+    pub(crate) fn downgrade(&self) -> Weak<Shared> {
+        Arc::downgrade(&self.0)
     }
 
     /// True when bearer tokens are required.

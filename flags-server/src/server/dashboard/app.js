@@ -11,7 +11,7 @@
   const POLL_MS = 5000;
   const KNOWN_FLAG_FIELDS = new Set([
     'description', 'owner', 'killed', 'requires', 'deny', 'pilots', 'percentage',
-    'ramp', 'paused_at', 'bucket_by', 'salt', 'variants', 'guard',
+    'ramp', 'paused_at', 'bucket_by', 'salt', 'variants', 'guard', 'migration',
   ]);
   const KNOWN_AUDIT_FIELDS = new Set(['time', 'actor', 'command', 'file', 'before', 'after', 'summary']);
   const STATE_LABELS = {
@@ -36,6 +36,8 @@
   // The open /v1/stream request, aborted when the token changes.
   let stream = null;
   let streamLive = false;
+  // The keys of the migration flags shown: their variant is a stage.
+  let migrationFlags = new Set();
 
   // --- DOM helpers: text only -------------------------------------------
 
@@ -67,6 +69,8 @@
   }
 
   const pct = (p) => `${Number(p)} %`;
+  // In a stage mix, as `flags status` writes it: "shadow 10%".
+  const share = (p) => `${Number(p)}%`;
   const utc = (ms) => new Date(ms).toISOString().replace('.000Z', 'Z');
   const short = (version) => (typeof version === 'string' ? version.slice(0, 12) : String(version));
   const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -253,10 +257,33 @@
     $('flags-summary').textContent = `${dash.flags.length} flags in version ${short(dash.version)}`
       + `${dash.kill_all ? '; kill_all is on: every flag is off' : ''}`
       + `${globalPilots ? `; ${globalPilots} global pilot ids` : ''}.`;
+    renderMonitor(dash);
+    migrationFlags = new Set(dash.flags.filter((view) => view.migration).map((view) => view.key));
     dash.flags.forEach((view, i) => {
       const raw = (file.flags || {})[view.key] || {};
-      container.append(renderFlag(view, raw, nowMs, i));
+      container.append(renderFlag(view, raw, nowMs, i, dash.monitor));
     });
+  }
+
+  /** The monitor's line (what `flags status --prometheus` says to do),
+   * shown when some flag has a guard. */
+  function renderMonitor(dash) {
+    const node = $('monitor');
+    const monitor = dash.monitor || {};
+    const guarded = dash.flags.some((view) => view.guard);
+    node.hidden = !guarded;
+    node.replaceChildren();
+    if (!guarded) return;
+    if (!monitor.prometheus) {
+      node.dataset.state = 'off';
+      node.append(el('strong', null, 'Guards: '),
+        'live values are not read; start flags serve with --prometheus URL to see them.');
+      return;
+    }
+    node.dataset.state = monitor.recommendation ? 'read' : 'pending';
+    node.append(el('strong', null, 'Guards: '),
+      el('span', { id: 'recommendation' }, monitor.recommendation || monitor.note || ''),
+      el('small', null, ` (Prometheus at ${monitor.prometheus}${monitor.read_at ? `, read at ${monitor.read_at}` : ''})`));
   }
 
   function count(lists) {
@@ -269,7 +296,7 @@
     return entries.map(([attribute, ids]) => `${attribute}: ${ids.length}`).join(', ');
   }
 
-  function renderFlag(view, raw, nowMs, i) {
+  function renderFlag(view, raw, nowMs, i, monitor) {
     const id = `flag-${i}`;
     const card = el('article', { class: 'flag', 'data-flag': view.key, 'aria-labelledby': id });
     card.append(el('div', { class: 'flag-head' },
@@ -277,12 +304,26 @@
       el('span', { class: 'state', 'data-state': view.state }, STATE_LABELS[view.state] || view.state)));
     // A kill switch turns the flag off whatever its rollout says.
     const off = view.state === 'killed' || view.state === 'kill_all';
-    card.append(el('p', { class: 'now', 'data-basis-points': view.basis_points },
-      el('span', { class: 'now-value' }, off ? 'off' : pct(view.percentage)), ' ',
-      el('small', null, off ? `for everyone (rollout ${pct(view.percentage)} when lifted)` : 'of units now')));
+    const m = view.migration;
+    if (m) {
+      card.append(el('p', { class: 'kind' }, `Migration: ${m.stages.length} stages`));
+      card.append(el('p', { class: 'now mix', 'data-basis-points': view.basis_points },
+        el('span', { class: 'now-value' }, mixText(m, off)), ' ',
+        el('small', null, off
+          ? `(the kill switch${m.next === m.stage ? '' : `; rollout to ${m.next} ${share(view.percentage)} when lifted`})`
+          : 'now')));
+      card.append(stageList(view.key, m));
+    } else {
+      card.append(el('p', { class: 'now', 'data-basis-points': view.basis_points },
+        el('span', { class: 'now-value' }, off ? 'off' : pct(view.percentage)), ' ',
+        el('small', null, off ? `for everyone (rollout ${pct(view.percentage)} when lifted)` : 'of units now')));
+    }
     if (view.by_guard) card.append(byGuard(view.by_guard));
     const meter = el('meter', {
-      min: 0, max: 100, value: off ? 0 : view.percentage, 'aria-label': `${view.key}: effective percentage now`,
+      min: 0,
+      max: 100,
+      value: off ? 0 : (m ? nextShare(m) : view.percentage),
+      'aria-label': m ? `${view.key}: share at ${m.next} now` : `${view.key}: effective percentage now`,
     });
     card.append(meter);
     if (view.ramp.length) card.append(...chart(view, nowMs));
@@ -292,10 +333,16 @@
     fact(dl, 'Requires', requirements(raw.requires));
     fact(dl, 'Pilots', listCounts(raw.pilots));
     fact(dl, 'Deny', listCounts(raw.deny));
-    fact(dl, 'Variants', (raw.variants || []).map((v) => `${v.name} ${pct(v.weight)}`).join(', ') || 'none');
+    if (m) {
+      fact(dl, 'Stages', `baseline ${m.stage}, rollout to ${m.next}, pilots at ${m.pilot_stage}, `
+        + `kill switch to ${m.safe}`);
+    } else {
+      fact(dl, 'Variants', (raw.variants || []).map((v) => `${v.name} ${pct(v.weight)}`).join(', ') || 'none');
+    }
     fact(dl, 'Bucket by', raw.bucket_by || 'user_id');
     if (raw.salt) fact(dl, 'Salt', raw.salt);
     fact(dl, 'Guard', ...guardText(view.guard));
+    if (view.guard) fact(dl, 'Guard now', liveText(view.guard, monitor || {}));
     // Fields this page does not know (later additions): as JSON.
     for (const [name, value] of Object.entries(raw)) {
       if (KNOWN_FLAG_FIELDS.has(name)) continue;
@@ -308,12 +355,83 @@
     return card;
   }
 
+  /** A migration flag's stage mix now, as `flags status` says it:
+   * "dualwrite 90% · shadow 10% · live: 3 pilots"; "everyone at off"
+   * under a kill switch. */
+  function mixText(m, killed) {
+    if (killed) return `everyone at ${m.safe}`;
+    const parts = m.mix.map((s) => `${s.stage} ${share(s.percentage)}`);
+    // Pilots at the baseline are in its share already.
+    if (m.pilots && m.pilot_stage !== m.stage) {
+      parts.push(`${m.pilot_stage}: ${m.pilots} ${m.pilots === 1 ? 'pilot' : 'pilots'}`);
+    }
+    return parts.join(' · ');
+  }
+
+  /** The percentage at a migration's `next` stage now (0 when `next` is
+   * the baseline: the rollout moves nobody). */
+  function nextShare(m) {
+    const moved = m.next !== m.stage && m.mix.find((s) => s.stage === m.next);
+    return moved ? moved.percentage : 0;
+  }
+
+  /** A migration's stages in order; the ones someone is at now marked
+   * (in text too), and the roles the file gives them. */
+  function stageList(key, m) {
+    const list = el('ol', { class: 'stages', 'aria-label': `Stages of ${key}, in order` });
+    for (const stage of m.stages) {
+      const notes = [];
+      const mixed = m.mix.find((s) => s.stage === stage);
+      if (stage === m.stage) notes.push('baseline');
+      if (stage === m.next && m.next !== m.stage) notes.push('rollout');
+      if (mixed) notes.push(share(mixed.percentage));
+      if (stage === m.pilot_stage && m.pilots) notes.push(`${m.pilots} ${m.pilots === 1 ? 'pilot' : 'pilots'}`);
+      if (stage === m.safe) notes.push('kill switch');
+      const inUse = Boolean(mixed) || (stage === m.pilot_stage && m.pilots > 0);
+      list.append(el('li', { 'data-stage': stage, 'data-in-use': inUse ? 'true' : 'false' },
+        inUse ? el('strong', null, stage) : stage,
+        notes.length ? el('small', null, ` (${notes.join(', ')})`) : null));
+    }
+    return list;
+  }
+
   /** The guard as the file says it: its query, then what it does when. */
   function guardText(guard) {
     if (!guard) return ['none'];
     return [el('code', { class: 'guard-query' }, guard.query),
       el('span', { class: 'guard-rule' },
         `: ${guard.action} when ${guard.comparison} ${guard.threshold_text} for ${guard.for}`)];
+  }
+
+  /** A guard's live reading (`--prometheus`): its value against its
+   * threshold, crossed or not and for how long, or no data and why. */
+  function liveText(guard, monitor) {
+    const now = guard.now;
+    let state; let text;
+    if (!monitor.prometheus) {
+      state = 'off';
+      text = 'live value not read: start flags serve with --prometheus URL to see it';
+    } else if (!now) {
+      state = 'pending';
+      text = monitor.note || 'asking Prometheus…';
+    } else if (now.done) {
+      state = 'done';
+      text = `${now.status}${now.value === null ? '' : ` (value now ${now.value})`}`;
+    } else if (now.value === null) {
+      state = 'no-data';
+      text = `no data: ${now.no_data}; the guard cannot act`;
+    } else if (now.crossed) {
+      state = 'crossed';
+      const seen = now.seen_crossed_for_seconds;
+      const held = seen === null ? '' : `, seen for ${Math.floor(seen)} s`;
+      const verb = guard.action === 'kill' ? 'kills' : 'pauses';
+      text = `${now.value} — CROSSED: ${guard.comparison} ${guard.threshold_text}${held}; `
+        + `flags guard ${verb} it once that lasts ${guard.for}`;
+    } else {
+      state = 'ok';
+      text = `${now.value} — ok: not ${guard.comparison} ${guard.threshold_text}`;
+    }
+    return el('span', { class: 'guard-now', 'data-live': state }, text);
   }
 
   /** "Killed by a guard" / "Paused by a guard", from the audit record. */
@@ -345,7 +463,8 @@
     const x = (t) => (L + ((t - xmin) / (xmax - xmin)) * (W - L - R)).toFixed(2);
     const y = (p) => (T + (1 - p / 100) * (H - T - B)).toFixed(2);
     const described = points.map((p) => `${pct(p.percentage)} at ${p.at}`).join(', ');
-    const label = `Ramp of ${view.key}: ${described}; `
+    const of = view.migration ? `${view.key} (the share at ${view.migration.next})` : view.key;
+    const label = `Ramp of ${of}: ${described}; `
       + `${paused ? `paused at ${pct(paused.percentage)} since ${paused.at}; ` : ''}now ${pct(view.percentage)}`;
     const root = svg('svg', {
       class: 'chart', viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-label': label,
@@ -403,6 +522,7 @@
     } else {
       legend = `Ramp complete: ${pct(last.percentage)} since ${last.at}.`;
     }
+    if (view.migration) legend = `The share at ${view.migration.next}. ${legend}`;
     return [root, el('p', { class: 'chart-legend' }, legend)];
   }
 
@@ -497,7 +617,7 @@
         el('td', { class: r.enabled ? 'on' : 'off', 'data-enabled': r.enabled }, r.enabled ? 'on' : 'off'),
         el('td', { 'data-reason': r.reason }, r.reason),
         el('td', { class: 'num', 'data-bucket': r.bucket === null ? '' : r.bucket }, r.bucket === null ? '—' : String(r.bucket)),
-        el('td', null, r.variant === null ? '—' : r.variant)));
+        variantCell(r)));
     }
     $('explain-caption').textContent = `Answers for this context, version ${short(answer.version)}`;
     // The context these answers are for (tests read it).
@@ -505,6 +625,14 @@
     table.hidden = false;
     announce(`Explained: ${answer.results.filter((r) => r.enabled).length} of ${answer.results.length} flags on.`);
     refresh();
+  }
+
+  /** The answer's variant; for a migration flag, its stage. */
+  function variantCell(r) {
+    const attrs = { 'data-variant': r.variant === null ? '' : r.variant };
+    if (r.variant === null) return el('td', attrs, '—');
+    if (!migrationFlags.has(r.flag)) return el('td', attrs, r.variant);
+    return el('td', Object.assign(attrs, { 'data-stage': r.variant }), 'stage: ', el('strong', null, r.variant));
   }
 
   // --- Live: /v1/stream through fetch (EventSource cannot send a token) -----

@@ -14,6 +14,7 @@ return [
     // What Laravel 8 needs for HTTP, Blade, auth and artisan; the flags
     // provider is not listed: package discovery finds it.
     'providers' => [
+        Illuminate\Bus\BusServiceProvider::class,
         Illuminate\Auth\AuthServiceProvider::class,
         Illuminate\Cache\CacheServiceProvider::class,
         Illuminate\Database\DatabaseServiceProvider::class,
