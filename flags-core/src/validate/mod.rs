@@ -12,6 +12,7 @@
 mod flag;
 mod migration;
 
+#[cfg(feature = "edit")]
 pub(crate) use migration::MIGRATION_FIELDS;
 
 pub use flag::parse_duration;
