@@ -394,6 +394,10 @@ fn a_drifting_new_store_rolls_the_migration_back_everywhere() {
         early < USERS as usize - 1,
         "the shadow share did not rise: {early} users in shadow at first"
     );
+    eprintln!(
+        "users in shadow: {early} of {} at the ramp's start, then all of them",
+        USERS - 1
+    );
     wait_until(
         "Prometheus sees every compared read agree",
         PATIENCE,
