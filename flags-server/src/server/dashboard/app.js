@@ -424,9 +424,9 @@
       state = 'crossed';
       const seen = now.seen_crossed_for_seconds;
       const held = seen === null ? '' : `, seen for ${Math.floor(seen)} s`;
-      const verb = { kill: 'kills', pause: 'pauses' }[guard.action] || 'rolls back';
+      const acts = { kill: 'kills it', pause: 'pauses it' }[guard.action] || 'rolls it back';
       text = `${now.value} — CROSSED: ${guard.comparison} ${guard.threshold_text}${held}; `
-        + `flags guard ${verb} it once that lasts ${guard.for}`;
+        + `flags guard ${acts} once that lasts ${guard.for}`;
     } else {
       state = 'ok';
       text = `${now.value} — ok: not ${guard.comparison} ${guard.threshold_text}`;
