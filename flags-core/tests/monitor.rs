@@ -131,6 +131,57 @@ fn a_crossed_guard_is_shown_against_its_threshold_with_what_to_do() {
     assert_eq!(doc["recommendation"], expected.as_str());
 }
 
+/// A rollback guard on a migration flag: crossed, the line says the guard
+/// rolls it back and which command does it now; held at its stage (after
+/// a rollback), it is done and the line says how to move it forward.
+#[test]
+fn a_rollback_guard_says_what_it_does_and_how_to_move_on() {
+    const MIGRATION: &str = r#"{
+  "version": 1,
+  "flags": {
+    "orders_reads": {
+      "migration": {"stages": 6, "stage": "dualwrite", "next": "shadow"},
+      "percentage": 10,
+      "guard": {"query": "inconsistent_ratio", "above": 0.01, "for": "1m", "action": "rollback"}
+    }
+  }
+}
+"#;
+    let url = fake_prometheus(|query| match query {
+        "inconsistent_ratio" => scalar("0.2"),
+        _ => None,
+    });
+    let path = workspace("rollback");
+    std::fs::write(&path, MIGRATION).expect("write");
+    let prometheus = Prometheus::new(&url, PATIENCE).expect("url");
+    let doc = document(&path, &prometheus, None);
+    let now = &flag(&doc, "orders_reads")["guard"]["now"];
+    assert_eq!(
+        (&now["value"], &now["crossed"]),
+        (&0.2.into(), &true.into())
+    );
+    let expected = format!(
+        "GUARD CROSSED on orders_reads: 0.2 above 0.01 -- a running `flags guard` rolls it back \
+         once it has held for 1m; or run `flags stage {} orders_reads --rollback` now",
+        path.display()
+    );
+    assert_eq!(doc["recommendation"], expected.as_str());
+
+    // Rolled back: next is the stage; nothing left to roll back.
+    std::fs::write(
+        &path,
+        MIGRATION.replace(r#""next": "shadow""#, r#""next": "dualwrite""#),
+    )
+    .expect("write");
+    let doc = document(&path, &prometheus, None);
+    let expected = format!(
+        "orders_reads was stopped by its guard (see the audit log): once fixed, \
+         `flags stage {} orders_reads --next STAGE`",
+        path.display()
+    );
+    assert_eq!(doc["recommendation"], expected.as_str());
+}
+
 #[test]
 fn no_data_is_said_and_never_taken_for_a_value() {
     let url = fake_prometheus(|query| match query {

@@ -502,7 +502,12 @@ const GUARDED: &str = r#"{
                "guard": {"query": "up", "below": 1, "for": "30s", "action": "kill"}},
     "lifted": {"killed": true, "percentage": 50,
                "guard": {"query": "up", "below": 1, "for": "1h", "action": "kill"}},
-    "plain": {"percentage": 5}
+    "plain": {"percentage": 5},
+    "rolled": {"migration": {"stages": 6, "stage": "dualwrite", "next": "dualwrite", "pilot_stage": "dualwrite"},
+               "percentage": 10,
+               "guard": {"query": "ratio", "above": 0.01, "for": "1m", "action": "rollback"}},
+    "held": {"migration": {"stages": 4, "stage": "shadow"}, "percentage": 10,
+             "guard": {"query": "ratio", "above": 0.01, "for": "1m", "action": "rollback"}}
   }
 }"#;
 
@@ -520,6 +525,10 @@ async fn guards_and_paused_ramps_are_structured_data() {
                "summary": "paused: ramp paused at 2020-01-02T00:00:00Z (20%)",
                "reason": "guard of paused: value 0.09 above 0.05 for 2m"}),
         json!({"time": "2026-12-03T10:04:00Z", "actor": "ops", "summary": "plain: percentage 1% -> 5%"}),
+        json!({"time": "2026-12-03T10:05:00Z", "actor": "guard",
+               "summary": "rolled: migration next shadow -> dualwrite, pilot_stage live -> dualwrite",
+               "reason": "guard of rolled: value 0.2 above 0.01 for 1m"}),
+        json!({"time": "2026-12-03T10:06:00Z", "actor": "ops", "summary": "held: migration stage off -> shadow"}),
     ];
     let text: String = records.iter().map(|r| format!("{r}\n")).collect();
     std::fs::write(&log, text).expect("write the log");
@@ -572,6 +581,16 @@ async fn guards_and_paused_ramps_are_structured_data() {
     );
     // A person edited it after the guard: the guard is not the one to ask.
     assert_eq!(flag(&body, "lifted")["by_guard"], Value::Null);
+    // A rollback guard leaves its migration flag held at its stage.
+    assert_eq!(
+        flag(&body, "rolled")["by_guard"],
+        json!({"action": "rollback", "time": "2026-12-03T10:05:00Z",
+               "summary": "rolled: migration next shadow -> dualwrite, pilot_stage live -> dualwrite",
+               "reason": "guard of rolled: value 0.2 above 0.01 for 1m"})
+    );
+    assert_eq!(flag(&body, "rolled")["guard"]["action"], "rollback");
+    // Held by a person: not a guard's doing.
+    assert_eq!(flag(&body, "held")["by_guard"], Value::Null);
     let plain = flag(&body, "plain");
     assert_eq!(
         (&plain["guard"], &plain["paused"], &plain["by_guard"]),

@@ -10,7 +10,7 @@ declare(strict_types=1);
 //   cargo build -p flags-ffi --release
 //   FLAGS_FFI_LIB=target/release/libflags_ffi.so php -d opcache.enable_cli=1 bindings/php/bench/migration.php
 //
-// As bench.php: every case runs 7 times, round-robin with the others; the
+// As bench.php (harness.php): every case runs 7 times, round-robin with the others; the
 // figures are the median and the best run in ns per operation, with the
 // cost of the empty loop subtracted. Sending the records is not measured
 // here: it happens after the response (see tests/Migration/DeferredTest).
@@ -26,49 +26,13 @@ require dirname(__DIR__) . '/bootstrap/autoload.php';
 $quick = in_array('--quick', $argv, true);
 $scale = $quick ? 0.1 : 1.0;
 
-/** ns per iteration of $f($i) over $n iterations. */
-function run(int $n, callable $f): float
-{
-    $t = hrtime(true);
-    for ($i = 0; $i < $n; $i++) {
-        $f($i);
-    }
-    return (hrtime(true) - $t) / $n;
-}
-
-/**
- * @param array<string, array{int, callable}> $cases
- * @return array<string, array{float, float}> per case: median and best ns/op, minus the empty loop
- */
-function measureAll(array $cases): array
-{
-    $cases = ['(empty loop)' => [1_000_000, static function (int $i): void {
-    }]] + $cases;
-    foreach ($cases as [$iterations, $body]) {
-        run(max(1, intdiv($iterations, 10)), $body);
-    }
-    $samples = [];
-    for ($k = 0; $k < 7; $k++) {
-        foreach ($cases as $name => [$iterations, $body]) {
-            $samples[$name][] = run($iterations, $body);
-        }
-    }
-    $stats = [];
-    foreach ($samples as $name => $runs) {
-        sort($runs);
-        $stats[$name] = [$runs[3], $runs[0]];
-    }
-    [$emptyMedian, $emptyBest] = $stats['(empty loop)'];
-    unset($stats['(empty loop)']);
-    foreach ($stats as $name => [$median, $best]) {
-        $stats[$name] = [max(0.0, $median - $emptyMedian), max(0.0, $best - $emptyBest)];
-    }
-    return $stats;
-}
+require __DIR__ . '/harness.php';
 
 $flags = Flags::fromJson(json_encode(['version' => 1, 'flags' => [
-    // A flag whose variant is a stage name, as a migration flag's is.
-    'orders_reads' => ['percentage' => 50, 'variants' => [['name' => 'shadow', 'weight' => 100]]],
+    'orders_reads' => [
+        'migration' => ['stages' => 6, 'stage' => 'dualwrite', 'next' => 'shadow'],
+        'percentage' => 50,
+    ],
 ]]));
 $scoped = $flags->for(['user_id' => 42]);
 $n = static fn (int $count): int => max(10, (int) ($count * $scale));

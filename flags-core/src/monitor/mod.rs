@@ -206,9 +206,9 @@ fn state(r: &Reading) -> String {
 pub fn recommendation(file: &Path, readings: &[Reading]) -> String {
     let name = file.display();
     let acts = |a: GuardAction| match a {
-        GuardAction::Kill => "kills",
-        GuardAction::Pause => "pauses",
-        GuardAction::Rollback => "rolls back",
+        GuardAction::Kill => "kills it",
+        GuardAction::Pause => "pauses it",
+        GuardAction::Rollback => "rolls it back",
     };
     let command = |a: GuardAction, flag: &str| match a {
         GuardAction::Kill => format!("flags kill {name} {flag}"),
@@ -235,7 +235,7 @@ pub fn recommendation(file: &Path, readings: &[Reading]) -> String {
             ),
         };
         return format!(
-            "GUARD CROSSED on {}: {value} {} {}{held} -- a running `flags guard` {} it {when}; \
+            "GUARD CROSSED on {}: {value} {} {}{held} -- a running `flags guard` {} {when}; \
              or run `{}` now",
             r.flag,
             r.comparison,

@@ -148,8 +148,8 @@ struct FlagView {
     /// A migration flag's stages and its stage mix now; null for an
     /// on/off flag.
     migration: Option<MigrationView>,
-    /// Set when the flag is killed or paused and the newest audit record
-    /// of an edit of it is a guard's.
+    /// Set when the flag is killed, paused or held at its migration stage
+    /// and the newest audit record of an edit of it is a guard's.
     by_guard: Option<ByGuard>,
     evaluations: Vec<Count>,
 }
@@ -167,7 +167,7 @@ struct GuardView {
     #[serde(rename = "for")]
     hold_for: String,
     for_seconds: u64,
-    /// `kill` or `pause`.
+    /// `kill`, `pause` or `rollback`.
     action: &'static str,
     /// The live reading (`--prometheus`): `flags status --json`'s
     /// `guard.now` plus `status`, its STATUS column; null without one.
@@ -361,13 +361,16 @@ fn edits_flag(summary: &str, key: &str) -> bool {
     })
 }
 
-/// The guard behind a killed or paused flag: set when the newest audit
-/// record of an edit of it has the actor `guard`.
+/// The guard behind a killed, paused or rolled back flag: set when the
+/// newest audit record of an edit of it has the actor `guard`.
 fn by_guard(flag: &Flag, records: &[Value]) -> Option<ByGuard> {
     let action = if flag.killed() {
         GuardAction::Kill
     } else if flag.paused_at().is_some() {
         GuardAction::Pause
+    } else if flag.migration().is_some_and(|m| m.is_held()) {
+        // A rollback guard leaves a migration flag held at its stage.
+        GuardAction::Rollback
     } else {
         return None;
     };

@@ -157,7 +157,9 @@ final class StatusCommand extends Command
                 self::now($flag),
                 self::counts($flag['pilots'] ?? []),
                 self::requires($flag['requires'] ?? []),
-                self::variants($flag['variants'] ?? []),
+                isset($flag['migration'])
+                    ? self::stageMix($flag, !empty($status['pilots']), !empty($status['kill_all']))
+                    : self::variants($flag['variants'] ?? []),
                 $flag['owner'] ?? '-',
             ];
         }
@@ -207,6 +209,26 @@ final class StatusCommand extends Command
             $parts[] = $condition['attribute'] . ' ' . ($ops[$condition['op']] ?? $condition['op']) . ' ' . $value;
         }
         return implode('; ', $parts);
+    }
+
+    /**
+     * A migration flag's stage mix, as `flags status` writes it:
+     * `dualwrite 90% / shadow 10% / live: pilots`.
+     *
+     * @param array<string, mixed> $flag
+     */
+    private static function stageMix(array $flag, bool $globalPilots, bool $killAll): string
+    {
+        $migration = $flag['migration'];
+        $parts = array_map(
+            static fn (array $share): string => $share['stage'] . ' ' . self::percent($share['percentage']),
+            $migration['mix'] ?? [],
+        );
+        $pilots = !empty($flag['pilots']) || $globalPilots;
+        if ($pilots && !$killAll && empty($flag['killed'])) {
+            $parts[] = $migration['pilot_stage'] . ': pilots';
+        }
+        return implode(' / ', $parts);
     }
 
     /** @param list<array{name: string, weight: int|float}> $variants */

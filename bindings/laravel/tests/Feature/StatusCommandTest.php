@@ -139,6 +139,27 @@ final class StatusCommandTest extends TestCase
         $this->assertMatchesRegularExpression('/\| search +\| killed +\| 12\.5% +\| - +\| - +\| - +\| - +\|/', $output);
     }
 
+    public function testAMigrationFlagShowsItsStageMix(): void
+    {
+        $this->path = $this->useFlagFile([
+            'orders_reads' => [
+                'migration' => ['stages' => 6, 'stage' => 'dualwrite', 'next' => 'shadow', 'pilot_stage' => 'live'],
+                'ramp' => [['at' => '2026-11-21T00:00:00Z', 'percentage' => 10], ['at' => '2026-11-22T00:00:00Z', 'percentage' => 100]],
+            ],
+            'orders_writes' => [
+                'migration' => ['stages' => 4, 'stage' => 'shadow', 'next' => 'live', 'safe' => 'shadow'],
+                'killed' => true,
+                'percentage' => 50,
+            ],
+        ], ['pilots' => ['user_id' => ['42']]]);
+        [$status, $output] = $this->runArtisan('flags:status', ['--now' => '2026-11-21T12:00:00Z']);
+        $this->assertSame(0, $status, $output);
+        // Half way through the ramp: 10% + 90% / 2 = 55% at shadow; the file's pilot at live.
+        $this->assertMatchesRegularExpression('/\| orders_reads +\| ramping +\| 55% -> 100% at 2026-11-22T00:00:00Z +\| - +\| - +\| dualwrite 45% \/ shadow 55% \/ live: pilots +\|/', $output);
+        // Killed: everyone at its safe stage, pilots too.
+        $this->assertMatchesRegularExpression('/\| orders_writes +\| killed +\| 50% +\| - +\| - +\| shadow 100% +\|/', $output);
+    }
+
     public function testKillAllIsShoutedOut(): void
     {
         $this->runArtisan('flags:kill-all', ['--actor' => 'oncall']);

@@ -424,9 +424,9 @@
       state = 'crossed';
       const seen = now.seen_crossed_for_seconds;
       const held = seen === null ? '' : `, seen for ${Math.floor(seen)} s`;
-      const verb = guard.action === 'kill' ? 'kills' : 'pauses';
+      const acts = { kill: 'kills it', pause: 'pauses it' }[guard.action] || 'rolls it back';
       text = `${now.value} — CROSSED: ${guard.comparison} ${guard.threshold_text}${held}; `
-        + `flags guard ${verb} it once that lasts ${guard.for}`;
+        + `flags guard ${acts} once that lasts ${guard.for}`;
     } else {
       state = 'ok';
       text = `${now.value} — ok: not ${guard.comparison} ${guard.threshold_text}`;
@@ -436,7 +436,8 @@
 
   /** "Killed by a guard" / "Paused by a guard", from the audit record. */
   function byGuard(record) {
-    const what = record.action === 'kill' ? 'Killed by a guard' : 'Paused by a guard';
+    const what = { kill: 'Killed by a guard', pause: 'Paused by a guard' }[record.action]
+      || 'Rolled back to its stage by a guard';
     return el('p', { class: 'by-guard', 'data-action': record.action },
       el('strong', null, what), record.time ? ` at ${record.time}` : '',
       record.reason ? `: ${record.reason}` : '', '. It stays so until a person lifts it.');
