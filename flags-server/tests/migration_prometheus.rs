@@ -12,16 +12,16 @@
 //! store drifts (every email upper-cased in new.sqlite): the consistency
 //! drops in Prometheus, the guard rolls the flag back (`next` and
 //! `pilot_stage` set to `stage`), and the file, the audit log, both servers
-//! (/v1/evaluate and OFREP), the PHP package (FFI), the Python reference
-//! and the running application itself put every user back at dualwrite.
+//! (/v1/evaluate and OFREP), the PHP package (FFI), C
+//! (tests/migration/stages.c on the C ABI), the Python reference and the
+//! running application itself put every user back at dualwrite.
 //! The times from the injection to the rollback and to "every server
 //! answers dualwrite" are printed (docs/benchmarks.md quotes them).
 //!
 //! Needs php (with FFI and pdo_sqlite), the built libflags_ffi
 //! (FLAGS_FFI_LIB, else beside the `flags` binary: `cargo build -p
-//! flags-ffi`), python3 and prometheus: without one of them this test
-//! fails, saying which. There is no C program here: the PHP package's
-//! answers come from the C ABI (flags_evaluate).
+//! flags-ffi`), gcc, python3 and prometheus: without one of them this test
+//! fails, saying which.
 
 mod guard_support;
 
@@ -112,6 +112,48 @@ fn check_php() {
         "php has no pdo_sqlite extension: this test needs it (apt-get install php8.2-sqlite3; \
          scripts/test installs it)"
     );
+}
+
+/// tests/migration/stages.c compiled against the committed header and the
+/// native library, in `dir`: the C answer of the proof.
+fn c_stages(dir: &Path) -> PathBuf {
+    let lib = ffi_library();
+    let out = dir.join("stages");
+    let status = Command::new("gcc")
+        .args(["-std=c11", "-Wall", "-Wextra", "-Werror", "-I"])
+        .arg(root().join("flags-ffi/include"))
+        .arg(root().join("tests/migration/stages.c"))
+        .arg(&lib)
+        .arg(format!(
+            "-Wl,-rpath,{}",
+            lib.parent().expect("the library's directory").display()
+        ))
+        .arg("-o")
+        .arg(&out)
+        .status();
+    assert!(
+        status.is_ok_and(|s| s.success()),
+        "could not compile tests/migration/stages.c with gcc (apt-get install gcc; \
+         scripts/test installs it)"
+    );
+    out
+}
+
+/// The stage of each of `users` as the C ABI answers on `file`.
+fn stages_in_c(program: &Path, file: &Path, users: &[String]) -> Value {
+    let out = Command::new(program)
+        .arg(file)
+        .arg(FLAG)
+        .args(users)
+        .output()
+        .expect("the C program runs");
+    assert!(
+        out.status.success(),
+        "stages (C): {}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("JSON")
 }
 
 /// One run of app.php to its end: its standard output.
@@ -300,6 +342,7 @@ fn a_drifting_new_store_rolls_the_migration_back_everywhere() {
     check_php();
     ffi_library();
     let dir = temp_dir("migration-prometheus");
+    let c_program = c_stages(&dir);
     let setup = php(
         &dir,
         &["setup", dir.to_str().expect("utf-8"), &USERS.to_string()],
@@ -554,6 +597,11 @@ fn a_drifting_new_store_rolls_the_migration_back_everywhere() {
     args.extend(ids.iter().map(String::as_str));
     let by_php: Value = serde_json::from_str(&php(&dir, &args)).expect("JSON");
     assert_eq!(by_php, all_dualwrite, "PHP (FFI)");
+    assert_eq!(
+        stages_in_c(&c_program, &file, &ids),
+        all_dualwrite,
+        "C (the C ABI)"
+    );
     let now = at(flags_core::now().unix_millis());
     let rolled_text = std::fs::read_to_string(&file).expect("read");
     assert_eq!(
