@@ -7,6 +7,10 @@ namespace Flags\Laravel\Tests;
 use Illuminate\Contracts\Console\Kernel;
 use Illuminate\Foundation\Application;
 
+// The php -S helper the PHP package's tests use (not autoloaded here: the
+// package's autoload-dev is not installed into the test application).
+require_once \dirname(__DIR__, 2) . '/php/tests/PhpServer.php';
+
 /**
  * A test booting the test application (tests/app) afresh, with helpers for
  * flag files in temporary directories and the shared golden vectors.

@@ -32,8 +32,7 @@ final class MonitorTest extends TestCase
         }
         JSON;
 
-    /** @var resource|null */
-    private $prometheus = null;
+    private ?PhpServer $prometheus = null;
 
     private string $dir;
 
@@ -45,36 +44,19 @@ final class MonitorTest extends TestCase
 
     protected function tearDown(): void
     {
-        if ($this->prometheus !== null) {
-            proc_terminate($this->prometheus);
-            proc_close($this->prometheus);
-            $this->prometheus = null;
-        }
+        $this->prometheus?->stop();
+        $this->prometheus = null;
     }
 
     /** Starts the fake Prometheus answering $values (query => value text); its URL. */
     private function startPrometheus(array $values): string
     {
-        $probe = stream_socket_server('tcp://127.0.0.1:0');
-        $this->assertIsResource($probe);
-        $address = (string) stream_socket_get_name($probe, false);
-        fclose($probe);
-        $this->prometheus = proc_open(
-            [PHP_BINARY, '-S', $address, __DIR__ . '/fixtures/fake-prometheus.php'],
-            [0 => ['file', '/dev/null', 'r'], 1 => ['file', '/dev/null', 'w'], 2 => ['file', '/dev/null', 'w']],
-            $pipes,
-            null,
-            ['FAKE_PROMETHEUS_VALUES' => json_encode($values)] + getenv(),
+        $this->prometheus = new PhpServer(
+            __DIR__ . '/fixtures/fake-prometheus.php',
+            ['FAKE_PROMETHEUS_VALUES' => json_encode($values)],
+            '/api/v1/query?query=up',
         );
-        $this->assertIsResource($this->prometheus);
-        $url = "http://$address";
-        $deadline = microtime(true) + 30.0;
-        while (@file_get_contents("$url/api/v1/query?query=up") === false) {
-            $this->assertTrue(proc_get_status($this->prometheus)['running'], 'php -S exited');
-            $this->assertLessThan($deadline, microtime(true), 'the fake Prometheus did not answer within 30 s');
-            usleep(50000);
-        }
-        return $url;
+        return $this->prometheus->url;
     }
 
     /** `flags status flags.json --prometheus URL --json` in the test's directory, decoded. */

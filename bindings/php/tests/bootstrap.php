@@ -9,6 +9,7 @@ declare(strict_types=1);
 
 require dirname(__DIR__) . '/bootstrap/autoload.php';
 require __DIR__ . '/TestCase.php';
+require __DIR__ . '/PhpServer.php';
 
 try {
     fwrite(STDERR, sprintf(

@@ -12,6 +12,7 @@ use Flags\Laravel\MigrationManager;
 use Flags\Laravel\Tests\TestCase;
 use Flags\Migration\Deferred;
 use Flags\Migration\Stage;
+use Flags\Tests\PhpServer;
 
 /**
  * Migrator: the stage for the current user (or for($user)) from the flags
@@ -23,8 +24,7 @@ final class MigratorTest extends TestCase
     /** @var list<string> */
     private static array $log = [];
 
-    /** @var resource|null */
-    private $server = null;
+    private ?PhpServer $server = null;
     private string $capture = '';
 
     protected function setUp(): void
@@ -44,11 +44,8 @@ final class MigratorTest extends TestCase
 
     protected function tearDown(): void
     {
-        if ($this->server !== null) {
-            proc_terminate($this->server);
-            proc_close($this->server);
-            $this->server = null;
-        }
+        $this->server?->stop();
+        $this->server = null;
         parent::tearDown();
     }
 
@@ -141,24 +138,13 @@ final class MigratorTest extends TestCase
     private function startServer(): string
     {
         $this->capture = self::tempDir() . '/requests.jsonl';
-        $probe = stream_socket_server('tcp://127.0.0.1:0');
-        $this->assertIsResource($probe);
-        $address = (string) stream_socket_get_name($probe, false);
-        fclose($probe);
-        $this->server = proc_open(
-            [PHP_BINARY, '-S', $address, \dirname(__DIR__, 3) . '/php/tests/Migration/fixtures/capture-server.php'],
-            [0 => ['file', '/dev/null', 'r'], 1 => ['file', '/dev/null', 'w'], 2 => ['file', '/dev/null', 'w']],
-            $pipes,
-            null,
-            ['CAPTURE_FILE' => $this->capture, 'CAPTURE_STATUS' => '0'] + getenv(),
+        $this->server = new PhpServer(
+            \dirname(__DIR__, 3) . '/php/tests/Migration/fixtures/capture-server.php',
+            ['CAPTURE_FILE' => $this->capture, 'CAPTURE_STATUS' => '0'],
+            '/ready',
+            'ready',
         );
-        $this->assertIsResource($this->server);
-        $url = "http://$address";
-        $this->assertTrue(
-            self::waitFor(fn () => @file_get_contents("$url/ready") === 'ready', 30.0),
-            'the capture server did not answer within 30 s',
-        );
-        return $url;
+        return $this->server->url;
     }
 
     /** @return list<array<string, mixed>> */

@@ -5,47 +5,32 @@ declare(strict_types=1);
 namespace Flags\Laravel\Tests\Feature;
 
 use Flags\Laravel\Tests\TestCase;
+use Flags\Tests\PhpServer;
 
 /** `php artisan flags:status`: the table, --json, --now, --prometheus. */
 final class StatusCommandTest extends TestCase
 {
     private string $path;
 
-    /** @var resource|null the fake Prometheus (bindings/php/tests/fixtures/fake-prometheus.php under php -S) */
-    private $prometheus = null;
+    /** The fake Prometheus (bindings/php/tests/fixtures/fake-prometheus.php under php -S). */
+    private ?PhpServer $prometheus = null;
 
     protected function tearDown(): void
     {
-        if ($this->prometheus !== null) {
-            proc_terminate($this->prometheus);
-            proc_close($this->prometheus);
-            $this->prometheus = null;
-        }
+        $this->prometheus?->stop();
+        $this->prometheus = null;
         parent::tearDown();
     }
 
     /** Starts a fake Prometheus answering $values (query => value text); its URL. */
     private function startPrometheus(array $values): string
     {
-        $probe = stream_socket_server('tcp://127.0.0.1:0');
-        $this->assertIsResource($probe);
-        $address = (string) stream_socket_get_name($probe, false);
-        fclose($probe);
-        $router = dirname(__DIR__, 3) . '/php/tests/fixtures/fake-prometheus.php';
-        $this->prometheus = proc_open(
-            [PHP_BINARY, '-S', $address, $router],
-            [0 => ['file', '/dev/null', 'r'], 1 => ['file', '/dev/null', 'w'], 2 => ['file', '/dev/null', 'w']],
-            $pipes,
-            null,
-            ['FAKE_PROMETHEUS_VALUES' => json_encode($values)] + getenv(),
+        $this->prometheus = new PhpServer(
+            \dirname(__DIR__, 3) . '/php/tests/fixtures/fake-prometheus.php',
+            ['FAKE_PROMETHEUS_VALUES' => json_encode($values)],
+            '/api/v1/query?query=up',
         );
-        $this->assertIsResource($this->prometheus);
-        $url = "http://$address";
-        $this->assertTrue(
-            self::waitFor(static fn (): bool => @file_get_contents("$url/api/v1/query?query=up") !== false, 30.0),
-            'the fake Prometheus did not answer within 30 s',
-        );
-        return $url;
+        return $this->prometheus->url;
     }
 
     /** A flag file with two guarded flags and one without. */

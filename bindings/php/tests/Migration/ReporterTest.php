@@ -9,6 +9,7 @@ use Flags\Migration\Migrator;
 use Flags\Migration\Recorder;
 use Flags\Migration\Reporter;
 use Flags\Migration\Stage;
+use Flags\Tests\PhpServer;
 use Flags\Tests\TestCase;
 
 /**
@@ -18,8 +19,7 @@ use Flags\Tests\TestCase;
  */
 final class ReporterTest extends TestCase
 {
-    /** @var resource|null */
-    private $server = null;
+    private ?PhpServer $server = null;
     private string $capture = '';
     private string|false $errorLog = false;
 
@@ -34,37 +34,21 @@ final class ReporterTest extends TestCase
         if ($this->errorLog !== false) {
             ini_set('error_log', $this->errorLog);
         }
-        if ($this->server !== null) {
-            proc_terminate($this->server);
-            proc_close($this->server);
-            $this->server = null;
-        }
+        $this->server?->stop();
+        $this->server = null;
     }
 
     /** Starts the capture server (answering $status when not 0); its URL. */
     private function startServer(int $status = 0): string
     {
         $this->capture = self::tempDir() . '/requests.jsonl';
-        $probe = stream_socket_server('tcp://127.0.0.1:0');
-        $this->assertIsResource($probe);
-        $address = (string) stream_socket_get_name($probe, false);
-        fclose($probe);
-        $this->server = proc_open(
-            [PHP_BINARY, '-S', $address, __DIR__ . '/fixtures/capture-server.php'],
-            [0 => ['file', '/dev/null', 'r'], 1 => ['file', '/dev/null', 'w'], 2 => ['file', '/dev/null', 'w']],
-            $pipes,
-            null,
-            ['CAPTURE_FILE' => $this->capture, 'CAPTURE_STATUS' => (string) $status] + getenv(),
+        $this->server = new PhpServer(
+            __DIR__ . '/fixtures/capture-server.php',
+            ['CAPTURE_FILE' => $this->capture, 'CAPTURE_STATUS' => (string) $status],
+            '/ready',
+            'ready',
         );
-        $this->assertIsResource($this->server);
-        $url = "http://$address";
-        $deadline = microtime(true) + 30.0;
-        while (@file_get_contents("$url/ready") !== 'ready') {
-            $this->assertTrue(proc_get_status($this->server)['running'], 'php -S exited');
-            $this->assertLessThan($deadline, microtime(true), 'the capture server did not answer within 30 s');
-            usleep(20000);
-        }
-        return $url;
+        return $this->server->url;
     }
 
     /** @return list<array<string, mixed>> the requests the capture server received */
