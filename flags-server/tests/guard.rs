@@ -415,19 +415,7 @@ fn no_data_between_crossed_readings_starts_the_hold_over() {
         )
     });
     let url = format!("http://{}", prometheus.addr);
-    let guard = Flags::spawn(
-        &dir,
-        &[
-            "guard",
-            "flags.json",
-            "--prometheus",
-            &url,
-            "--interval",
-            "1s",
-            "--listen",
-            "127.0.0.1:0",
-        ],
-    );
+    let guard = Flags::guard(&dir, "flags.json", &url, "1s");
     wait_until("eight rounds", PATIENCE, || {
         sample(&metrics(&guard), "flags_guard_checks_total") >= 8.0
     });
@@ -535,19 +523,7 @@ fn a_rollback_guard_moves_a_migration_flag_back_to_its_stage_once() {
         )
     });
     let url = format!("http://{}", prometheus.addr);
-    let mut guard = Flags::spawn(
-        &dir,
-        &[
-            "guard",
-            "flags.json",
-            "--prometheus",
-            &url,
-            "--interval",
-            "1s",
-            "--listen",
-            "127.0.0.1:0",
-        ],
-    );
+    let mut guard = Flags::guard(&dir, "flags.json", &url, "1s");
     let rolled_back = MIGRATION.replace(
         r#""next": "shadow", "pilot_stage": "live""#,
         r#""next": "dualwrite", "pilot_stage": "dualwrite""#,

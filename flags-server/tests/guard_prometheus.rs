@@ -148,19 +148,7 @@ fn guards_act_on_what_a_real_prometheus_scrapes() {
     let addrs: Vec<String> = servers.iter().map(Flags::address).collect();
     let url = format!("http://{}", prometheus.addr);
     let interval = format!("{INTERVAL_S}s");
-    let mut guard = Flags::spawn(
-        &dir,
-        &[
-            "guard",
-            file_arg,
-            "--prometheus",
-            &url,
-            "--interval",
-            &interval,
-            "--listen",
-            "127.0.0.1:0",
-        ],
-    );
+    let mut guard = Flags::guard(&dir, file_arg, &url, &interval);
 
     // Low: nothing happens over several rounds.
     wait_until("five rounds with every value read", PATIENCE, || {

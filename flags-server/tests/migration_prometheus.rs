@@ -410,19 +410,7 @@ fn a_drifting_new_store_rolls_the_migration_back_everywhere() {
     let prometheus = Prometheus::start(&dir, &addrs[0]);
     let url = format!("http://{}", prometheus.addr);
     let interval = format!("{INTERVAL_S}s");
-    let mut guard = Flags::spawn(
-        &dir,
-        &[
-            "guard",
-            file_arg,
-            "--prometheus",
-            &url,
-            "--interval",
-            &interval,
-            "--listen",
-            "127.0.0.1:0",
-        ],
-    );
+    let mut guard = Flags::guard(&dir, file_arg, &url, &interval);
     let mut app = App::start(&dir, &file, &format!("http://{}", addrs[0]));
 
     // Phase 1: consistent stores, the shadow share rising.

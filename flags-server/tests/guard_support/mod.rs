@@ -34,6 +34,24 @@ pub struct Flags {
 }
 
 impl Flags {
+    /// `flags guard FILE --prometheus URL --interval INTERVAL` on an
+    /// ephemeral loopback port for its /healthz and /metrics, in `dir`.
+    pub fn guard(dir: &Path, file: &str, prometheus: &str, interval: &str) -> Flags {
+        Flags::spawn(
+            dir,
+            &[
+                "guard",
+                file,
+                "--prometheus",
+                prometheus,
+                "--interval",
+                interval,
+                "--listen",
+                "127.0.0.1:0",
+            ],
+        )
+    }
+
     pub fn spawn(dir: &Path, args: &[&str]) -> Flags {
         let mut child = Command::new(env!("CARGO_BIN_EXE_flags"))
             .args(args)
