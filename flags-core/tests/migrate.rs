@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use flags_core::migrate::{
     DropReason, Migrator, MigratorOptions, Op, Record, Recorder, SideRecord, stage_of,
 };
-use flags_core::{Context, Snapshot, Stage, Timestamp};
+use flags_core::{Context, Side, Snapshot, Stage, Timestamp};
 
 /// Generous bound on background work in tests (CI has two busy cores).
 const PATIENCE: Duration = Duration::from_secs(30);
@@ -879,4 +879,25 @@ fn the_stage_is_the_migration_flags_and_off_otherwise() {
     // Not a migration flag (whatever its variants are called), not a flag.
     assert_eq!(stage_of(&snapshot, "colours", &ctx, now), Stage::Off);
     assert_eq!(stage_of(&snapshot, "missing", &ctx, now), Stage::Off);
+}
+
+#[test]
+fn a_record_says_which_side_answered_as_the_stage_table_does() {
+    // docs/migrations.md: the old system answers up to shadow, the new one
+    // from live.
+    let expected = [
+        (Stage::Off, Side::Old),
+        (Stage::DualWrite, Side::Old),
+        (Stage::Shadow, Side::Old),
+        (Stage::Live, Side::New),
+        (Stage::RampDown, Side::New),
+        (Stage::Complete, Side::New),
+    ];
+    for (stage, side) in expected {
+        assert_eq!(
+            Record::new("orders", stage, Op::Read).answered(),
+            side,
+            "{stage}"
+        );
+    }
 }

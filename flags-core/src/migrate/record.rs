@@ -120,6 +120,12 @@ impl<'a> Record<'a> {
         }
     }
 
+    /// The side whose result (or error) the caller got: the stage's
+    /// authoritative side.
+    pub const fn answered(&self) -> Side {
+        self.stage.authoritative()
+    }
+
     /// The part of `side`.
     pub const fn side(&self, side: Side) -> Option<SideRecord> {
         match side {
