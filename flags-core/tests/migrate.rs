@@ -19,6 +19,17 @@ use flags_core::{Context, Side, Snapshot, Stage, Timestamp};
 /// Generous bound on background work in tests (CI has two busy cores).
 const PATIENCE: Duration = Duration::from_secs(30);
 
+/// Options for the tests that are not about the timeout: a generous one,
+/// since on a busy machine a job can wait in the queue longer than the
+/// default 100 ms, and a job that waited past the timeout is recorded as
+/// timed out (an error, not compared).
+fn patient() -> MigratorOptions {
+    MigratorOptions {
+        timeout: PATIENCE,
+        ..MigratorOptions::default()
+    }
+}
+
 fn migrator(options: MigratorOptions) -> (Migrator, Arc<Recorder>) {
     let recorder = Arc::new(Recorder::default());
     let migrator = Migrator::new(Arc::clone(&recorder), options).expect("pool threads");
@@ -170,7 +181,7 @@ fn other(side: &str) -> &'static str {
 
 #[test]
 fn each_stage_reads_the_right_sides_and_answers_with_the_authoritative_one() {
-    let (migrator, recorder) = migrator(MigratorOptions::default());
+    let (migrator, recorder) = migrator(patient());
     let log = Log::default();
     for (stage, authoritative, both) in READS {
         let answer = migrator.read(
@@ -229,7 +240,7 @@ fn each_stage_reads_the_right_sides_and_answers_with_the_authoritative_one() {
 
 #[test]
 fn each_stage_writes_the_right_sides_in_order() {
-    let (migrator, recorder) = migrator(MigratorOptions::default());
+    let (migrator, recorder) = migrator(patient());
     let log = Log::default();
     for (stage, authoritative, both) in WRITES {
         let answer = migrator.write(
@@ -278,7 +289,7 @@ fn each_stage_writes_the_right_sides_in_order() {
 fn a_failed_authoritative_write_is_returned_and_the_other_is_not_attempted() {
     let log = Log::default();
     for (stage, authoritative) in [(Stage::Shadow, "old"), (Stage::Live, "new")] {
-        let (migrator, recorder) = migrator(MigratorOptions::default());
+        let (migrator, recorder) = migrator(patient());
         let (old, new) = if authoritative == "old" {
             (Err("old store down".to_owned()), Ok(2))
         } else {
@@ -320,7 +331,7 @@ fn a_failed_authoritative_write_is_returned_and_the_other_is_not_attempted() {
 
 #[test]
 fn the_other_sides_errors_are_recorded_not_returned() {
-    let (migrator, recorder) = migrator(MigratorOptions::default());
+    let (migrator, recorder) = migrator(patient());
     let log = Log::default();
     let write = migrator.write(
         "orders",
@@ -377,7 +388,7 @@ fn the_other_sides_errors_are_recorded_not_returned() {
 fn a_panicking_shadow_takes_down_neither_the_caller_nor_the_pool() {
     let (migrator, recorder) = migrator(MigratorOptions {
         threads: 1,
-        ..MigratorOptions::default()
+        ..patient()
     });
     for _ in 0..3 {
         let answer: Result<i32, String> = migrator.read(
@@ -614,7 +625,7 @@ fn a_full_pool_skips_the_shadow_without_blocking_and_counts_it() {
 
 #[test]
 fn consistent_and_inconsistent_reads_are_counted_per_stage() {
-    let (migrator, recorder) = migrator(MigratorOptions::default());
+    let (migrator, recorder) = migrator(patient());
     for (stage, old, new) in [
         (Stage::Shadow, 1, 1),
         (Stage::Shadow, 1, 1),
@@ -658,7 +669,7 @@ fn consistent_and_inconsistent_reads_are_counted_per_stage() {
 /// loses those N).
 #[test]
 fn a_stage_whose_reads_all_agree_writes_its_inconsistent_series_at_zero() {
-    let (migrator, recorder) = migrator(MigratorOptions::default());
+    let (migrator, recorder) = migrator(patient());
     for _ in 0..3 {
         let answer: Result<i32, String> =
             migrator.read("orders", Stage::Shadow, || Ok(1), || Ok(1), |a, b| a == b);
@@ -687,7 +698,7 @@ fn a_stage_whose_reads_all_agree_writes_its_inconsistent_series_at_zero() {
 
 #[test]
 fn the_comparison_gets_the_old_result_first_at_every_stage() {
-    let (migrator, _recorder) = migrator(MigratorOptions::default());
+    let (migrator, _recorder) = migrator(patient());
     let seen = Arc::new(Mutex::new(Vec::new()));
     for stage in [Stage::Shadow, Stage::Live] {
         let seen = Arc::clone(&seen);
