@@ -64,9 +64,24 @@ fn a_guard_kills_after_its_duration_and_never_on_missing_data() {
     let file_arg = file.to_str().expect("utf-8 path");
     let common = ["guard", file_arg, "--prometheus", &url, "--interval", "1s"];
     let mut guard = Flags::spawn(&dir, &[&common[..], &["--listen", "127.0.0.1:0"]].concat());
+    // The dry run watches a copy: on the same file it would see the real
+    // guard's kill and, its own `for` not over yet, never say what it
+    // would do.
+    let dry_file = dir.join("dry-flags.json");
+    std::fs::write(&dry_file, FILE).expect("write");
     let dry = Flags::spawn(
         &dir,
-        &[&common[..], &["--dry-run", "--audit-log", "dry.jsonl"]].concat(),
+        &[
+            "guard",
+            dry_file.to_str().expect("utf-8 path"),
+            "--prometheus",
+            &url,
+            "--interval",
+            "1s",
+            "--dry-run",
+            "--audit-log",
+            "dry.jsonl",
+        ],
     );
 
     // No series, then HTTP errors: said once each, counted, never acted on.
@@ -152,6 +167,11 @@ fn a_guard_kills_after_its_duration_and_never_on_missing_data() {
     assert!(
         !dir.join("dry.jsonl").exists(),
         "a dry run writes no audit record"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&dry_file).expect("read"),
+        FILE,
+        "a dry run writes nothing"
     );
     guard.wait_for_log("the kill", "killed checkout: value 0.09 above 0.05 for 2s");
     let records = audit(&file);
