@@ -183,6 +183,29 @@ fn a_rollback_guard_says_what_it_does_and_how_to_move_on() {
 }
 
 #[test]
+fn an_answer_too_large_to_be_one_number_is_refused_not_read() {
+    // A query matching every series: far more than one number.
+    let url = fake_prometheus(|_| {
+        let series = r#"{"metric":{"__name__":"up","job":"x"},"value":[1,"1"]},"#.repeat(40_000);
+        Some(format!(
+            r#"{{"status":"success","data":{{"resultType":"vector","result":[{}]}}}}"#,
+            series.trim_end_matches(',')
+        ))
+    });
+    let path = workspace("too-large");
+    let prometheus = Prometheus::new(&url, PATIENCE).expect("url");
+    let doc = document(&path, &prometheus, None);
+    let checkout = &flag(&doc, "checkout")["guard"]["now"];
+    assert_eq!(checkout["value"], Value::Null, "{checkout}");
+    assert!(
+        checkout["no_data"]
+            .as_str()
+            .is_some_and(|w| w.contains("answered more than 1024 KiB")),
+        "{checkout}"
+    );
+}
+
+#[test]
 fn no_data_is_said_and_never_taken_for_a_value() {
     let url = fake_prometheus(|query| match query {
         "checkout_error_ratio" => scalar("NaN"),

@@ -102,12 +102,7 @@ impl Prometheus {
             )
         })?;
         let status = response.status();
-        let body = response.bytes().await.map_err(|e| {
-            NoData::new(
-                "unreachable",
-                format!("the answer of Prometheus was cut short: {e}"),
-            )
-        })?;
+        let body = read_capped(response).await?;
         let json: Option<Value> = serde_json::from_slice(&body).ok();
         // Prometheus answers errors (a bad query: 400) with a JSON body
         // saying what went wrong: that is the more useful message.
@@ -134,6 +129,49 @@ impl Prometheus {
             ));
         };
         one_number(&json)
+    }
+}
+
+/// The most of an answer read: one number is about a hundred bytes, and a
+/// query that matches every series of a large Prometheus must not fill the
+/// memory of the guard or of a server's dashboard.
+const MAX_ANSWER_BYTES: usize = 1 << 20;
+
+/// The body of `response`, refused past [`MAX_ANSWER_BYTES`] (as soon as
+/// the limit is crossed, not after reading the rest).
+async fn read_capped(mut response: reqwest::Response) -> Result<Vec<u8>, NoData> {
+    let too_large = || {
+        NoData::new(
+            "bad_response",
+            format!(
+                "Prometheus answered more than {} KiB: a guard's query must give one number",
+                MAX_ANSWER_BYTES / 1024
+            ),
+        )
+    };
+    if response
+        .content_length()
+        .is_some_and(|n| n > MAX_ANSWER_BYTES as u64)
+    {
+        return Err(too_large());
+    }
+    let mut body = Vec::new();
+    loop {
+        match response.chunk().await {
+            Ok(Some(chunk)) => {
+                if body.len() + chunk.len() > MAX_ANSWER_BYTES {
+                    return Err(too_large());
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok(None) => return Ok(body),
+            Err(e) => {
+                return Err(NoData::new(
+                    "unreachable",
+                    format!("the answer of Prometheus was cut short: {e}"),
+                ));
+            }
+        }
     }
 }
 
