@@ -459,12 +459,16 @@ async fn migrations(
         }
         body => http::body(Api::Flags, body)?,
     };
-    let raw: &RawValue = serde_json::from_slice(&body)
-        .map_err(|e| invalid_batch(format!("the body is not JSON: {e}")))?;
-    if !raw.get().starts_with('{') {
-        return Err(invalid_batch("the body is not a JSON object"));
-    }
-    let batch: wire::MigrationBatch<'_> = serde_json::from_str(raw.get()).map_err(invalid_batch)?;
+    // One pass over the body: the records stay raw until each is read.
+    let batch: wire::MigrationBatch<'_> = serde_json::from_slice(&body).map_err(|e| {
+        if e.is_syntax() || e.is_eof() {
+            invalid_batch(format!("the body is not JSON: {e}"))
+        } else if body.trim_ascii_start().first() != Some(&b'{') {
+            invalid_batch("the body is not a JSON object")
+        } else {
+            invalid_batch(e)
+        }
+    })?;
     if batch.records.len() > wire::MAX_MIGRATION_RECORDS {
         return Err(batch_too_large(&format!(
             "holds {} records, more than {}",
