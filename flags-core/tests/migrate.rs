@@ -523,6 +523,66 @@ fn a_shadow_slower_than_the_timeout_is_an_error_and_not_compared() {
     );
 }
 
+/// Time spent waiting in the queue of a busy pool is not the other
+/// system's slowness: a quick side that waited longer than the timeout is
+/// neither an error nor left uncompared.
+#[test]
+fn a_wait_in_the_queue_is_not_a_timeout_of_the_side() {
+    let (migrator, recorder) = migrator(MigratorOptions {
+        threads: 1,
+        timeout: Duration::from_millis(50),
+        ..MigratorOptions::default()
+    });
+    // The one pool thread is held by a first write's other side...
+    let (release, gate) = mpsc::channel::<()>();
+    let (started_tx, started) = mpsc::channel::<()>();
+    let _: Result<i32, String> = migrator.write(
+        "orders",
+        Stage::DualWrite,
+        || Ok(1),
+        move || {
+            let _ = started_tx.send(());
+            let _ = gate.recv();
+            Ok(1)
+        },
+    );
+    started.recv().expect("the first job runs");
+    // ...while a quick shadow read waits behind it, past the timeout.
+    let answer: Result<i32, String> =
+        migrator.read("orders", Stage::Shadow, || Ok(7), || Ok(7), |a, b| a == b);
+    assert_eq!(answer, Ok(7));
+    let waited = Instant::now();
+    while waited.elapsed() <= Duration::from_millis(120) {
+        std::thread::yield_now();
+    }
+    release.send(()).expect("the first job waits");
+    assert!(migrator.wait_idle(PATIENCE));
+    let samples = rendered(&recorder);
+    let read_errors = value(
+        &samples,
+        "flags_migration_errors_total",
+        &[
+            ("flag", "orders"),
+            ("stage", "shadow"),
+            ("op", "read"),
+            ("side", "new"),
+        ],
+    );
+    assert_eq!(read_errors, 0.0);
+    assert_eq!(
+        value(
+            &samples,
+            "flags_migration_consistency_total",
+            &[
+                ("flag", "orders"),
+                ("stage", "shadow"),
+                ("consistent", "true")
+            ]
+        ),
+        1.0
+    );
+}
+
 #[test]
 fn a_full_pool_skips_the_shadow_without_blocking_and_counts_it() {
     let (migrator, recorder) = migrator(MigratorOptions {

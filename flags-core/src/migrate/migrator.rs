@@ -14,10 +14,11 @@ use crate::{Side, Stage};
 /// How a [`Migrator`] contains the non-authoritative side.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct MigratorOptions {
-    /// How long the non-authoritative side may take, from the moment it is
-    /// handed to the pool: a side that takes longer is recorded as an
-    /// error (`timeout`), and a caller never waits longer than this for a
-    /// write's other side. Default 100 ms.
+    /// How long the non-authoritative side may run (its own run, not its
+    /// wait in the pool's queue): a side that takes longer is recorded as
+    /// an error (`timeout`), and a caller never waits longer than this,
+    /// from the moment it hands it to the pool, for a write's other side.
+    /// Default 100 ms.
     pub timeout: Duration,
     /// Threads of the background pool (at least 1). Default 2.
     pub threads: usize,
@@ -243,7 +244,6 @@ impl Migrator {
         let flag: Box<str> = record.flag.into();
         let (stage, op) = (record.stage, record.op);
         let (old, new) = (record.old, record.new);
-        let queued = Instant::now();
         Box::new(move || {
             let started = Instant::now();
             let outcome = catch_unwind(AssertUnwindSafe(other));
@@ -256,7 +256,10 @@ impl Migrator {
                 new,
                 consistent: None,
             };
-            let part = if queued.elapsed() > timeout {
+            // The side's own run, not its wait in the queue: a busy pool
+            // must not read as errors of the other system (a guard on the
+            // error rate would act on them).
+            let part = if latency > timeout {
                 SideRecord::timed_out(latency)
             } else {
                 match outcome {
