@@ -70,7 +70,12 @@ final class Reporter
     public function flush(Recorder $recorder): void
     {
         while ($recorder->count() > 0) {
-            $this->send($recorder->take(self::MAX_RECORDS));
+            if (!$this->send($recorder->take(self::MAX_RECORDS))) {
+                // Down or refusing: the rest is lost at once, so a flush
+                // costs a worker one timeout, not one per batch.
+                $this->lost += \count($recorder->take());
+                return;
+            }
         }
     }
 

@@ -158,6 +158,25 @@ final class ReporterTest extends TestCase
         fclose($silent);
     }
 
+    public function testAFlushToASilentServerWaitsOneTimeoutNotOnePerBatch(): void
+    {
+        $silent = stream_socket_server('tcp://127.0.0.1:0');
+        $this->assertIsResource($silent);
+        $reporter = new Reporter('http://' . stream_socket_get_name($silent, false), 'token', 250);
+        $recorder = new Recorder();
+        for ($i = 0; $i < 2500; $i++) {   // three batches' worth
+            $recorder->record('orders_reads', 'off', 'read', ['seconds' => 0.001, 'error' => false], null);
+        }
+        $started = hrtime(true);
+        $reporter->flush($recorder);
+        $elapsed = (hrtime(true) - $started) / 1e9;
+        $this->assertLessThan(0.25 + 0.5, $elapsed, "the flush waited $elapsed s, timeout 250 ms");
+        $stats = $reporter->stats();
+        $this->assertSame([1, 1, 2500], [$stats['batches'], $stats['failures'], $stats['lost']]);
+        $this->assertSame(0, $recorder->count());
+        fclose($silent);
+    }
+
     public function testABadUrlOrTimeoutIsRefusedSayingWhy(): void
     {
         foreach ([
