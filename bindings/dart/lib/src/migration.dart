@@ -278,7 +278,12 @@ final class MigrationReporter {
   /// Takes every record of [recorder] and sends them.
   Future<void> flush(MigrationRecorder recorder) async {
     while (recorder.length > 0) {
-      await send(recorder.take(maxRecords));
+      if (!await send(recorder.take(maxRecords))) {
+        // Down or refusing: the rest is lost at once (one timeout a flush,
+        // not one a batch).
+        _lost += recorder.take().length;
+        return;
+      }
     }
   }
 
